@@ -1,0 +1,40 @@
+# Every target bootstraps .venv itself from a fresh clone (Python >= 3.10, pip, gcc).
+# torch is pinned for the dev/CI install only (constraints.txt); the package accepts torch>=2.4.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: run test lint bench serve clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) "torch==2.13.0"
+	$(PIP) -e ".[web,tensorboard,sweep,export,dev]"
+	touch $(STAMP)
+
+## run: train the default model on the built-in circles data and say where the run went
+run: $(STAMP)
+	$(BIN)/mlplab train --name circles
+
+## test: ruff + mypy + pytest
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+## bench: the side-by-side benchmark suite; writes BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --write BENCHMARKS.md
+
+## serve: the web playground on http://127.0.0.1:8000
+serve: $(STAMP)
+	$(BIN)/mlplab serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

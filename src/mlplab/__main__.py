@@ -1,0 +1,7 @@
+"""``python -m mlplab`` runs the CLI (and is what ``torchrun -m mlplab`` launches)."""
+
+import sys
+
+from mlplab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,310 @@
+"""RunConfig: the one typed description of a run.
+
+CLI flags, YAML/TOML files, the Python API, the estimators and the web playground are all views
+of this schema; none keeps its own defaults or validation. Dotted paths (``optim.lr``,
+``model.hidden``) name a key everywhere.
+
+Example
+-------
+>>> cfg = RunConfig.from_any({"model": {"hidden": [8]}, "optim": {"lr": 0.05}})
+>>> cfg.model.hidden, cfg.optim.name, cfg.data.source
+([8], 'adam', 'circles')
+>>> with_overrides(cfg, {"optim.lr": "0.5"}).optim.lr
+0.5
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlplab import registry
+from mlplab.errors import ConfigError, did_you_mean
+
+TASKS = ("auto", "binary", "multiclass", "multilabel", "regression")
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Part):
+    """Where the data comes from and how it is split and preprocessed."""
+
+    source: str = "circles"  # a built-in dataset name or a CSV/Parquet path
+    n_samples: int = Field(1000, ge=4, le=50_000_000)  # generators only
+    noise: float | None = Field(None, ge=0.0, le=10.0)  # None: the generator's own default
+    n_classes: int | None = Field(None, ge=2, le=50)  # blobs / spiral
+    n_features: int | None = Field(None, ge=1, le=10_000)  # blobs / linear
+    label_noise: float = Field(0.0, ge=0.0, le=0.5)  # fraction of labels flipped
+    imbalance: float | None = Field(None, gt=0.0, le=0.5)  # minority class fraction
+    target: str | list[str] | None = None  # files: the target column(s)
+    features: list[str] | None = None  # files: feature columns (default: all but target)
+    test_size: float = Field(0.2, ge=0.0, lt=1.0)
+    val_size: float = Field(0.0, ge=0.0, lt=1.0)
+    scale: Literal["standard", "minmax", "none"] = "standard"
+    impute: Literal["error", "mean", "median", "most_frequent", "drop"] = "error"
+
+    @field_validator("test_size")
+    @classmethod
+    def _test_leaves_train(cls, v: float) -> float:
+        if v > 0.9:
+            raise ValueError("test_size above 0.9 leaves too little to train on")
+        return v
+
+
+class ModelConfig(_Part):
+    """The MLP: hidden sizes (empty = logistic/linear regression), activations, output."""
+
+    hidden: list[int] = Field(default_factory=lambda: [10, 10])
+    activation: str | list[str] = "relu"  # one name, or one per hidden layer
+    output: str = "logits"  # logits | sigmoid | softmax
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batchnorm: bool = False
+    init: str = "default"  # default | kaiming | xavier
+
+    @field_validator("hidden")
+    @classmethod
+    def _sizes(cls, v: list[int]) -> list[int]:
+        if any(h < 1 or h > 100_000 for h in v):
+            raise ValueError(f"hidden sizes must be between 1 and 100000, got {v}")
+        if len(v) > 64:
+            raise ValueError(f"at most 64 hidden layers, got {len(v)}")
+        return v
+
+    @field_validator("activation")
+    @classmethod
+    def _act(cls, v: str | list[str]) -> str | list[str]:
+        for name in [v] if isinstance(v, str) else v:
+            registry.check_choice("activation", name, registry.ACTIVATIONS)
+        return v
+
+    @field_validator("output")
+    @classmethod
+    def _out(cls, v: str) -> str:
+        return registry.check_choice("output", v, registry.OUTPUTS)
+
+    @field_validator("init")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return registry.check_choice("init", v, registry.INITS)
+
+    def activations(self) -> list[str]:
+        """One activation name per hidden layer."""
+        if isinstance(self.activation, str):
+            return [self.activation] * len(self.hidden)
+        if len(self.activation) != len(self.hidden):
+            raise ConfigError("model.activation has the wrong length",
+                              expected=f"{len(self.hidden)} names (one per hidden layer)",
+                              found=f"{len(self.activation)}",
+                              hint="give one name for all layers, e.g. --activation relu")
+        return list(self.activation)
+
+
+class OptimConfig(_Part):
+    """Optimizer and its regularisation."""
+
+    name: str = "adam"
+    lr: float = Field(0.01, gt=0.0, le=100.0)
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0.0)
+    l1: float = Field(0.0, ge=0.0)  # L1 penalty on weights (not biases), added to the loss
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return registry.check_choice("optimizer", v, registry.OPTIMIZERS)
+
+
+class ScheduleConfig(_Part):
+    """Learning-rate schedule."""
+
+    name: str = "none"
+    step_size: int = Field(100, ge=1)  # step: epochs between decays
+    gamma: float = Field(0.5, gt=0.0, le=1.0)  # step / plateau: decay factor
+    patience: int = Field(10, ge=0)  # plateau: evaluations without improvement
+    min_lr: float = Field(0.0, ge=0.0)
+    max_lr: float | None = Field(None, gt=0.0)  # onecycle: peak (default: optim.lr)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return registry.check_choice("schedule", v, registry.SCHEDULERS)
+
+
+class TrainConfig(_Part):
+    """The loop: length, batching, evaluation, stopping, device."""
+
+    epochs: int = Field(1000, ge=1, le=10_000_000)
+    batch_size: int | Literal["auto", "full"] | None = "auto"  # None/"full": full batch
+    eval_every: int = Field(10, ge=1)
+    early_stopping: int | None = Field(None, ge=1)  # patience in evaluations
+    clip_grad_norm: float | None = Field(None, gt=0.0)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # binary decision threshold
+    num_threads: int | None = Field(None, ge=1, le=1024)
+    fast: Literal["auto", "on", "off"] = "auto"  # the low-overhead full-batch path
+
+    @field_validator("batch_size")
+    @classmethod
+    def _bs(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"batch_size must be >= 1, got {v}")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        base = v.split(":")[0]
+        if base not in ("auto", "cpu", "cuda", "mps"):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got '{v}'")
+        return v
+
+
+class LogConfig(_Part):
+    """What gets written besides the run directory's core files."""
+
+    tensorboard: bool = False
+    snapshots_every: int | None = Field(None, ge=1)  # boundary snapshots (epochs)
+    checkpoint_every: int | None = Field(None, ge=1)  # resumable checkpoints (epochs)
+    plots: bool = True
+    quiet: bool = False
+
+
+class RunConfig(_Part):
+    """Everything that defines a run. Every key is optional; see DESIGN.md."""
+
+    name: str = "run"
+    description: str = ""  # one line shown by `mlplab recipes` and in reports
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    data: DataConfig = Field(default_factory=DataConfig)
+    task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = "auto"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: str = "auto"
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\\0") or v.startswith("."):
+            raise ValueError(f"name must be a plain file name, got '{v}'")
+        return v
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        return v if v == "auto" else registry.check_choice("loss", v, registry.LOSSES)
+
+    # --- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_any(cls, obj: RunConfig | dict[str, Any] | str | Path | None) -> RunConfig:
+        """Build from a RunConfig, a nested dict, or a YAML/TOML file path."""
+        if obj is None:
+            return cls()
+        if isinstance(obj, RunConfig):
+            return obj.model_copy(deep=True)
+        if isinstance(obj, str | Path):
+            return cls.from_dict(read_config_file(Path(obj)))
+        if isinstance(obj, dict):
+            return cls.from_dict(obj)
+        raise ConfigError("cannot build a RunConfig", expected="RunConfig, dict or a path",
+                          found=type(obj).__name__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """Validate a nested dict, turning pydantic's errors into one-line ConfigErrors."""
+        try:
+            return cls.model_validate(d)
+        except ValidationError as e:
+            raise config_error_from(e) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/YAML-safe)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """YAML text of the full config, defaults included."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def config_error_from(e: ValidationError) -> ConfigError:
+    """One readable line from the first pydantic error (with 'did you mean' for typos)."""
+    err = e.errors()[0]
+    path = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent = RunConfig
+        for p in err["loc"][:-1]:
+            field = parent.model_fields.get(str(p))
+            ann = getattr(field, "annotation", None)
+            parent = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else parent
+        return ConfigError(f"unknown config key '{path}'",
+                           hint=did_you_mean(str(err["loc"][-1]), parent.model_fields)
+                           or "see `mlplab train --help` for the keys")
+    ctx = err.get("ctx", {}).get("error")
+    if isinstance(ctx, ConfigError):
+        return ctx
+    msg = str(ctx) if ctx is not None else err["msg"]
+    return ConfigError(f"bad value for '{path}': {msg}", found=repr(err.get("input")))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML or TOML config file into a dict, with clear errors."""
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found", hint="check the path")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"config file '{path}' is not valid YAML/TOML: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping",
+                          found=type(data).__name__)
+    return data
+
+
+def set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``d['a']['b'] = value`` for ``dotted='a.b'``, creating levels as needed."""
+    keys = dotted.split(".")
+    cur = d
+    for k in keys[:-1]:
+        nxt = cur.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"'{dotted}' goes through '{k}', which is not a section")
+        cur = nxt
+    cur[keys[-1]] = value
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value written on a command line: YAML scalars and lists.
+
+    >>> parse_value("0.1"), parse_value("10,10"), parse_value("relu"), parse_value("null")
+    (0.1, [10, 10], 'relu', None)
+    """
+    if "," in text and not text.strip().startswith("["):
+        return [parse_value(t) for t in text.split(",") if t.strip() != ""]
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """A copy of ``cfg`` with dotted-path overrides applied (strings are parsed)."""
+    d = copy.deepcopy(cfg.to_dict())
+    for key, value in overrides.items():
+        set_path(d, key, parse_value(value) if isinstance(value, str) else value)
+    return RunConfig.from_dict(d)

@@ -1,0 +1,120 @@
+"""The MLP, built from a spec that is saved beside the weights and rebuilds it exactly.
+
+Example
+-------
+>>> spec = ModelSpec(in_features=2, hidden=[4, 4], activations=["relu", "relu"], n_outputs=1)
+>>> model = build_model(spec, seed=0)
+>>> model(torch.zeros(3, 2)).shape
+torch.Size([3, 1])
+>>> sum(p.numel() for p in model.parameters())  # 2*4+4 + 4*4+4 + 4*1+1
+37
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from mlplab import registry
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild an :class:`MLP` (stored in ``model.json``)."""
+
+    in_features: int
+    hidden: list[int]
+    activations: list[str]  # one per hidden layer
+    n_outputs: int
+    output: str = "logits"  # logits | sigmoid | softmax
+    dropout: float = 0.0
+    batchnorm: bool = False
+    init: str = "default"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> ModelSpec:
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)  # type: ignore[arg-type]
+
+
+class MLP(nn.Module):
+    """Linear -> [BatchNorm] -> activation -> [Dropout], repeated; then Linear -> output.
+
+    No hidden layers gives logistic regression (with a sigmoid/softmax head or a logit loss)
+    or linear regression.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        layers: list[nn.Module] = []
+        width = spec.in_features
+        for h, act in zip(spec.hidden, spec.activations, strict=True):
+            layers.append(nn.Linear(width, h))
+            if spec.batchnorm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(registry.ACTIVATIONS[act]())
+            if spec.dropout > 0:
+                layers.append(nn.Dropout(spec.dropout))
+            width = h
+        layers.append(nn.Linear(width, spec.n_outputs))
+        head = registry.OUTPUTS[spec.output]
+        if head is not None:
+            layers.append(head())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, in) -> (B, n_outputs)
+        return self.net(x)  # type: ignore[no-any-return]
+
+    def linears(self) -> list[nn.Linear]:
+        """The Linear layers in order (hidden layers, then the head)."""
+        return [m for m in self.net if isinstance(m, nn.Linear)]
+
+    def hidden_activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's output after its activation: a list of (B, h_i)."""
+        outs: list[torch.Tensor] = []
+        acts = tuple(type(registry.ACTIVATIONS[a]()) for a in set(self.spec.activations))
+        for m in self.net:
+            x = m(x)
+            if isinstance(m, acts) and len(outs) < len(self.spec.hidden):
+                outs.append(x)
+        return outs
+
+
+def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
+    """Build the MLP and apply the spec's init scheme; ``seed`` makes the weights repeatable."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    model = MLP(spec)
+    init = registry.INITS[spec.init]
+    if init is not None:
+        acts = [*spec.activations, "identity"]
+        for layer, act in zip(model.linears(), acts, strict=True):
+            init(layer, act)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> cuda if available, else mps, else cpu; other names are taken as given."""
+    if name != "auto":
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            from mlplab.errors import ConfigError
+            raise ConfigError(f"device '{name}' is not available", hint="use --device cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

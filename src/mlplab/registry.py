@@ -1,0 +1,203 @@
+"""Name -> builder tables for every option that is chosen by a string.
+
+The config validators, the CLI choices, the web playground's dropdowns and the docs all read
+these tables, so adding an activation (say) is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from mlplab.errors import ConfigError, did_you_mean
+
+# --- activations --------------------------------------------------------------------------
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+    "identity": nn.Identity,  # no activation: stacked linear layers stay linear
+}
+
+# --- output layers (what the last Linear is followed by) -----------------------------------
+
+OUTPUTS: dict[str, Callable[[], nn.Module] | None] = {
+    "logits": None,  # raw scores; the loss applies sigmoid / softmax itself
+    "sigmoid": nn.Sigmoid,
+    "softmax": lambda: nn.Softmax(dim=-1),
+}
+
+
+# --- losses --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """A loss and what it needs: ``input`` is 'logits', 'probabilities' or 'values'."""
+
+    build: Callable[..., nn.Module]
+    input: str
+    description: str
+
+
+LOSSES: dict[str, LossInfo] = {
+    "bce_logits": LossInfo(nn.BCEWithLogitsLoss, "logits",
+                           "binary cross-entropy on raw logits (sigmoid inside, stable)"),
+    "bce": LossInfo(nn.BCELoss, "probabilities", "binary cross-entropy on sigmoid outputs"),
+    "cross_entropy": LossInfo(nn.CrossEntropyLoss, "logits",
+                              "cross-entropy on raw class scores (softmax inside)"),
+    "mse": LossInfo(nn.MSELoss, "values", "mean squared error"),
+    "l1": LossInfo(nn.L1Loss, "values", "mean absolute error"),
+}
+
+# --- optimizers ----------------------------------------------------------------------------
+
+
+def _sgd(params: Any, o: Any) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                           weight_decay=o.weight_decay)
+
+
+def _adam(params: Any, o: Any) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+
+
+def _adamw(params: Any, o: Any) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+
+
+def _rmsprop(params: Any, o: Any) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum,
+                               weight_decay=o.weight_decay)
+
+
+OPTIMIZERS: dict[str, Callable[[Any, Any], torch.optim.Optimizer]] = {
+    "sgd": _sgd,
+    "adam": _adam,
+    "adamw": _adamw,
+    "rmsprop": _rmsprop,
+}
+
+# --- learning-rate schedules ---------------------------------------------------------------
+# Each builder gets (optimizer, ScheduleConfig, total epochs, steps per epoch). All step once
+# per epoch except onecycle, which steps once per batch (see STEP_PER_BATCH).
+
+Scheduler = Any  # torch's LRScheduler and ReduceLROnPlateau share no useful base type
+
+
+def _step(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_size, gamma=s.gamma)
+
+
+def _cosine(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs),
+                                                      eta_min=s.min_lr)
+
+
+def _plateau(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=s.gamma, patience=s.patience,
+                                                      min_lr=s.min_lr)
+
+
+def _onecycle(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
+    max_lr = s.max_lr if s.max_lr is not None else opt.param_groups[0]["lr"]
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=max(1, epochs),
+                                               steps_per_epoch=max(1, steps))
+
+
+SCHEDULERS: dict[str, Callable[..., Scheduler] | None] = {
+    "none": None,
+    "step": _step,
+    "cosine": _cosine,
+    "plateau": _plateau,
+    "onecycle": _onecycle,
+}
+STEP_PER_BATCH = frozenset({"onecycle"})
+
+# --- weight initialisation -----------------------------------------------------------------
+
+
+def _kaiming(layer: nn.Linear, activation: str) -> None:
+    nonlin = "leaky_relu" if activation == "leaky_relu" else "relu"
+    nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlin)
+    nn.init.zeros_(layer.bias)
+
+
+def _xavier(layer: nn.Linear, activation: str) -> None:
+    gain = nn.init.calculate_gain("tanh") if activation == "tanh" else 1.0
+    nn.init.xavier_uniform_(layer.weight, gain=gain)
+    nn.init.zeros_(layer.bias)
+
+
+INITS: dict[str, Callable[[nn.Linear, str], None] | None] = {
+    "default": None,  # PyTorch's own (kaiming-uniform with a=sqrt(5))
+    "kaiming": _kaiming,
+    "xavier": _xavier,
+}
+
+# --- datasets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A built-in dataset: a generator (``synthetic``) or shipped real data (``real``)."""
+
+    name: str
+    kind: str  # "synthetic" | "real"
+    builder: str  # "module:function", imported on first use
+    description: str
+    task: str  # the task its target implies
+
+    def load(self) -> Callable[..., Any]:
+        module, func = self.builder.split(":")
+        return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def _ds(name: str, kind: str, desc: str, task: str) -> DatasetInfo:
+    module = "mlplab.data.synthetic" if kind == "synthetic" else "mlplab.data.real"
+    return DatasetInfo(name, kind, f"{module}:{name}", desc, task)
+
+
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
+    _ds("disk", "synthetic", "torch.randn points; label 1 inside the unit circle", "binary"),
+    _ds("circles", "synthetic", "two concentric circles (sklearn make_circles)", "binary"),
+    _ds("moons", "synthetic", "two interleaving half-moons (sklearn make_moons)", "binary"),
+    _ds("blobs", "synthetic", "k Gaussian blobs, one class each (sklearn make_blobs)",
+        "multiclass"),
+    _ds("gaussians", "synthetic", "two Gaussian clusters around (2,2) and (-2,-2)", "binary"),
+    _ds("xor", "synthetic", "four quadrants, label = sign(x1) xor sign(x2)", "binary"),
+    _ds("spiral", "synthetic", "k interleaved spiral arms", "multiclass"),
+    _ds("linear", "synthetic", "regression: y = 3x + 2 + noise", "regression"),
+    _ds("breast_cancer", "real", "Wisconsin breast cancer (scikit-learn bundled)", "binary"),
+    _ds("iris", "real", "Fisher's iris flowers (scikit-learn bundled)", "multiclass"),
+    _ds("wine", "real", "wine cultivars (scikit-learn bundled)", "multiclass"),
+    _ds("digits", "real", "8x8 handwritten digits (scikit-learn bundled)", "multiclass"),
+    _ds("penguins", "real", "Palmer penguins: mixed types, missing values (shipped CSV)",
+        "multiclass"),
+]}
+
+# --- lookup --------------------------------------------------------------------------------
+
+
+def check_choice(kind: str, name: str, table: Mapping[str, Any]) -> str:
+    """Return ``name`` if it is a key of ``table``, else raise a ConfigError that lists them.
+
+    Example
+    -------
+    >>> check_choice("activation", "relu", ACTIVATIONS)
+    'relu'
+    """
+    if name in table:
+        return name
+    raise ConfigError(f"unknown {kind} '{name}'", expected="one of " + ", ".join(table),
+                      hint=did_you_mean(name, table))

@@ -1,0 +1,199 @@
+"""Run directories on disk: layout, atomic writes, saving and loading (never unpickling).
+
+::
+
+    runs/<name>/
+      config.yaml        the full resolved RunConfig
+      model.safetensors  weights only
+      model.json         architecture, task, classes, features, preprocessing, versions
+      metrics.json       {"train": {...}, "val": {...}, "test": {...}}
+      history.csv        one row per evaluation
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from mlplab.errors import RunError
+
+MODEL_FORMAT = "mlplab-model"
+FORMAT_VERSION = 1
+REQUIRED = ("config.yaml", "model.safetensors", "model.json")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and a rename: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def history_csv(rows: list[dict[str, Any]]) -> str:
+    """History rows -> CSV text with a stable column order."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols or ["epoch"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _num(v: str) -> Any:
+    if v == "":
+        return None
+    try:
+        f = float(v)
+        return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+    except ValueError:
+        return v
+
+
+def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
+    """``runs/<name>-<timestamp>``, with a numeric suffix if that exists already."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{name}-{stamp}"
+    k = 2
+    while path.exists():
+        path = root / f"{name}-{stamp}-{k}"
+        k += 1
+    return path
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an existing non-empty directory (or a file) unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out '{out}' is a file, not a directory", hint="choose another path")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise RunError(f"output directory '{out}' exists and is not empty",
+                       hint="pass --overwrite to replace it, or choose another --out")
+    if overwrite and out.is_dir() and any(out.iterdir()) and not is_run_dir(out):
+        raise RunError(f"refusing to overwrite '{out}': it is not an mlplab run directory",
+                       hint="choose another --out")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / "model.json").is_file() and (path / "config.yaml").is_file()
+
+
+def write_run_files(path: Path, *, config: dict[str, Any], model_json: dict[str, Any],
+                    state_dict: dict[str, torch.Tensor], metrics: dict[str, Any],
+                    history: list[dict[str, Any]], overwrite: bool = False) -> None:
+    """Write the core files of a run directory. Weights go first, model.json last, so a
+    directory with a model.json always has the weights it describes."""
+    from safetensors.torch import save
+
+    if overwrite and path.is_dir() and is_run_dir(path):
+        for child in path.iterdir():  # only replace a previous run, never a foreign dir
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    atomic_write_bytes(path / "model.safetensors", save(tensors, metadata={"format": "pt"}))
+    atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    write_json(path / "metrics.json", metrics)
+    atomic_write_text(path / "history.csv", history_csv(history))
+    write_json(path / "model.json", model_json)
+
+
+def read_run_files(path: Path | str) -> tuple[dict[str, Any], dict[str, Any],
+                                              dict[str, torch.Tensor]]:
+    """(config dict, model.json dict, state_dict) of a run directory, validated.
+
+    Weights are read with safetensors only: a pickle or a truncated file is refused, never
+    executed.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"run directory '{path}' not found", hint="check the path (see runs/)")
+    if not path.is_dir():
+        raise RunError(f"'{path}' is not a run directory", expected="a directory",
+                       found="a file")
+    missing = [f for f in REQUIRED if not (path / f).is_file()]
+    if missing:
+        raise RunError(f"'{path}' is not a valid mlplab run", expected=", ".join(REQUIRED),
+                       found="no " + ", ".join(missing),
+                       hint="point at a directory written by `mlplab train`")
+    try:
+        info = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"'{path / 'model.json'}' is not valid JSON ({e})") from None
+    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
+        raise RunError(f"'{path / 'model.json'}' is not an mlplab model description",
+                       expected=f'"format": "{MODEL_FORMAT}"')
+    if int(info.get("format_version", 0)) > FORMAT_VERSION:
+        raise RunError(f"'{path}' was written by a newer mlplab",
+                       expected=f"format_version <= {FORMAT_VERSION}",
+                       found=str(info.get("format_version")), hint="upgrade mlplab")
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise RunError(f"'{path / 'config.yaml'}' is not valid YAML ({type(e).__name__})") \
+            from None
+    weights = path / "model.safetensors"
+    head = weights.read_bytes()[:2]
+    if head[:1] == b"\x80" or head == b"PK":
+        raise RunError(f"'{weights}' is a pickle/zip file, not safetensors; refusing to load it",
+                       hint="mlplab never unpickles; re-save the model with mlplab")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RunError(f"'{weights}' is not a valid safetensors file ({str(e).splitlines()[0]})",
+                       hint="the file may be truncated; retrain or restore it") from None
+    return config, info, state
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    f = Path(path) / "metrics.json"
+    if not f.is_file():
+        return {}
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,225 @@
+"""Tasks: what the network's outputs mean, which loss trains them, how they decode.
+
+Each task (binary, multiclass, multilabel, regression) owns its head size, default loss and
+decoding: raw outputs -> probabilities -> labels. :func:`resolve_task` also catches the output /
+loss pairings that tutorials get wrong (a softmax fed to ``CrossEntropyLoss``, a sigmoid fed to
+``BCEWithLogitsLoss``, raw logits fed to ``BCELoss``) and refuses or warns.
+
+Example
+-------
+>>> spec = resolve_task("binary", n_classes=2, n_targets=1, loss="auto", output="logits")
+>>> spec.loss, spec.n_outputs
+('bce_logits', 1)
+>>> import torch
+>>> spec.proba(torch.tensor([[0.0]])).tolist()
+[[0.5, 0.5]]
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mlplab import registry
+from mlplab.errors import ConfigError, DataError, MlplabWarning
+
+TASK_NAMES = ("binary", "multiclass", "multilabel", "regression")
+
+# (task, output) -> loss used when loss is "auto"
+_AUTO_LOSS = {
+    ("binary", "logits"): "bce_logits",
+    ("binary", "sigmoid"): "bce",
+    ("multiclass", "logits"): "cross_entropy",
+    ("multilabel", "logits"): "bce_logits",
+    ("multilabel", "sigmoid"): "bce",
+    ("regression", "logits"): "mse",
+}
+
+# (output, loss) pairs that silently train the wrong thing -> why, and what to do instead
+_REFUSED = {
+    ("softmax", "cross_entropy"): (
+        "a softmax output fed to cross_entropy applies softmax twice (CrossEntropyLoss expects "
+        "raw logits), which flattens the gradients", "use --output logits with cross_entropy"),
+    ("sigmoid", "bce_logits"): (
+        "a sigmoid output fed to bce_logits applies sigmoid twice (BCEWithLogitsLoss expects "
+        "raw logits)", "use --output logits with bce_logits, or --loss bce with sigmoid"),
+    ("logits", "bce"): (
+        "bce (BCELoss) needs probabilities in [0, 1] but the model outputs raw logits",
+        "use --loss bce_logits, or --output sigmoid with bce"),
+    ("softmax", "bce"): ("bce expects one sigmoid probability per label, not a softmax",
+                         "use --output sigmoid with bce"),
+    ("softmax", "bce_logits"): ("bce_logits expects raw logits, not a softmax",
+                                "use --output logits"),
+}
+
+# which losses each task accepts
+_TASK_LOSSES = {
+    "binary": {"bce_logits", "bce", "cross_entropy", "mse", "l1"},
+    "multiclass": {"cross_entropy"},
+    "multilabel": {"bce_logits", "bce"},
+    "regression": {"mse", "l1"},
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A resolved task: names, head size and the decode rules.
+
+    ``n_outputs`` is the width of the model's last layer; ``n_classes`` the number of classes
+    (labels for multilabel, targets for regression).
+    """
+
+    name: str
+    loss: str
+    output: str
+    n_outputs: int
+    n_classes: int
+    threshold: float = 0.5
+
+    @property
+    def is_classification(self) -> bool:
+        return self.name != "regression"
+
+    def build_loss(self, weight: torch.Tensor | None = None) -> nn.Module:
+        """The loss module; ``weight`` are per-class weights (classification only)."""
+        info = registry.LOSSES[self.loss]
+        if weight is None:
+            return info.build()
+        if self.loss == "cross_entropy":
+            return info.build(weight=weight)
+        return info.build()  # per-sample weights are applied by the trainer instead
+
+    def targets(self, y: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Encoded targets (from TargetEncoder) as the tensor the loss wants.
+
+        binary: float (n, 1) for one-output heads, long (n,) for a 2-way head;
+        multiclass: long (n,); multilabel: float (n, L); regression: float (n, t).
+        """
+        t = torch.as_tensor(np.asarray(y), device=device)
+        if self.loss == "cross_entropy":
+            return t.long().reshape(-1)
+        if self.name == "binary":
+            return t.float().reshape(-1, 1)
+        return t.float().reshape(len(t), -1)
+
+    def proba(self, out: torch.Tensor) -> torch.Tensor:
+        """Model outputs -> probabilities: (n, 2) binary, (n, k) multiclass, (n, L) multilabel.
+
+        Regression returns the predicted values (n, t).
+        """
+        if self.name == "regression":
+            return out
+        if self.name == "multilabel":
+            return out if self.output == "sigmoid" else torch.sigmoid(out)
+        if self.n_outputs == 1:  # binary, one unit
+            if self.output == "sigmoid":
+                p1 = out
+            elif self.loss in ("mse", "l1"):
+                p1 = out.clamp(0.0, 1.0)  # a regression-style score on 0/1 targets
+            else:
+                p1 = torch.sigmoid(out)
+            return torch.cat([1.0 - p1, p1], dim=1)
+        return out if self.output == "softmax" else torch.softmax(out, dim=1)
+
+    def labels(self, proba: torch.Tensor) -> torch.Tensor:
+        """Probabilities -> class indices (n,), or 0/1 (n, L) for multilabel."""
+        if self.name == "binary":
+            return (proba[:, 1] >= self.threshold).long()
+        if self.name == "multilabel":
+            return (proba >= self.threshold).long()
+        if self.name == "multiclass":
+            return proba.argmax(dim=1)
+        return proba
+
+    def check_output_shape(self, out: torch.Tensor) -> None:
+        """Refuse a model whose output width does not fit the task (user modules)."""
+        width = out.shape[1] if out.dim() == 2 else 1
+        if out.dim() != 2 or width != self.n_outputs:
+            raise ConfigError(
+                f"the model's output does not fit a {self.name} task with {self.loss}",
+                expected=f"shape (batch, {self.n_outputs})", found=f"{tuple(out.shape)}",
+                hint="make the last layer nn.Linear(..., "
+                     f"{self.n_outputs}) or change the task / loss")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "loss": self.loss, "output": self.output,
+                "n_outputs": self.n_outputs, "n_classes": self.n_classes,
+                "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> TaskSpec:
+        return cls(name=str(d["name"]), loss=str(d["loss"]), output=str(d["output"]),
+                   n_outputs=int(d["n_outputs"]),  # type: ignore[call-overload]
+                   n_classes=int(d["n_classes"]),  # type: ignore[call-overload]
+                   threshold=float(d.get("threshold", 0.5)))  # type: ignore[arg-type]
+
+
+def resolve_task(task: str, *, n_classes: int, n_targets: int, loss: str, output: str,
+                 threshold: float = 0.5) -> TaskSpec:
+    """Pick the loss and head size for a task, refusing pairings that train the wrong thing.
+
+    ``n_classes`` is the number of classes (binary: 2; multilabel: number of labels) and
+    ``n_targets`` the number of target columns.
+    """
+    if task not in TASK_NAMES:
+        raise ConfigError(f"unknown task '{task}'", expected="one of " + ", ".join(TASK_NAMES))
+    if task == "binary" and n_classes != 2:
+        raise DataError("task is binary but the target has the wrong number of classes",
+                        expected="2 classes", found=f"{n_classes}", hint="use --task multiclass")
+    if loss == "auto":
+        if (task, output) not in _AUTO_LOSS:
+            hint = "use --output logits" if output != "logits" else None
+            raise ConfigError(f"no default loss for a {task} task with a {output} output",
+                              hint=hint or "choose --loss")
+        loss = _AUTO_LOSS[(task, output)]
+    if (output, loss) in _REFUSED:
+        why, hint = _REFUSED[(output, loss)]
+        raise ConfigError(f"refusing output '{output}' with loss '{loss}': {why}", hint=hint)
+    if loss not in _TASK_LOSSES[task]:
+        raise ConfigError(f"loss '{loss}' does not fit a {task} task",
+                          expected="one of " + ", ".join(sorted(_TASK_LOSSES[task])),
+                          hint=_loss_hint(task))
+    if task == "regression" and output != "logits":
+        raise ConfigError(f"a regression model with a {output} output can only predict "
+                          "values in [0, 1]", hint="use --output logits (a plain linear head)")
+    if task == "multiclass" and output == "sigmoid":
+        raise ConfigError("a multiclass model needs class scores, not per-class sigmoids",
+                          hint="use --output logits with cross_entropy")
+    if task == "binary" and loss in ("mse", "l1"):
+        warnings.warn(f"training a binary classifier with {loss} works but learns more slowly "
+                      "than bce_logits (its gradient vanishes when a sigmoid saturates)",
+                      MlplabWarning, stacklevel=2)
+    n_out = _head_size(task, loss, n_classes, n_targets)
+    if output == "softmax" and n_out == 1:
+        raise ConfigError("a softmax over one output is always 1.0",
+                          hint="use --output sigmoid, or --loss cross_entropy for 2 outputs")
+    return TaskSpec(task, loss, output, n_out, n_classes, threshold)
+
+
+def _head_size(task: str, loss: str, n_classes: int, n_targets: int) -> int:
+    if task == "binary":
+        return 2 if loss == "cross_entropy" else 1
+    if task == "regression":
+        return n_targets
+    return n_classes
+
+
+def _loss_hint(task: str) -> str:
+    return {"binary": "--loss bce_logits is the usual choice",
+            "multiclass": "--loss cross_entropy (for 0/1 label sets use --task multilabel)",
+            "multilabel": "--loss bce_logits (one sigmoid per label)",
+            "regression": "--loss mse or --loss l1"}[task]
+
+
+def detect_output(model: nn.Module) -> str:
+    """Guess what a user module's last layer outputs: 'sigmoid', 'softmax' or 'logits'."""
+    last = list(model.modules())[-1]
+    if isinstance(last, nn.Sigmoid):
+        return "sigmoid"
+    if isinstance(last, nn.Softmax | nn.LogSoftmax):
+        return "softmax"
+    return "logits"
