@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 import typer
+from typer._click import exceptions as typer_click
 
 from mlplab.errors import MlplabError
 
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="mlplab", standalone_mode=False)
-    except click.exceptions.Exit as e:
-        return int(e.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Exit, click.exceptions.Exit) as e:
+        return int(getattr(e, "exit_code", 0))
+    except (typer.Abort, click.exceptions.Abort):
         print("error: aborted", file=sys.stderr)
         return 130
-    except click.ClickException as e:
+    except typer_click.NoArgsIsHelpError as e:
+        print(e.ctx.get_help() if e.ctx else "usage: mlplab COMMAND [ARGS]")
+        return 0
+    except (typer_click.ClickException, click.ClickException) as e:
         print(f"error: {' '.join(e.format_message().split())}", file=sys.stderr)
         return 2
     except MlplabError as e:

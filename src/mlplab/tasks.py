@@ -99,12 +99,11 @@ class TaskSpec:
         binary: float (n, 1) for one-output heads, long (n,) for a 2-way head;
         multiclass: long (n,); multilabel: float (n, L); regression: float (n, t).
         """
-        t = torch.as_tensor(np.asarray(y), device=device)
+        a = np.asarray(y)
         if self.loss == "cross_entropy":
-            return t.long().reshape(-1)
-        if self.name == "binary":
-            return t.float().reshape(-1, 1)
-        return t.float().reshape(len(t), -1)
+            return torch.as_tensor(a.reshape(-1), device=device).long()
+        a = a.reshape(len(a), 1) if a.ndim == 1 else a  # (n,) -> (n, 1); (n, L) stays
+        return torch.as_tensor(a, device=device).float()
 
     def proba(self, out: torch.Tensor) -> torch.Tensor:
         """Model outputs -> probabilities: (n, 2) binary, (n, k) multiclass, (n, L) multilabel.

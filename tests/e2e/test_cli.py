@@ -110,7 +110,7 @@ def test_listing_commands(capsys):
     (["--bogus-flag"], r"No such option"),
 ])
 def test_bad_flags(capsys, tmp_path, args, pattern):
-    code, _, err = cli(capsys, "train", "--out", tmp_path / "r", *args, *FAST)
+    code, _, err = cli(capsys, "train", "--out", tmp_path / "r", *FAST, *args)
     assert_user_error(code, err, pattern)
     assert not (tmp_path / "r").exists()
 
@@ -145,7 +145,7 @@ def test_predict_input_missing_a_feature(capsys, csv_run, tmp_path):
     tmp, data, out = csv_run
     pd.read_csv(data).drop(columns=["b", "label"]).to_csv(tmp_path / "x.csv", index=False)
     code, _, err = cli(capsys, "predict", out, tmp_path / "x.csv", "-o", tmp_path / "p.csv")
-    assert_user_error(code, err, r"'b'")
+    assert_user_error(code, err, r"missing input column: b")
     assert not (tmp_path / "p.csv").exists()
 
 

@@ -12,7 +12,8 @@ from rich.table import Table as RichTable
 from mlplab.config import RunConfig, parse_value, read_config_file, set_path
 from mlplab.errors import ConfigError
 
-out = Console(highlight=False, soft_wrap=True)
+# wide when piped, so tables are not truncated in logs and tests
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -1,0 +1,350 @@
+"""Seeded toy-data generators, one per synthetic entry of ``registry.DATASETS``.
+
+Every generator has the same signature, so the loader, the CLI and the web playground call
+them alike::
+
+    X, y = circles(n_samples, noise, seed, label_noise=0.0, imbalance=None,
+                   n_classes=None, n_features=None)
+
+``X`` is float32 ``(n_samples, d)``; ``y`` holds int64 class indices ``0..k-1`` (float32 values
+for ``linear``). The output depends on ``seed`` only. ``noise=None`` picks the generator's own
+default (see ``DEFAULT_NOISE``). ``label_noise`` flips that fraction of labels to another class;
+``imbalance`` (binary data only) makes class 1 that fraction of the rows.
+
+Example
+-------
+>>> X, y = moons(6, None, seed=0)
+>>> X.shape, X.dtype, y.dtype, sorted(set(y.tolist()))
+((6, 2), dtype('float32'), dtype('int64'), [0, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn import datasets as skd
+
+from mlplab.errors import ConfigError
+
+Arrays = tuple[np.ndarray, np.ndarray]
+Draw = Callable[[int, int], Arrays]  # (n rows, seed) -> (X (n, d), y (n,)), exactly n rows
+
+# What noise=None means, per generator (the value tutorials use).
+DEFAULT_NOISE: dict[str, float] = {
+    "disk": 0.0,  # jitter added to the points after labelling
+    "circles": 0.03,  # learnpytorch.io's make_circles(noise=0.03)
+    "moons": 0.1,
+    "blobs": 1.0,  # cluster_std
+    "gaussians": 1.0,  # std of each cluster
+    "xor": 0.0,  # jitter after labelling, as in the TF playground
+    "spiral": 0.2,  # angle noise (radians), as in the CS231n spiral
+    "linear": 0.1,  # std of the Gaussian noise on y
+}
+CIRCLES_FACTOR = 0.8  # inner radius / outer radius (scikit-learn's default)
+
+
+# --- shared checks and post-processing -----------------------------------------------------
+
+
+def _check_common(name: str, n_samples: int, label_noise: float,
+                  imbalance: float | None) -> None:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) \
+            or n_samples < 1:
+        raise ConfigError(f"{name}: bad n_samples", expected="an integer >= 1",
+                          found=repr(n_samples))
+    if not 0.0 <= label_noise < 1.0:
+        raise ConfigError(f"{name}: bad label_noise", expected="a fraction in [0, 1)",
+                          found=repr(label_noise))
+    if imbalance is not None and not 0.0 < imbalance < 1.0:
+        raise ConfigError(f"{name}: bad imbalance", expected="a fraction in (0, 1)",
+                          found=repr(imbalance), hint="e.g. --imbalance 0.1")
+
+
+def _only_2d(name: str, n_features: int | None) -> None:
+    if n_features is not None and n_features != 2:
+        raise ConfigError(f"{name} data is 2-D", expected="n_features 2 or unset",
+                          found=str(n_features), hint="n_features applies to blobs, "
+                          "gaussians and linear")
+
+
+def _only_binary(name: str, n_classes: int | None) -> None:
+    if n_classes is not None and n_classes != 2:
+        raise ConfigError(f"{name} data has 2 classes", expected="n_classes 2 or unset",
+                          found=str(n_classes), hint="n_classes applies to blobs and spiral")
+
+
+def _rebalance(draw: Draw, n: int, seed: int, minority: float, name: str) -> Arrays:
+    """Draw enough points, then keep ``round(minority * n)`` of class 1 and the rest class 0."""
+    n1 = min(n - 1, max(1, round(minority * n))) if n > 1 else 1
+    n0 = n - n1
+    m = n
+    for _ in range(12):  # doubling: at most 4096x the requested size
+        X, y = draw(m, seed)
+        idx0, idx1 = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+        if len(idx0) >= n0 and len(idx1) >= n1:
+            rng = np.random.default_rng([seed, 2])
+            keep = np.concatenate([rng.choice(idx0, n0, replace=False),
+                                   rng.choice(idx1, n1, replace=False)])
+            keep = keep[rng.permutation(n)]  # mix the classes again
+            return X[keep], y[keep]
+        m *= 2
+    raise ConfigError(f"{name}: cannot reach imbalance {minority}",
+                      hint="use a value closer to 0.5")
+
+
+def flip_labels(y: np.ndarray, n_classes: int, fraction: float, seed: int) -> np.ndarray:
+    """Move ``round(fraction * n)`` seeded-random labels to a different random class.
+
+    Example
+    -------
+    >>> y = np.zeros(10, dtype=np.int64)
+    >>> int((flip_labels(y, 2, 0.3, seed=0) != y).sum())
+    3
+    """
+    if fraction <= 0:
+        return y
+    rng = np.random.default_rng([seed, 1])  # its own stream: the points do not move
+    n_flip = round(fraction * len(y))
+    idx = rng.choice(len(y), n_flip, replace=False)
+    out = y.copy()
+    # adding 1..k-1 modulo k always lands on another class
+    out[idx] = (out[idx] + rng.integers(1, n_classes, size=n_flip)) % n_classes
+    return out
+
+
+def _classification(name: str, draw: Draw, n_samples: int, seed: int, n_classes: int,
+                    label_noise: float, imbalance: float | None) -> Arrays:
+    if imbalance is not None and n_classes != 2:
+        raise ConfigError(f"{name}: imbalance needs two classes", found=f"{n_classes} classes",
+                          hint="drop --imbalance or use n_classes 2")
+    if imbalance is None:
+        X, y = draw(n_samples, seed)
+    else:
+        X, y = _rebalance(draw, n_samples, seed, imbalance, name)
+    y = flip_labels(np.asarray(y, dtype=np.int64), n_classes, label_noise, seed)
+    return np.ascontiguousarray(X, dtype=np.float32), y
+
+
+def _noise(name: str, noise: float | None) -> float:
+    value = DEFAULT_NOISE[name] if noise is None else float(noise)
+    if not value >= 0:  # also rejects NaN
+        raise ConfigError(f"{name}: bad noise", expected="a number >= 0", found=repr(noise))
+    return value
+
+
+def _shuffled(X: np.ndarray, y: np.ndarray, seed: int) -> Arrays:
+    perm = np.random.default_rng([seed, 3]).permutation(len(y))
+    return X[perm], y[perm]
+
+
+# --- the generators ------------------------------------------------------------------------
+
+
+def disk(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+         imbalance: float | None = None, n_classes: int | None = None,
+         n_features: int | None = None) -> Arrays:
+    """``torch.randn`` points; label 1 inside the unit circle (``x1² + x2² < 1``).
+
+    ``noise`` is the std of a Gaussian jitter added after labelling (default 0), so labels
+    near the circle become noisy.
+
+    Example
+    -------
+    >>> X, y = disk(1000, None, seed=0)
+    >>> bool(((X ** 2).sum(1) < 1).astype(int).tolist() == y.tolist())
+    True
+    """
+    _check_common("disk", n_samples, label_noise, imbalance)
+    _only_2d("disk", n_features)
+    _only_binary("disk", n_classes)
+    jitter = _noise("disk", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        g = torch.Generator().manual_seed(s)
+        pts = torch.randn(n, 2, generator=g)  # (n, 2)
+        y = (pts.pow(2).sum(1) < 1).long()  # (n,)
+        if jitter > 0:
+            pts = pts + jitter * torch.randn(n, 2, generator=g)
+        return pts.numpy(), y.numpy()
+
+    return _classification("disk", draw, n_samples, seed, 2, label_noise, imbalance)
+
+
+def circles(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+            imbalance: float | None = None, n_classes: int | None = None,
+            n_features: int | None = None) -> Arrays:
+    """Two concentric circles (``sklearn.datasets.make_circles``, factor 0.8); 1 = inner.
+
+    Example
+    -------
+    >>> X, y = circles(100, 0.0, seed=1)
+    >>> bool(np.allclose(np.hypot(*X[y == 0].T), 1.0, atol=1e-5))
+    True
+    """
+    _check_common("circles", n_samples, label_noise, imbalance)
+    _only_2d("circles", n_features)
+    _only_binary("circles", n_classes)
+    sd = _noise("circles", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        return skd.make_circles(n, noise=sd, factor=CIRCLES_FACTOR,  # type: ignore[no-any-return]
+                                random_state=s)
+
+    return _classification("circles", draw, n_samples, seed, 2, label_noise, imbalance)
+
+
+def moons(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+          imbalance: float | None = None, n_classes: int | None = None,
+          n_features: int | None = None) -> Arrays:
+    """Two interleaving half-moons (``sklearn.datasets.make_moons``)."""
+    _check_common("moons", n_samples, label_noise, imbalance)
+    _only_2d("moons", n_features)
+    _only_binary("moons", n_classes)
+    sd = _noise("moons", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        return skd.make_moons(n, noise=sd, random_state=s)  # type: ignore[no-any-return]
+
+    return _classification("moons", draw, n_samples, seed, 2, label_noise, imbalance)
+
+
+def blobs(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+          imbalance: float | None = None, n_classes: int | None = None,
+          n_features: int | None = None) -> Arrays:
+    """``n_classes`` (default 4) Gaussian blobs in ``n_features`` (default 2) dimensions.
+
+    Centres are drawn from the seed (``sklearn.datasets.make_blobs``, box (-10, 10));
+    ``noise`` is the cluster std (default 1).
+
+    Example
+    -------
+    >>> X, y = blobs(40, None, seed=0, n_classes=3, n_features=5)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((40, 5), [0, 1, 2])
+    """
+    _check_common("blobs", n_samples, label_noise, imbalance)
+    k = 4 if n_classes is None else n_classes
+    d = 2 if n_features is None else n_features
+    if k < 2 or d < 1:
+        raise ConfigError("blobs: bad shape", expected="n_classes >= 2 and n_features >= 1",
+                          found=f"n_classes={k}, n_features={d}")
+    sd = _noise("blobs", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        return skd.make_blobs(n, n_features=d, centers=k,  # type: ignore[no-any-return]
+                              cluster_std=sd, random_state=s)
+
+    return _classification("blobs", draw, n_samples, seed, k, label_noise, imbalance)
+
+
+def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+              imbalance: float | None = None, n_classes: int | None = None,
+              n_features: int | None = None) -> Arrays:
+    """Two Gaussian clusters: class 0 around (-2, -2), class 1 around (2, 2) (std ``noise``).
+
+    With ``n_features`` d, the centres are -2 and +2 in every coordinate.
+    """
+    _check_common("gaussians", n_samples, label_noise, imbalance)
+    _only_binary("gaussians", n_classes)
+    d = 2 if n_features is None else n_features
+    if d < 1:
+        raise ConfigError("gaussians: bad n_features", expected=">= 1", found=str(d))
+    sd = _noise("gaussians", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        rng = np.random.default_rng(s)
+        y = (np.arange(n) >= n // 2).astype(np.int64)  # half and half (n odd: one more 1)
+        X = rng.normal(0.0, sd, size=(n, d)) + np.where(y[:, None] == 1, 2.0, -2.0)
+        return _shuffled(X, y, s)
+
+    return _classification("gaussians", draw, n_samples, seed, 2, label_noise, imbalance)
+
+
+def xor(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+        imbalance: float | None = None, n_classes: int | None = None,
+        n_features: int | None = None) -> Arrays:
+    """Uniform points in [-1, 1]²; label 1 where the signs of x1 and x2 differ.
+
+    ``noise`` is a Gaussian jitter added after labelling (default 0).
+
+    Example
+    -------
+    >>> X, y = xor(200, None, seed=0)
+    >>> bool((y == (X[:, 0] * X[:, 1] < 0)).all())
+    True
+    """
+    _check_common("xor", n_samples, label_noise, imbalance)
+    _only_2d("xor", n_features)
+    _only_binary("xor", n_classes)
+    jitter = _noise("xor", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        rng = np.random.default_rng(s)
+        X = rng.uniform(-1.0, 1.0, size=(n, 2))
+        y = ((X[:, 0] < 0) != (X[:, 1] < 0)).astype(np.int64)
+        if jitter > 0:
+            X = X + rng.normal(0.0, jitter, size=X.shape)
+        return X, y
+
+    return _classification("xor", draw, n_samples, seed, 2, label_noise, imbalance)
+
+
+def spiral(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+           imbalance: float | None = None, n_classes: int | None = None,
+           n_features: int | None = None) -> Arrays:
+    """``n_classes`` (default 3, as in CS231n) interleaved spiral arms.
+
+    Arm j has radius r in [0, 1] and angle ``4 (j + r) + noise * randn``; arms share the
+    rows as evenly as possible.
+    """
+    _check_common("spiral", n_samples, label_noise, imbalance)
+    _only_2d("spiral", n_features)
+    k = 3 if n_classes is None else n_classes
+    if k < 2:
+        raise ConfigError("spiral: bad n_classes", expected=">= 2", found=str(k))
+    sd = _noise("spiral", noise)
+
+    def draw(n: int, s: int) -> Arrays:
+        rng = np.random.default_rng(s)
+        y = np.arange(n, dtype=np.int64) % k  # arm sizes differ by at most one
+        r = rng.uniform(0.0, 1.0, size=n)
+        t = 4.0 * (y + r) + rng.normal(0.0, sd, size=n)
+        X = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)  # (n, 2)
+        return _shuffled(X, y, s)
+
+    return _classification("spiral", draw, n_samples, seed, k, label_noise, imbalance)
+
+
+def linear(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+           imbalance: float | None = None, n_classes: int | None = None,
+           n_features: int | None = None) -> Arrays:
+    """Regression: ``y = 3 * sum(x) + 2 + noise * randn`` with x uniform in [0, 1)^d.
+
+    ``n_features`` d defaults to 1; ``y`` is float32 (n,). ``label_noise``, ``imbalance`` and
+    ``n_classes`` do not apply and raise ConfigError when set.
+
+    Example
+    -------
+    >>> X, y = linear(5, 0.0, seed=0)
+    >>> bool(np.allclose(y, 3 * X[:, 0] + 2))
+    True
+    """
+    _check_common("linear", n_samples, label_noise, imbalance)
+    if label_noise > 0 or imbalance is not None or n_classes is not None:
+        raise ConfigError("linear is a regression dataset",
+                          found="label_noise, imbalance or n_classes set",
+                          hint="these apply to classification datasets only")
+    d = 1 if n_features is None else n_features
+    if d < 1:
+        raise ConfigError("linear: bad n_features", expected=">= 1", found=str(d))
+    sd = _noise("linear", noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0.0, 1.0, size=(n_samples, d))
+    y = 3.0 * X.sum(axis=1) + 2.0 + sd * rng.normal(size=n_samples)
+    return X.astype(np.float32), y.astype(np.float32)
+
+
+__all__ = ["DEFAULT_NOISE", "blobs", "circles", "disk", "flip_labels", "gaussians", "linear",
+           "moons", "spiral", "xor"]
