@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.conftest import fast_cfg
 
 import mlplab
 from mlplab.errors import RunError
-from tests.conftest import fast_cfg
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ Example
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -243,7 +243,7 @@ def config_error_from(e: ValidationError) -> ConfigError:
     err = e.errors()[0]
     path = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        parent = RunConfig
+        parent: type[BaseModel] = RunConfig
         for p in err["loc"][:-1]:
             field = parent.model_fields.get(str(p))
             ann = getattr(field, "annotation", None)

@@ -128,8 +128,10 @@ STEP_PER_BATCH = frozenset({"onecycle"})
 
 
 def _kaiming(layer: nn.Linear, activation: str) -> None:
-    nonlin = "leaky_relu" if activation == "leaky_relu" else "relu"
-    nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlin)
+    if activation == "leaky_relu":
+        nn.init.kaiming_normal_(layer.weight, a=0.01, nonlinearity="leaky_relu")
+    else:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
     nn.init.zeros_(layer.bias)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlplab.commands._common import build_config, err, fmt, metrics_table, out
-from mlplab.errors import DataError, RunError
+from mlplab.errors import DataError
 
 Opt = typer.Option
 
@@ -18,7 +18,7 @@ def train(
     data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
     target: Annotated[Optional[str], Opt(help="target column(s), comma-separated")] = None,
     features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
-    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,  # noqa: E501
+    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
     hidden: Annotated[Optional[str], Opt(help="hidden sizes, e.g. 10,10 ('' or none: no hidden layer)")] = None,  # noqa: E501
     activation: Annotated[Optional[str], Opt(help="relu, tanh, ... or one per layer: relu,tanh")] = None,  # noqa: E501
     output: Annotated[Optional[str], Opt(help="logits | sigmoid | softmax")] = None,
@@ -196,6 +196,3 @@ def register(app: typer.Typer) -> None:
     app.command()(datasets)
     app.command()(recipes)
 
-
-__all__ = ["register"]
-_ = RunError  # re-exported for tests that match on it
