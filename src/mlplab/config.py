@@ -8,7 +8,7 @@ Example
 -------
 >>> cfg = RunConfig.from_any({"model": {"hidden": [8]}, "optim": {"lr": 0.05}})
 >>> cfg.model.hidden, cfg.optim.name, cfg.data.source
-([8], 'adam', 'circles')
+([8], 'adamw', 'circles')
 >>> with_overrides(cfg, {"optim.lr": "0.5"}).optim.lr
 0.5
 """
@@ -61,7 +61,9 @@ class DataConfig(_Part):
 class ModelConfig(_Part):
     """The MLP: hidden sizes (empty = logistic/linear regression), activations, output."""
 
-    hidden: list[int] = Field(default_factory=lambda: [10, 10])
+    # one layer of 100 (scikit-learn's default): measured as accurate as scikit-learn's
+    # MLPClassifier on the shipped real datasets, and still solves the 2-D toy sets
+    hidden: list[int] = Field(default_factory=lambda: [100])
     activation: str | list[str] = "relu"  # one name, or one per hidden layer
     output: str = "logits"  # logits | sigmoid | softmax
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -109,12 +111,13 @@ class ModelConfig(_Part):
 class OptimConfig(_Part):
     """Optimizer and its regularisation."""
 
-    name: str = "adam"
+    name: str = "adamw"  # Adam with decoupled weight decay: robust without tuning
     lr: float = Field(0.01, gt=0.0, le=100.0)
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(0.0, ge=0.0)
+    # None: the optimizer's default (registry.DEFAULT_WEIGHT_DECAY: 0.05 for adamw, else 0)
+    weight_decay: float | None = Field(None, ge=0.0)
     l1: float = Field(0.0, ge=0.0)  # L1 penalty on weights (not biases), added to the loss
 
     @field_validator("name")

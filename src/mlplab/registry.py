@@ -63,22 +63,34 @@ LOSSES: dict[str, LossInfo] = {
 # --- optimizers ----------------------------------------------------------------------------
 
 
+# weight decay when optim.weight_decay is None; AdamW's decoupled decay of 0.05 was measured
+# to match scikit-learn's MLPClassifier accuracy on the shipped real datasets
+DEFAULT_WEIGHT_DECAY: dict[str, float] = {"adamw": 0.05}
+
+
+def weight_decay(o: Any) -> float:
+    """The weight decay an OptimConfig means (its own, or the optimizer's default)."""
+    return float(o.weight_decay if o.weight_decay is not None
+                 else DEFAULT_WEIGHT_DECAY.get(o.name, 0.0))
+
+
 def _sgd(params: Any, o: Any) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                           weight_decay=o.weight_decay)
+                           weight_decay=weight_decay(o))
 
 
 def _adam(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=weight_decay(o))
 
 
 def _adamw(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas),
+                             weight_decay=weight_decay(o))
 
 
 def _rmsprop(params: Any, o: Any) -> torch.optim.Optimizer:
     return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum,
-                               weight_decay=o.weight_decay)
+                               weight_decay=weight_decay(o))
 
 
 OPTIMIZERS: dict[str, Callable[[Any, Any], torch.optim.Optimizer]] = {
