@@ -12,7 +12,7 @@ import pytest
 
 from mlplab.cli import main
 
-FAST = ["--epochs", "30", "--quiet"]
+FAST = ["--epochs", "30", "--quiet", "--set", "log.plots=false"]
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
