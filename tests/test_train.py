@@ -196,3 +196,19 @@ def test_user_module_with_wrong_output_width_is_refused():
     from mlplab.errors import ConfigError
     with pytest.raises(ConfigError, match=r"expected shape \(batch, 1\), found \(2, 2\)"):
         fit(model, task, DataTensors({"train": X}, {"train": y}), cfg)
+
+
+def test_unshuffled_minibatches_go_in_order():
+    """train.shuffle=false: consecutive slices, the same every epoch."""
+    cfg, task, model, ref, data, X, y = _setup({"name": "sgd", "lr": 0.1}, epochs=2,
+                                               batch_size=24, shuffle=False)
+    fit(model, task, data, cfg, runner=eager_runner)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    for _ in range(2):
+        for i in range(0, len(X), 24):
+            loss = nn.BCEWithLogitsLoss()(ref(X[i:i + 24]), y[i:i + 24])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)

@@ -13,24 +13,42 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from mlplab.api import prepare, train  # noqa: E402
-from mlplab.config import RunConfig  # noqa: E402
-from mlplab.errors import (ConfigError, DataError, MlplabError, MlplabWarning,  # noqa: E402
-                           NotFittedError, RunError, TrainingError)
-from mlplab.run import Run, load  # noqa: E402
+from mlplab.api import prepare, train
+from mlplab.config import RunConfig
+from mlplab.ensemble import StackedMLP, train_members
+from mlplab.errors import (
+                           ConfigError,
+                           DataError,
+                           MlplabError,
+                           MlplabWarning,
+                           NotFittedError,
+                           RunError,
+                           TrainingError,
+)
+from mlplab.estimator import MLPClassifier, MLPRegressor, load_estimator, save
+from mlplab.run import Run, load
+from mlplab.sweep import SweepResult, sweep  # the function shadows the module's name
 
 __all__ = [
     "ConfigError",
     "DataError",
+    "MLPClassifier",
+    "MLPRegressor",
     "MlplabError",
     "MlplabWarning",
     "NotFittedError",
     "Run",
     "RunConfig",
     "RunError",
+    "StackedMLP",
+    "SweepResult",
     "TrainingError",
     "__version__",
     "load",
+    "load_estimator",
     "prepare",
+    "save",
+    "sweep",
     "train",
+    "train_members",
 ]

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,15 @@ from torch import nn
 from mlplab import runs
 from mlplab.callbacks import Callback, ProgressBar
 from mlplab.config import RunConfig
-from mlplab.data import (Preprocessor, Split, Table, TargetEncoder, clean_missing, load_table,
-                         split_indices)
+from mlplab.data import (
+    Preprocessor,
+    Split,
+    Table,
+    TargetEncoder,
+    clean_missing,
+    load_table,
+    split_indices,
+)
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 from mlplab.metrics import classification_metrics, regression_metrics
 from mlplab.models import ModelSpec, build_model, count_parameters, resolve_device
@@ -38,7 +45,7 @@ from mlplab.run import Run
 from mlplab.tasks import TaskSpec, detect_output, resolve_task
 from mlplab.train import DataTensors, TrainState, fit, make_loss
 
-DataLike = pd.DataFrame | tuple[Any, Any] | None
+DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
 
 
 @dataclass
@@ -161,18 +168,24 @@ def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
     return out
 
 
-def _callbacks_for(cfg: RunConfig, progress: bool | None) -> list[Callback]:
+def _callbacks_for(cfg: RunConfig, progress: bool | None, p: Prepared | None = None,
+                   out: Path | None = None) -> list[Callback]:
     cbs: list[Callback] = []
     show = ProgressBar.wanted(cfg.log.quiet) if progress is None else progress
     if show:
         cbs.append(ProgressBar())
+    if p is not None and (cfg.log.tensorboard or cfg.log.snapshots_every or
+                          (out is not None and cfg.log.plots)):
+        from mlplab.tracking import tracking_callbacks  # snapshots and TensorBoard
+        cbs += tracking_callbacks(cfg, p, out)
     return cbs
 
 
 def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
           data: DataLike = None, model: nn.Module | None = None, out: str | Path | None = None,
           overwrite: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
-          progress: bool | None = None, sample_weight: np.ndarray | None = None) -> Run:
+          progress: bool | None = None, sample_weight: np.ndarray | None = None,
+          resume: str | Path | None = None) -> Run:
     """Train a model as ``config`` says and (unless ``save=False``) write its run directory.
 
     Parameters
@@ -186,24 +199,42 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         is refused unless ``overwrite``.
     sample_weight : optional weights for the training rows (length = rows of the data before
         splitting are not known to the caller, so this is per *train-split* row).
+    resume : a run directory with checkpoints (``log.checkpoint_every``): continue it with its
+        own config (``config`` is ignored) up to the same final weights as an uninterrupted run.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this; each trains on its shard
+    with DistributedDataParallel and only rank 0 writes (see :mod:`mlplab.distributed`).
     """
-    cfg = RunConfig.from_any(config)
-    out_path = None
-    if save:
+    from mlplab import checkpoint, distributed
+
+    ck = checkpoint.resume_point(resume) if resume is not None else None
+    cfg = ck.config if ck is not None else RunConfig.from_any(config)
+    dist = distributed.setup(cfg.train.device)
+    out_path = Path(resume) if resume is not None else None
+    if save and out_path is None:
         out_path = Path(out) if out is not None else runs.default_run_dir(cfg.name)
         runs.check_out_dir(out_path, overwrite)
     output = detect_output(model) if model is not None else None
     p = prepare(cfg, data, output=output)
-    device = resolve_device(cfg.train.device)
+    device = dist.device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task),
                                                       seed=cfg.seed)
     net.to(device)
     tensors = p.tensors(device, sample_weight)
-    state = fit(net, p.task, tensors, cfg, [*_callbacks_for(cfg, progress), *callbacks])
+    own = _callbacks_for(cfg, progress if dist.is_main else False, p,
+                         out_path if dist.is_main else None)
+    ckpt = checkpoint.callbacks_for(cfg, out_path, ck, write=dist.is_main)
+    kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
+        if ck is not None or dist.active else {}
+    state = fit(net, p.task, dist.shard(tensors), cfg,
+                [*dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(), **kw)
     run = finish_run(cfg, net, p, tensors, state)
-    if out_path is not None:
-        run.save(out_path, overwrite=overwrite)
+    if out_path is not None and dist.is_main:
+        checkpoint.save_run(run, out_path, overwrite)
+        if cfg.log.plots or cfg.log.tensorboard or cfg.log.snapshots_every:
+            from mlplab.tracking import finish_logging  # figures, report.html, TensorBoard
+            finish_logging(run, p, own)
     return run
 
 

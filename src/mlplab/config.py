@@ -49,6 +49,12 @@ class DataConfig(_Part):
     val_size: float = Field(0.0, ge=0.0, lt=1.0)
     scale: Literal["standard", "minmax", "none"] = "standard"
     impute: Literal["error", "mean", "median", "most_frequent", "drop"] = "error"
+    # files larger than memory: read in chunks instead of loading (mlplab.data.stream);
+    # "auto" streams Parquet/CSV files above stream_above_mb
+    stream: bool | Literal["auto"] = "auto"
+    stream_above_mb: int = Field(2048, ge=1)
+    chunk_rows: int = Field(262_144, ge=1_000, le=50_000_000)  # rows read per chunk
+    shuffle_buffer: int = Field(1_048_576, ge=0, le=100_000_000)  # rows mixed before batching
 
     @field_validator("test_size")
     @classmethod
@@ -116,6 +122,7 @@ class OptimConfig(_Part):
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0.0, le=1.0)  # adam / adamw / rmsprop denominator guard
     # None: the optimizer's default (registry.DEFAULT_WEIGHT_DECAY: 0.05 for adamw, else 0)
     weight_decay: float | None = Field(None, ge=0.0)
     l1: float = Field(0.0, ge=0.0)  # L1 penalty on weights (not biases), added to the loss
@@ -147,6 +154,7 @@ class TrainConfig(_Part):
 
     epochs: int = Field(1000, ge=1, le=10_000_000)
     batch_size: int | Literal["auto", "full"] | None = "auto"  # None/"full": full batch
+    shuffle: bool = True  # mini-batches from a fresh randperm each epoch (False: in order)
     eval_every: int = Field(10, ge=1)
     early_stopping: int | None = Field(None, ge=1)  # patience in evaluations
     clip_grad_norm: float | None = Field(None, gt=0.0)
@@ -303,6 +311,21 @@ def parse_value(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> ``{"dotted.path": value}`` (the inverse of :func:`set_path`).
+
+    >>> flatten({"optim": {"lr": 0.1, "name": "sgd"}, "seed": 1})
+    {'optim.lr': 0.1, 'optim.name': 'sgd', 'seed': 1}
+    """
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:

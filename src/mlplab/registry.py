@@ -80,16 +80,17 @@ def _sgd(params: Any, o: Any) -> torch.optim.Optimizer:
 
 
 def _adam(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=weight_decay(o))
+    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                            weight_decay=weight_decay(o))
 
 
 def _adamw(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas),
+    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
                              weight_decay=weight_decay(o))
 
 
 def _rmsprop(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum,
+    return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, eps=o.eps,
                                weight_decay=weight_decay(o))
 
 

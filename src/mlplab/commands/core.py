@@ -55,6 +55,10 @@ def train(
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="run directory")] = None,
     overwrite: Annotated[bool, Opt(help="replace an existing run directory")] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="no progress bar or tables")] = False,
+    checkpoint_every: Annotated[Optional[int], Opt(help="write a resumable checkpoint every K epochs")] = None,  # noqa: E501
+    resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
+    nproc: Annotated[Optional[int], Opt(help="train with N processes (launches torchrun)")] = None,
+    baselines: Annotated[bool, Opt("--baselines", help="also fit scikit-learn baselines on the same split and print a table")] = False,  # noqa: E501
 ) -> None:
     """Train a model and write its run directory."""
     from mlplab.api import train as run_train
@@ -83,15 +87,29 @@ def train(
         "data.n_samples": n_samples, "data.noise": noise, "data.test_size": test_size,
         "data.val_size": val_size, "data.scale": scale, "data.impute": impute,
         "log.tensorboard": tensorboard, "name": name, "log.quiet": quiet or None,
+        "log.checkpoint_every": checkpoint_every,
     }
+    from mlplab.distributed import check_resume_flags, is_main_process, launch
+
+    check_resume_flags(resume, [k for k, v in flags.items() if v is not None and k !=
+                                "log.quiet"] + (["--config"] if config else []) +
+                       (["--recipe"] if recipe else []) + (["--set"] if set_ else []))
     cfg = build_config(config, recipe, flags, set_)
-    run = run_train(cfg, out=out_dir, overwrite=overwrite)
+    if nproc is not None and nproc > 1:  # re-enter this command under torchrun
+        raise typer.Exit(launch(nproc, cfg, out=out_dir, overwrite=overwrite, quiet=quiet,
+                                resume=resume))
+    run = run_train(cfg, out=out_dir, overwrite=overwrite, resume=resume)
+    if not is_main_process():
+        return
     reason = run.info.get("stop_reason", "completed")
     if not quiet:
         out.print(metrics_table(run.metrics, run.task.name))
         if reason != "completed":
             out.print(f"stopped: {reason}")
     out.print(f"run saved to {run.path}")
+    if baselines:
+        from mlplab.baselines import report_for_run
+        report_for_run(run, out)
 
 
 def evaluate(

@@ -1,0 +1,72 @@
+"""Tiny full-batch nets: the `disk-mlp` recipe, mlplab's fast runner vs the tutorial loop."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+from torch import nn
+
+from benchmarks._timing import md_table
+
+
+def _tutorial(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float,
+              epochs: int) -> float:
+    """The loop PyTorch tutorials write: forward, BCELoss, zero_grad, backward, step."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.BCELoss()
+    loss = torch.zeros(())
+    for _ in range(epochs):
+        loss = loss_fn(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def run(quick: bool) -> str:
+    from mlplab.api import model_spec, prepare
+    from mlplab.config import RunConfig, with_overrides
+    from mlplab.models import build_model
+    from mlplab.recipes import load_recipe
+    from mlplab.train import eager_runner, fit
+
+    epochs = 1000 if quick else 5000
+    repeats = 3 if quick else 5
+    cfg = with_overrides(RunConfig.from_dict(load_recipe("disk-mlp")),
+                         {"train.epochs": epochs, "log.quiet": True})
+    p = prepare(cfg)
+    data = p.tensors()
+    X, y = data.X["train"], data.y["train"]
+    init = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+    times: dict[str, list[float]] = {"tutorial": [], "eager": [], "fast": []}
+    losses: dict[str, float] = {}
+    for _ in range(repeats):  # interleaved, so load from other processes hits all alike
+        m = copy.deepcopy(init)
+        t = time.perf_counter()
+        losses["tutorial"] = _tutorial(m.net, X, y, cfg.optim.lr, epochs)
+        times["tutorial"].append(time.perf_counter() - t)
+        for name, runner in (("eager", eager_runner), ("fast", None)):
+            m = copy.deepcopy(init)
+            t = time.perf_counter()
+            state = fit(m, p.task, data, cfg, runner=runner)
+            times[name].append(time.perf_counter() - t)
+            losses[name] = float(state.last_loss)  # type: ignore[arg-type]
+            assert state.runner_name == name
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    base = med["tutorial"]
+    rows = [["tutorial eager loop (nn.Sequential, BCELoss, SGD)", f"{epochs / base:,.0f}",
+             f"{base / epochs * 1e6:.1f}", "1.00", f"{losses['tutorial']:.6f}"],
+            ["mlplab `fit`, eager runner", f"{epochs / med['eager']:,.0f}",
+             f"{med['eager'] / epochs * 1e6:.1f}", f"{base / med['eager']:.2f}",
+             f"{losses['eager']:.6f}"],
+            ["mlplab `fit`, fast runner (chosen automatically)", f"{epochs / med['fast']:,.0f}",
+             f"{med['fast'] / epochs * 1e6:.1f}", f"**{base / med['fast']:.2f}**",
+             f"{losses['fast']:.6f}"]]
+    return (f"## Tiny full-batch net: `disk-mlp` (2-4-4-1, 80 train points, SGD)\n\n"
+            f"{epochs} epochs per run, median of {repeats} interleaved repeats, one thread. "
+            "mlplab's figures include its evaluation every 50 epochs; the tutorial loop "
+            "evaluates nothing. Goal: >= 5x epochs/s, same final loss.\n\n"
+            + md_table(["variant", "epochs/s", "µs/epoch", "speed-up", "final train loss"],
+                       rows))

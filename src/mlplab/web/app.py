@@ -1,0 +1,227 @@
+"""The playground's FastAPI app: the page, a small REST API and the training WebSocket.
+
+Thin on purpose: it parses, hands work to :mod:`mlplab.web.sessions` / ``uploads`` /
+``codegen`` and formats. Routes:
+
+- ``GET /``: the page; ``/static/*``: its JS and CSS (served locally, no CDN).
+- ``GET /api/schema``: RunConfig's JSON schema, the registry's choices, defaults and limits.
+- ``POST /api/validate``: check a config exactly as a session would.
+- ``POST /api/uploads``: a CSV (multipart field ``file``) -> id and column summary.
+- ``GET /api/sessions/{id}/export/{script|yaml|cli|zip}``: what reproduces the session's run.
+- ``WS /ws``: one training session per socket; closed socket = cancelled session.
+
+Example
+-------
+>>> from fastapi.testclient import TestClient
+>>> TestClient(create_app()).get("/api/schema").json()["limits"]["max_layers"]
+6
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from mlplab.errors import ConfigError, MlplabError
+from mlplab.web import codegen
+from mlplab.web.channels import Outbox, parse_message
+from mlplab.web.limits import LimitError, Limits, playground_config, schema
+from mlplab.web.sessions import Session, SessionManager
+from mlplab.web.uploads import UploadStore
+
+STATIC = Path(__file__).parent / "static"
+EXPORT_TIMEOUT = 60.0
+
+
+def _error(e: Exception, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": str(e)}, status_code=413 if isinstance(e, LimitError)
+                        and status == 400 else status)
+
+
+def create_app(limits: Limits | None = None) -> FastAPI:
+    """Build the app; ``limits`` caps sizes, epochs, uploads and concurrent sessions."""
+    lim = limits or Limits()
+    if lim.torch_threads:
+        import torch
+
+        torch.set_num_threads(lim.torch_threads)  # process-wide: this process serves pages
+    _warm_up()
+    uploads = UploadStore(lim)
+    manager = SessionManager(lim, uploads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        manager.close_all()
+
+    app = FastAPI(title="mlplab playground", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.manager, app.state.uploads, app.state.limits = manager, uploads, lim
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/api/schema")
+    async def get_schema() -> dict[str, Any]:
+        return schema(lim)
+
+    @app.post("/api/validate")
+    async def validate(request: Request) -> JSONResponse:
+        try:
+            body = await _json_body(request, lim)
+            name = None
+            if body.get("upload") is not None:
+                name = uploads.get(str(body["upload"])).filename
+            cfg = playground_config(body.get("config", {}), lim, upload_name=name)
+        except MlplabError as e:
+            return _error(e)
+        return JSONResponse({"config": cfg.to_dict()})
+
+    @app.post("/api/uploads")
+    async def upload(file: UploadFile) -> JSONResponse:
+        data = await file.read(lim.max_upload_bytes + 1)  # never more than the cap + 1
+        try:
+            up = await asyncio.to_thread(uploads.add, data, file.filename)
+        except MlplabError as e:
+            return _error(e)
+        return JSONResponse(up.summary())
+
+    @app.get("/api/sessions/{sid}/export/{kind}")
+    async def export(sid: str, kind: str) -> Response:
+        session = manager.get(sid)
+        if session is None:
+            return JSONResponse({"error": "unknown session"}, status_code=404)
+        if kind not in EXPORTS:
+            return JSONResponse({"error": f"unknown export '{kind[:40]}'", "expected":
+                                 list(EXPORTS)}, status_code=404)
+        try:
+            fut = session.call(EXPORTS[kind])
+            body, media, fname = await asyncio.wait_for(asyncio.wrap_future(fut),
+                                                        EXPORT_TIMEOUT)
+        except MlplabError as e:
+            return _error(e)
+        except TimeoutError:
+            return JSONResponse({"error": "export timed out"}, status_code=503)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", fname)  # the run name is the user's text
+        headers = {"Content-Disposition": f'attachment; filename="{safe}"'}
+        return Response(body, media_type=media, headers=headers)
+
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket) -> None:
+        await socket.accept()
+        outbox = Outbox(asyncio.get_running_loop())
+        try:
+            session = manager.open(outbox.put, outbox.ready)
+        except LimitError as e:
+            await socket.send_json({"type": "error", "message": str(e), "fatal": True})
+            await socket.close(code=1013)
+            return
+        await socket.send_json({"type": "hello", "session": session.sid,
+                                "limits": lim.to_dict()})
+        sender = asyncio.create_task(_pump(socket, outbox))
+        try:
+            await _receive(socket, session, outbox, lim)
+        finally:
+            sender.cancel()
+            manager.close(session.sid)
+
+    return app
+
+
+def _warm_up() -> None:
+    """Import what the first optimizer pulls in (torch._dynamo: seconds) before any page."""
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+async def _json_body(request: Request, lim: Limits) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > lim.max_message_bytes:
+        raise LimitError("request too large", expected=f"<= {lim.max_message_bytes} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ConfigError("request body must be a JSON object")
+    return body
+
+
+async def _receive(socket: WebSocket, session: Session, outbox: Outbox, lim: Limits) -> None:
+    """Read messages until the socket closes; bad ones get an error reply, nothing else."""
+    while True:
+        try:
+            msg = await socket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if msg["type"] == "websocket.disconnect":
+            return
+        text: str | bytes = msg.get("text") or msg.get("bytes") or b""
+        try:
+            session.submit(parse_message(text, lim))
+        except MlplabError as e:
+            outbox.put({"type": "error", "message": str(e)})
+
+
+async def _pump(socket: WebSocket, outbox: Outbox) -> None:
+    """Send what the session's thread produced, newest frame last."""
+    with contextlib.suppress(Exception):
+        while True:
+            for msg in await outbox.get():
+                await socket.send_json(msg)
+
+
+# --- exports (run on the session's thread, between two training segments) -------------------
+
+
+def _need_run(s: Session) -> tuple[Any, Any]:
+    if s.cfg is None or s.prepared is None:
+        raise ConfigError("nothing to export yet", hint="configure the session first")
+    cfg = codegen.exported_config(s.cfg, s.state.epoch if s.state else 0, s.lr_log)
+    return cfg, s.prepared
+
+
+def _export_script(s: Session) -> tuple[bytes, str, str]:
+    cfg, p = _need_run(s)
+    assert s.cfg is not None
+    text = codegen.script(cfg, p.task, s.lr_log, len(p.X["train"]),
+                          total_epochs=s.cfg.train.epochs)
+    return text.encode(), "text/x-python", f"{cfg.name}.py"
+
+
+def _export_yaml(s: Session) -> tuple[bytes, str, str]:
+    cfg, _ = _need_run(s)
+    return codegen.yaml_text(cfg, s.lr_log).encode(), "application/yaml", f"{cfg.name}.yaml"
+
+
+def _export_cli(s: Session) -> tuple[bytes, str, str]:
+    cfg, _ = _need_run(s)
+    return (codegen.cli_command(cfg) + "\n").encode(), "text/plain", f"{cfg.name}.sh"
+
+
+def _export_zip(s: Session) -> tuple[bytes, str, str]:
+    from mlplab.api import finish_run
+
+    cfg, p = _need_run(s)
+    if s.state is None or s.state.epoch == 0:
+        raise ConfigError("the model is not trained yet", hint="press play or step first")
+    run = finish_run(cfg, s.model, p, s.tensors, s.state)
+    return codegen.run_zip(run), "application/zip", f"{cfg.name}.zip"
+
+
+EXPORTS = {"script": _export_script, "yaml": _export_yaml, "cli": _export_cli,
+           "zip": _export_zip}

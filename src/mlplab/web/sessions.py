@@ -1,0 +1,444 @@
+"""Per-browser training sessions: real PyTorch training in a thread, frames to the page.
+
+A :class:`Session` owns one RunConfig, its prepared data (:func:`mlplab.api.prepare`) and one
+MLP, and trains it with :func:`mlplab.train.fit` in its own thread, off the event loop. A
+:class:`Stream` callback sits at fit's epoch seams: it applies the page's commands (pause,
+single step, learning rate, reset, ...), pauses by blocking there (so a paused run resumes
+exactly where it was, with the same batch order), and sends frames at a steady rate. Segment
+lengths adapt to the speed of the machine so frames keep coming (>= 10 per second) however
+many sessions share it.
+
+Messages from the page are checked by :func:`mlplab.web.channels.parse_message` before they
+reach a session; a bad one gets an ``error`` message back and never touches the thread or
+another session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import torch
+
+from mlplab.callbacks import Callback
+from mlplab.config import RunConfig
+from mlplab.errors import ConfigError, MlplabError
+from mlplab.web.channels import Turns
+from mlplab.web.limits import LimitError, Limits, playground_config
+
+Send = Callable[[dict[str, Any]], None]
+
+SEGMENT_SECONDS = 0.02  # training time between two looks at the command queue
+SLICE_SECONDS = 0.004  # a session's turn at the CPU before the next waiting session's
+MAX_QUEUED = 64  # commands waiting for one session
+
+
+class Stream(Callback):
+    """fit's hook for a session: commands in, frames out, pause by blocking at the seam."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.every = 1
+        self._t_last = 0.0
+        self._e_last = 0
+
+    def on_train_begin(self, state: Any) -> None:
+        self.s.state = state
+        self._t_last, self._e_last = time.perf_counter(), state.epoch
+
+    def on_epoch(self, state: Any) -> None:
+        s = self.s
+        now = time.perf_counter()
+        per_epoch = (now - self._t_last) / max(1, state.epoch - self._e_last)
+        self.every = max(1, min(2000, int(SEGMENT_SECONDS / max(per_epoch, 1e-6))))
+        s.drain(block=False)
+        s.maybe_pass_turn()
+        if s.stepping or not s.playing or (now - s.last_frame >= 1.0 / s.limits.fps
+                                           and s.ready()):
+            s.send_frame()
+        s.stepping = False
+        if not s.playing and not s.step_wanted and not s.restart and not s.closed:
+            s.turns.release()  # paused: wait for the page without holding a turn
+            try:
+                while not s.playing and not s.step_wanted and not s.restart and not s.closed:
+                    s.drain(block=True)
+            finally:
+                s.turns.acquire()
+        if s.restart or s.closed:
+            state.stop, state.stop_reason = True, "stopped by the page"
+        if s.step_wanted:
+            self.every, s.step_wanted, s.stepping = 1, False, True
+        self._t_last, self._e_last = time.perf_counter(), state.epoch
+
+
+class Session:
+    """One browser's playground: config, data, model and the thread that trains it."""
+
+    def __init__(self, sid: str, limits: Limits, send: Send, uploads: Any = None,
+                 ready: Callable[[], bool] | None = None, turns: Turns | None = None) -> None:
+        self.sid, self.limits, self.send, self.uploads = sid, limits, send, uploads
+        self.turns = turns or Turns(1)
+        self.turn_start = 0.0
+        self.ready = ready or (lambda: True)  # False while the last frame is still unsent
+        self.cmds: queue.Queue[tuple[str, Any]] = queue.Queue(MAX_QUEUED)
+        self.cfg: RunConfig | None = None
+        self.upload: str | None = None
+        self.draw: list[str] | None = None
+        self.prepared: Any = None
+        self.model: Any = None
+        self.state: Any = None  # fit's TrainState while a run exists
+        self.view: Any = None
+        self.tensors: Any = None
+        self.playing = self.step_wanted = self.stepping = self.restart = self.closed = False
+        self.units = self.in_fit = self.rendering = False
+        self.value_range = (0.0, 1.0)
+        self.last_frame = 0.0
+        self.lr_log: list[tuple[int, float]] = []  # (epoch, lr) from the start of the run
+        self.snapshot: dict[str, Any] = {}  # what exports need, readable from any thread
+        self.frames = 0
+        self.thread = threading.Thread(target=self._main, name=f"session-{sid[:6]}",
+                                       daemon=True)
+
+    # --- called from the event loop ------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def submit(self, msg: dict[str, Any]) -> None:
+        """Queue a checked message for the training thread (never blocks)."""
+        try:
+            self.cmds.put_nowait((msg["type"], msg))
+        except queue.Full:
+            raise LimitError("too many messages queued", hint="wait for the server") from None
+
+    def call(self, fn: Callable[[Session], Any]) -> Future[Any]:
+        """Run ``fn(session)`` on the training thread at its next seam (e.g. an export)."""
+        fut: Future[Any] = Future()
+        try:
+            self.cmds.put_nowait(("call", (fn, fut)))
+        except queue.Full:
+            fut.set_exception(LimitError("too many messages queued"))
+        return fut
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(queue.Full):  # if full, the thread sees `closed` anyway
+            self.cmds.put_nowait(("close", None))
+
+    # --- the training thread -------------------------------------------------------------
+
+    def _main(self) -> None:
+        while not self.closed:
+            try:
+                if self.model is not None and (self.playing or self.step_wanted) \
+                        and not self.done:
+                    self._train()
+                else:
+                    self.drain(block=True)
+            except MlplabError as e:
+                self.playing = False
+                self.error(str(e))
+            except Exception as e:  # a bug: report it, keep the server and the session up
+                self.playing = False
+                self.error(f"internal error: {type(e).__name__}: {e}")
+        self.model = self.state = self.prepared = self.tensors = None
+
+    @property
+    def done(self) -> bool:
+        return self.state is not None and self.state.epoch >= self.state.epochs
+
+    def _train(self) -> None:
+        from mlplab.errors import TrainingError
+        from mlplab.train import fit
+
+        assert self.cfg is not None and self.prepared is not None
+        cb = Stream(self)
+        if self.step_wanted:
+            self.step_wanted, self.stepping = False, True
+        self.restart, self.in_fit = False, True
+        hook = self.model.register_forward_pre_hook(self._between_batches)
+        self.turns.acquire()
+        self.turn_start = time.perf_counter()
+        try:
+            fit(self.model, self.prepared.task, self.tensors, self.cfg, [cb])
+        except TrainingError as e:  # diverged: say why, start again from fresh weights
+            self.in_fit = self.playing = False
+            self.error(str(e))
+            self.rebuild()
+            return
+        finally:
+            self.turns.release()
+            hook.remove()
+            self.in_fit = False
+            self.last_frame = 0.0
+        if self.restart:
+            self.restart = False
+            self.rebuild()
+        elif not self.closed:
+            self.playing = False
+            self.send_frame()
+
+    def _between_batches(self, module: Any, args: Any) -> None:
+        """Forward pre-hook: keep frames coming mid-epoch when epochs are slow.
+
+        Runs before each training forward pass, i.e. after the previous optimizer step, so the
+        weights are consistent. Pausing and commands still wait for the epoch's end.
+        """
+        if self.rendering or not torch.is_grad_enabled():
+            return
+        self.maybe_pass_turn()
+        if self.playing and \
+                time.perf_counter() - self.last_frame >= 1.0 / self.limits.fps and self.ready():
+            self.rendering = True
+            try:
+                self.send_frame()
+            finally:
+                self.rendering = False
+
+    def maybe_pass_turn(self) -> None:
+        if time.perf_counter() - self.turn_start >= SLICE_SECONDS:
+            self.turns.pass_turn()
+            self.turn_start = time.perf_counter()
+
+    def drain(self, block: bool) -> None:
+        """Apply queued commands; with ``block`` wait for at least one."""
+        try:
+            kind, arg = self.cmds.get(timeout=1.0) if block else self.cmds.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            try:
+                self.apply(kind, arg)
+            except MlplabError as e:
+                self.error(str(e))
+            try:
+                kind, arg = self.cmds.get_nowait()
+            except queue.Empty:
+                return
+
+    def apply(self, kind: str, msg: Any) -> None:
+        """One command, on the training thread."""
+        if kind == "close":
+            self.closed = True
+        elif kind == "call":
+            fn, fut = msg
+            try:
+                fut.set_result(fn(self))
+            except Exception as e:
+                fut.set_exception(e)
+        elif kind == "config":
+            self.configure(msg["config"], msg.get("upload"), msg.get("draw"))
+        elif self.cfg is None:
+            raise ConfigError(f"'{kind}' before any config", hint="send a 'config' message first")
+        elif kind == "play":
+            self.playing = True
+        elif kind == "pause":
+            self.playing = False
+        elif kind == "step":
+            self.playing, self.step_wanted = False, True
+        elif kind == "units":
+            self.units = bool(msg["on"])
+            self.send_frame()
+        elif kind == "set_lr":
+            self.set_lr(float(msg["lr"]))
+        elif kind == "reset":
+            self.request_rebuild()
+        elif kind == "regenerate":
+            self.cfg = self.cfg.model_copy(update={"seed": random.randrange(2**31)})
+            self.request_rebuild()
+
+    def set_lr(self, lr: float) -> None:
+        assert self.cfg is not None
+        self.cfg = RunConfig.from_dict({**self.cfg.to_dict(), "optim": {
+            **self.cfg.optim.model_dump(mode="json"), "lr": lr}})
+        if self.in_fit and not self.restart and self.state is not None:
+            for g in self.state.optimizer.param_groups:  # on the fly, from the next epoch
+                g["lr"] = lr
+            self.lr_log.append((self.state.epoch, lr))
+        elif self.state is None or self.state.epoch == 0:
+            self.lr_log = [(0, lr)]  # not trained yet: the run simply starts with this lr
+        self._snap()
+        self.send_frame()
+
+    def request_rebuild(self) -> None:
+        if self.in_fit:
+            self.restart = True  # fit stops at the seam; _train rebuilds
+        else:
+            self.rebuild()
+
+    def configure(self, d: dict[str, Any], upload: str | None, draw: list[str] | None) -> None:
+        """Validate a new config (same schema as the CLI, then the caps) and rebuild."""
+        name = None
+        if upload is not None:
+            if self.uploads is None:
+                raise ConfigError("uploads are not enabled on this server")
+            name = self.uploads.get(upload).filename
+        cfg = playground_config(d, self.limits, upload_name=name)
+        old = self.cfg
+        self.cfg, self.upload, self.draw = cfg, upload, draw
+        if old is not None and self.model is not None and _only_lr_changed(old, cfg):
+            self.cfg = old
+            self.set_lr(cfg.optim.lr)
+            return
+        self.request_rebuild()
+
+    def rebuild(self) -> None:
+        """Fresh data, model and optimizer from the config; send the data message."""
+        try:
+            self._rebuild()
+        except BaseException:
+            self.model = self.prepared = self.state = None  # nothing stale to train
+            self.playing = False
+            raise
+
+    def _rebuild(self) -> None:
+        from mlplab.api import model_spec, prepare
+        from mlplab.models import build_model
+        from mlplab.web import frames
+
+        assert self.cfg is not None
+        cfg = self.cfg
+        self.state = None
+        data = self.uploads.get(self.upload).frame if self.upload is not None else None
+        p = prepare(cfg, data)
+        if p.n_features > self.limits.max_features:
+            raise LimitError("too many input columns after encoding",
+                             expected=f"at most {self.limits.max_features}",
+                             found=str(p.n_features), hint="choose fewer feature columns")
+        k = len(p.target_encoder.classes)
+        if p.task.is_classification and k > self.limits.max_classes:
+            raise LimitError("too many classes", expected=f"at most {self.limits.max_classes}",
+                             found=str(k))
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+        self.prepared, self.tensors = p, p.tensors("cpu")
+        cols, names = frames.draw_columns(list(p.preprocessor.feature_names_out),
+                                          list(p.preprocessor.input_columns), self.draw)
+        X_all = _concat([p.X[s] for s in ("train", "test")])
+        self.view = frames.View.fit(p.X["train"], cols, names, X_all=X_all)
+        y_tr = p.y["train"].astype("float64")
+        self.value_range = (float(y_tr.min()), float(y_tr.max()))
+        if len(cols) == 1:  # 1-D: the vertical axis shows the target (or p(class 1))
+            lo, hi = self.value_range if not p.task.is_classification else (0.0, 1.0)
+            pad = 0.1 * (hi - lo if hi > lo else 1.0)
+            self.view.extent += [round(lo - pad, 4), round(hi + pad, 4)]
+        self.lr_log = [(0, cfg.optim.lr)]
+        self.restart = False
+        self._snap()
+        lim = self.limits.max_points
+        self.send({"type": "data", "config": cfg.to_dict(), "task": p.task.name,
+                   "classes": [str(c) for c in p.target_encoder.classes],
+                   "target": p.target_encoder.target_names,
+                   "inputs": list(p.preprocessor.feature_names_out),
+                   "features": list(p.preprocessor.input_columns),
+                   "draw": names, "extent": self.view.extent, "upload": self.upload,
+                   "layers": [p.n_features, *cfg.model.hidden, p.task.n_outputs],
+                   "activations": cfg.model.activations(),
+                   "points": {s: frames.points(p.X[s], p.y[s], self.view, p.task, lim)
+                              for s in ("train", "test")},
+                   "score_name": "accuracy" if p.task.is_classification else "r2"})
+        self.send_frame()
+
+    def _snap(self) -> None:
+        epoch = self.state.epoch if self.state is not None else 0
+        self.snapshot = {"config": self.cfg, "epoch": epoch, "lr_log": list(self.lr_log),
+                         "upload": self.upload, "draw": self.draw}
+
+    # --- frames --------------------------------------------------------------------------
+
+    def send_frame(self) -> None:
+        """Measure the model now and send one frame (epoch, losses, scores, grids, weights)."""
+        if self.model is None or self.prepared is None:
+            return
+        from mlplab.train import make_loss
+        from mlplab.web import frames
+
+        p, t, lim = self.prepared, self.tensors, self.limits
+        loss_fn = make_loss(p.task, weighted=False)
+        st = self.state
+        epoch = st.epoch if st is not None else 0
+        lr = st.lr if st is not None else self.cfg.optim.lr if self.cfg else 0.0
+        with frames.eval_mode(self.model):
+            tr_loss, tr_score, _ = frames.measure(self.model, p.task, loss_fn, t.X["train"],
+                                                  t.y["train"])
+            te_loss, te_score, pred = frames.measure(self.model, p.task, loss_fn, t.X["test"],
+                                                     t.y["test"])
+            frame: dict[str, Any] = {
+                "type": "frame", "epoch": epoch, "playing": self.playing, "done": self.done,
+                "train_loss": _num(tr_loss), "test_loss": _num(te_loss),
+                "train_score": _num(tr_score), "test_score": _num(te_score), "lr": lr,
+                "grid": frames.boundary_grid(self.model, p.task, self.view, lim.grid,
+                                             self.value_range),
+                "weights": frames.weights(self.model)}
+            if self.units:
+                frame["units"] = frames.unit_grids(self.model, self.view, lim.unit_grid)
+        if p.task.name in ("binary", "multiclass") and pred is not None:
+            k = len(p.target_encoder.classes)
+            frame["confusion"] = frames.confusion(p.y["test"].reshape(-1), pred.reshape(-1), k)
+        self.last_frame = time.perf_counter()
+        self.frames += 1
+        if st is not None:
+            self.snapshot["epoch"] = epoch
+        self.send(frame)
+
+    def error(self, message: str) -> None:
+        self.send({"type": "error", "message": message})
+
+
+def _only_lr_changed(a: RunConfig, b: RunConfig) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    da["optim"].pop("lr")
+    db["optim"].pop("lr")
+    return da == db and a.optim.lr != b.optim.lr
+
+
+def _num(v: float) -> float | None:
+    return None if v != v or v in (float("inf"), float("-inf")) else round(float(v), 6)
+
+
+def _concat(arrays: list[Any]) -> Any:
+    import numpy as np
+
+    return np.concatenate([a for a in arrays if len(a)], axis=0)
+
+
+class SessionManager:
+    """The live sessions, capped at ``limits.max_sessions``; ids are unguessable tokens."""
+
+    def __init__(self, limits: Limits, uploads: Any = None) -> None:
+        self.limits, self.uploads = limits, uploads
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.Lock()
+        self.turns = Turns(limits.compute_slots)
+
+    def open(self, send: Send, ready: Callable[[], bool] | None = None) -> Session:
+        with self.lock:
+            if len(self.sessions) >= self.limits.max_sessions:
+                raise LimitError("too many playground sessions on this server",
+                                 expected=f"at most {self.limits.max_sessions}",
+                                 hint="close another tab or try again later")
+            sid = secrets.token_urlsafe(16)
+            s = Session(sid, self.limits, send, self.uploads, ready, self.turns)
+            self.sessions[sid] = s
+        s.start()
+        return s
+
+    def get(self, sid: str) -> Session | None:
+        return self.sessions.get(sid)
+
+    def close(self, sid: str) -> None:
+        with self.lock:
+            s = self.sessions.pop(sid, None)
+        if s is not None:
+            s.close()
+
+    def close_all(self) -> None:
+        for sid in list(self.sessions):
+            self.close(sid)

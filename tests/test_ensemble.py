@@ -1,0 +1,89 @@
+"""Each ensemble member equals its solo run (same config, same seed)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import mlplab
+from mlplab.config import RunConfig
+from mlplab.ensemble import group_key, train_members, why_not_batched
+from mlplab.errors import ConfigError, MlplabWarning
+
+
+def _cfg(**over) -> RunConfig:
+    d = {"data": {"source": "moons", "n_samples": 120}, "model": {"hidden": [6, 5]},
+         "optim": {"name": "sgd", "lr": 0.2}, "train": {"epochs": 40, "eval_every": 20},
+         "log": {"quiet": True, "plots": False}}
+    for k, v in over.items():
+        d[k] = {**d.get(k, {}), **v} if isinstance(v, dict) else v
+    return RunConfig.from_dict(d)
+
+
+def _assert_member_equals_solo(cfgs, atol=5e-5):
+    runs = train_members(cfgs)
+    for c, r in zip(cfgs, runs, strict=True):
+        solo = mlplab.train(c, save=False)
+        for p, q in zip(solo.model.parameters(), r.model.parameters(), strict=True):
+            torch.testing.assert_close(q, p, atol=atol, rtol=1e-4)
+        assert r.info["runner"] == "ensemble"
+        for a, b in zip(solo.history, r.history, strict=True):
+            assert b["epoch"] == a["epoch"]
+            assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4, abs=1e-6)
+            key = "test_r2" if "test_r2" in a else "test_accuracy"
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6)
+        assert r.metrics["test"]["loss"] == pytest.approx(solo.metrics["test"]["loss"], rel=1e-4)
+
+
+def test_sgd_members_with_own_seed_lr_momentum_wd_l1_clip():
+    """Per-member seed (data and init), lr, momentum, weight decay, L1 and clipping."""
+    cfgs = [_cfg(seed=0), _cfg(seed=1, optim={"lr": 0.05, "momentum": 0.9}),
+            _cfg(seed=2, optim={"weight_decay": 0.01, "l1": 1e-3}),
+            _cfg(seed=0, optim={"lr": 0.5}, train={"clip_grad_norm": 0.1})]
+    _assert_member_equals_solo(cfgs)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_members(name):
+    cfgs = [_cfg(seed=s, optim={"name": name, "lr": lr, "weight_decay": wd})
+            for s, lr, wd in [(0, 0.01, 0.0), (3, 0.03, 0.05)]]
+    _assert_member_equals_solo(cfgs)
+
+
+def test_minibatch_and_multiclass_members():
+    """Mini-batch order per member follows the solo loop's generator; softmax head."""
+    cfgs = [_cfg(seed=s, data={"source": "blobs", "n_samples": 90, "n_classes": 3},
+                 model={"activation": "tanh"}, train={"batch_size": 16}) for s in (0, 5)]
+    _assert_member_equals_solo(cfgs)
+
+
+def test_regression_members():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlplabWarning)
+        cfgs = [_cfg(seed=s, data={"source": "linear", "n_samples": 80},
+                     optim={"lr": 0.05}) for s in (0, 1)]
+        _assert_member_equals_solo(cfgs)
+
+
+def test_dropout_members_train_and_differ():
+    """Dropout rate is per member (masks cannot match the solo RNG stream, so no equality)."""
+    runs = train_members([_cfg(model={"dropout": 0.3}), _cfg()])
+    w0, w1 = (r.model.net[0].weight.detach() for r in runs)
+    assert not torch.allclose(w0, w1)
+    assert np.isfinite(runs[0].history[-1]["train_loss"])
+
+
+def test_grouping_and_refusals():
+    """Shape changes split groups; per-member settings do not; unsupported configs refuse."""
+    from mlplab.api import prepare
+
+    a, b, c = _cfg(seed=0), _cfg(seed=1, optim={"lr": 0.9}), _cfg(model={"hidden": [3]})
+    assert group_key(a, prepare(a)) == group_key(b, prepare(b)) != group_key(c, prepare(c))
+    assert why_not_batched(_cfg(optim={"name": "rmsprop"})) == "optimizer rmsprop"
+    with pytest.raises(ConfigError, match="more than per-member"):
+        train_members([a, c])
+    with pytest.raises(ConfigError, match="early stopping"):
+        train_members([_cfg(train={"early_stopping": 3})])

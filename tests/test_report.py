@@ -1,0 +1,81 @@
+"""report.html is self-contained and complete; the plot / report / compare commands work."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+from PIL import Image
+
+import mlplab
+from mlplab.cli import main
+
+
+def _cfg(name: str, **over):
+    cfg = {"name": name, "data": {"source": "moons", "n_samples": 200},
+           "model": {"hidden": [8]}, "train": {"epochs": 60, "eval_every": 10},
+           "log": {"quiet": True}}
+    for k, v in over.items():
+        cfg[k] = {**cfg.get(k, {}), **v}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "moons"
+    mlplab.train(_cfg("moons"), out=out)
+    return out
+
+
+def test_a_saved_run_gets_figures_and_a_self_contained_report(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"report.html", "boundary.png", "learning_curves.png", "confusion_matrix.png",
+            "roc_pr.png", "calibration.png", "data.png", "neurons.png",
+            "boundary_evolution.gif", "snapshots.safetensors", "diagnosis.json"} <= names
+    html = (run_dir / "report.html").read_text()
+    assert not re.search(r"(src|href)=[\"']https?:", html)  # nothing loaded from the web
+    images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert len(images) >= 8
+    for b64 in images[:3]:
+        assert Image.open(io.BytesIO(base64.b64decode(b64))).size[0] > 100
+    assert 'id="snap-range"' in html and "Diagnosis" in html and "optim:" in html
+
+
+def test_gif_frames_match_the_snapshot_count(run_dir):
+    from mlplab.tracking import SNAPSHOT_FILE, Snapshots
+
+    snaps = Snapshots.load(run_dir / SNAPSHOT_FILE)
+    gif = Image.open(run_dir / "boundary_evolution.gif")
+    assert gif.n_frames == len(snaps.epochs) == 61 // 2 + 1  # every 2 epochs, plus epoch 0
+
+
+def test_report_command_rewrites_the_report_and_prints_the_diagnosis(run_dir, capsys):
+    (run_dir / "report.html").unlink()
+    assert main(["report", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert (run_dir / "report.html").is_file() and "report written to" in out
+    assert re.search(r"\[(ok|info|warning|problem)\]", out)
+
+
+def test_plot_command_draws_chosen_kinds_on_new_data(run_dir, tmp_path, capsys):
+    code = main(["plot", str(run_dir), "--kind", "boundary", "--kind", "confusion",
+                 "--data", "moons", "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boundary.png",
+                                                           "confusion_matrix.png"]
+    assert main(["plot", str(run_dir), "--kind", "bogus"]) == 2
+    assert "unknown figure kind 'bogus'" in capsys.readouterr().err
+
+
+def test_compare_page_shows_each_run_and_what_differs(run_dir, tmp_path, capsys):
+    other = tmp_path / "linear"
+    mlplab.train(_cfg("linear", model={"hidden": [], "activation": "relu"},
+                      log={"plots": False}), out=other)
+    page = tmp_path / "cmp.html"
+    assert main(["compare", str(run_dir), str(other), "-o", str(page)]) == 0
+    html = page.read_text()
+    assert "model.hidden" in html and "moons" in html and "linear" in html
+    assert len(re.findall(r"data:image/png;base64,", html)) == 3  # 2 boundaries + curves
+    assert main(["compare", str(run_dir)]) == 2

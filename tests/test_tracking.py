@@ -1,0 +1,58 @@
+"""Snapshots and TensorBoard logs land in the run directory with what they promise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import mlplab
+from mlplab.plots.view import grid_values
+from mlplab.tracking import SNAPSHOT_FILE, Snapshots, default_snapshot_every
+
+
+def _cfg(**log):
+    return {"data": {"source": "moons", "n_samples": 200}, "model": {"hidden": [6]},
+            "train": {"epochs": 40, "eval_every": 10},
+            "log": {"quiet": True, "plots": False, **log}}
+
+
+def test_snapshots_are_saved_and_reload_identically(tmp_path):
+    run = mlplab.train(_cfg(snapshots_every=10), out=tmp_path / "r")
+    snaps = Snapshots.load(tmp_path / "r" / SNAPSHOT_FILE)
+    assert snaps.epochs == [0, 10, 20, 30, 40]
+    assert len(snaps.stats) == 5 and len(snaps.stats[0]["grad_norms"]) == 2
+    final = grid_values(run.model, run.task, snaps.plane, snaps.grids[-1].shape[0])
+    np.testing.assert_allclose(snaps.grids[-1], final, atol=1e-3)  # stored as float16
+    assert snaps.train_loss[-1] < snaps.train_loss[0]
+    assert not (tmp_path / "r" / "report.html").exists()  # log.plots is off
+
+
+def test_default_snapshots_give_about_thirty_frames_on_round_epochs():
+    assert default_snapshot_every(1000) == 25
+    assert default_snapshot_every(5000) == 200
+    assert default_snapshot_every(7) == 1
+
+
+def test_tensorboard_writes_scalars_histograms_images_and_graph_into_the_run(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb-run"
+    mlplab.train(_cfg(tensorboard=True, snapshots_every=20), out=out)
+    tb = out / "tensorboard"
+    assert tb.is_dir() and list(tb.glob("events.out.tfevents.*"))
+    assert not list(tmp_path.glob(".tb-run.tensorboard-*"))  # the temp dir was moved in
+    acc = EventAccumulator(str(tb), size_guidance={"histograms": 0, "images": 0}).Reload()
+    tags = acc.Tags()
+    assert {"loss/train", "loss/test", "accuracy/test", "lr"} <= set(tags["scalars"])
+    assert [e.step for e in acc.Scalars("loss/train")] == [10, 20, 30, 40]
+    assert any(t.startswith("weights/") for t in tags["histograms"])
+    assert any(t.startswith("gradients/") for t in tags["histograms"])
+    assert [e.step for e in acc.Images("boundary")] == [0, 20, 40]
+    assert tags["graph"]
+
+
+def test_training_results_do_not_depend_on_snapshots():
+    """Regression: snapshot statistics must not move the optimizer or the weights."""
+    a = mlplab.train(_cfg(), save=False)
+    b = mlplab.train(_cfg(snapshots_every=5, tensorboard=False), save=False)
+    for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        np.testing.assert_allclose(pa.detach().numpy(), pb.detach().numpy(), atol=1e-6)
