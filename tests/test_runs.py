@@ -114,3 +114,19 @@ def test_custom_module_round_trip(tmp_path):
     loaded = mlplab.load(tmp_path / "custom", model=twin)
     X = np.zeros((3, 2))
     np.testing.assert_allclose(loaded.predict_proba(X), run.predict_proba(X))
+
+
+def test_array_fast_path_equals_the_dataframe_path(saved):
+    """Numeric arrays skip pandas; the result must be the same as through a DataFrame."""
+    run, out = saved
+    X = np.random.default_rng(1).normal(size=(300, 2))
+    frame = pd.DataFrame(X, columns=run.feature_names)
+    np.testing.assert_allclose(run.predict_proba(X), run.predict_proba(frame), rtol=1e-6)
+    np.testing.assert_array_equal(run.preprocessor.transform_array(X),
+                                  run.preprocessor.transform(frame))
+    X[3, 1] = np.inf
+    with pytest.raises(mlplab.DataError, match="non-finite value in column 'x2'"):
+        run.predict_proba(X)
+    X[3, 1] = np.nan
+    with pytest.raises(mlplab.DataError, match="missing values in column 'x2'"):
+        run.predict_proba(X)

@@ -214,6 +214,11 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     if save and out_path is None:
         out_path = Path(out) if out is not None else runs.default_run_dir(cfg.name)
         runs.check_out_dir(out_path, overwrite)
+    if data is None and model is None and ck is None and not dist.active:
+        from mlplab.data.stream import should_stream, train_stream
+
+        if should_stream(cfg.data):  # a file too large for memory: chunks + shuffle buffer
+            return train_stream(cfg, out=out_path, overwrite=overwrite)
     output = detect_output(model) if model is not None else None
     p = prepare(cfg, data, output=output)
     device = dist.device or resolve_device(cfg.train.device)

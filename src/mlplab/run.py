@@ -88,6 +88,12 @@ class Run:
 
     def features(self, X: ArrayLike) -> torch.Tensor:
         """Raw rows -> the preprocessed float tensor the model takes (on the model's device)."""
+        if not isinstance(X, pd.DataFrame) and not self.preprocessor.categorical:
+            raw = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
+            if raw.dtype.kind in "biuf":  # numbers in column order: no DataFrame detour
+                raw = raw.reshape(1, -1) if raw.ndim == 1 else raw
+                arr = self.preprocessor.transform_array(raw)
+                return torch.as_tensor(arr, device=self.device)
         arr = self.preprocessor.transform(self.as_frame(X))
         return torch.as_tensor(arr, device=self.device)
 

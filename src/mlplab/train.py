@@ -169,12 +169,8 @@ def eager_runner(state: TrainState, n_epochs: int) -> None:
     per_epoch = state.scheduler is not None and not per_batch and cfg.schedule.name != "plateau"
     model.train()
     for _ in range(n_epochs):
-        idx_list = batch_indices(len(X), state.batch_size, gen) if cfg.train.shuffle else \
-            _in_order(len(X), state.batch_size, X.device)
-        total = torch.zeros((), device=X.device)
-        for idx in idx_list if idx_list is not None else [None]:
-            xb, yb = (X, y) if idx is None else (X[idx], y[idx])
-            wb = w if (w is None or idx is None) else w[idx]
+        losses, sizes = [], []
+        for xb, yb, wb in epoch_batches(X, y, w, state.batch_size, gen, cfg.train.shuffle):
             out = model(xb)
             loss = loss_fn(out, yb, wb)
             if l1 > 0:
@@ -186,16 +182,33 @@ def eager_runner(state: TrainState, n_epochs: int) -> None:
             opt.step()
             if per_batch:
                 state.scheduler.step()
-            total += loss.detach() * len(xb)
-        state.last_loss = total / len(X)
+            losses.append(loss.detach())
+            sizes.append(len(xb))
+        # mean loss of the epoch, weighted by batch size; one op, no host sync
+        state.last_loss = torch.stack(losses) @ torch.tensor(sizes, dtype=losses[0].dtype,
+                                                             device=X.device) / len(X)
         if per_epoch:
             state.scheduler.step()
         state.epoch += 1
 
 
-def _in_order(n: int, batch_size: int | None, device: torch.device) -> list[torch.Tensor] | None:
-    """Unshuffled batches (``train.shuffle: false``): consecutive row slices."""
-    return None if batch_size is None else list(torch.arange(n, device=device).split(batch_size))
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+
+
+def epoch_batches(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
+                  batch_size: int | None, gen: torch.Generator, shuffle: bool) -> list[Batch]:
+    """One epoch's (X, y, w) batches: the whole split for full batch; otherwise the rows
+    gathered once in one seeded ``randperm`` order (or in order when ``shuffle`` is off) and
+    cut into contiguous slices, which are views: one gather per epoch instead of per batch."""
+    if batch_size is None:
+        return [(X, y, w)]
+    if shuffle:
+        idx = batch_indices(len(X), batch_size, gen)
+        assert idx is not None  # batch_size < n here (resolve_batch_size)
+        order = torch.cat(idx).to(X.device)  # (n,) the epoch's row order
+        X, y, w = X[order], y[order], None if w is None else w[order]
+    return [(X[i:i + batch_size], y[i:i + batch_size],
+             None if w is None else w[i:i + batch_size]) for i in range(0, len(X), batch_size)]
 
 
 def _boundaries(epoch: int, epochs: int, eval_every: int, callbacks: Sequence[Callback]) -> int:

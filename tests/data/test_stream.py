@@ -89,3 +89,15 @@ def test_should_stream_and_errors(files, tmp_path):
         scan(DataConfig(source=str(bad), target="label"), seed=0)
     with pytest.raises(DataError, match="target column 'nope'"):
         scan(DataConfig(source=str(pq), target="nope"), seed=0)
+
+
+def test_mlplab_train_streams_when_asked(files, tmp_path):
+    """`mlplab.train` (and so `mlplab train --set data.stream=true`) takes the streaming path."""
+    import mlplab
+
+    df, pq, _ = files
+    run = mlplab.train({"data": {"source": str(pq), "target": "label", "stream": True,
+                                 "chunk_rows": 1000, "shuffle_buffer": 2000},
+                        "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 128},
+                        "log": {"quiet": True}}, out=tmp_path / "run")
+    assert run.info["runner"] == "stream" and (tmp_path / "run" / "model.safetensors").is_file()
