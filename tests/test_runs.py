@@ -122,8 +122,8 @@ def test_array_fast_path_equals_the_dataframe_path(saved):
     X = np.random.default_rng(1).normal(size=(300, 2))
     frame = pd.DataFrame(X, columns=run.feature_names)
     np.testing.assert_allclose(run.predict_proba(X), run.predict_proba(frame), rtol=1e-6)
-    np.testing.assert_array_equal(run.preprocessor.transform_array(X),
-                                  run.preprocessor.transform(frame))
+    np.testing.assert_allclose(run.preprocessor.transform_array(X),
+                               run.preprocessor.transform(frame), rtol=1e-6, atol=1e-6)
     X[3, 1] = np.inf
     with pytest.raises(mlplab.DataError, match="non-finite value in column 'x2'"):
         run.predict_proba(X)

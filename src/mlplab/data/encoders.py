@@ -196,33 +196,35 @@ class Preprocessor:
     def transform_array(self, A: np.ndarray) -> np.ndarray:
         """Fast path for an all-numeric model: a (n, d) number array in input-column order.
 
-        The same checks and arithmetic as :meth:`transform`, done on the whole matrix at
-        once instead of column by column through pandas (about 10x faster on 1M rows).
+        The same checks and scaling as :meth:`transform`, done on the whole matrix at once in
+        float32 instead of column by column through pandas in float64 (results agree to
+        ~1e-7; several times faster on 1M rows).
         """
         if self.categorical:
             raise DataError("this model has categorical inputs",
                             hint="pass a DataFrame with the named columns")
-        A = np.array(A, dtype=np.float64, copy=True)  # (n, d); never modify the caller's rows
+        A = np.asarray(A)
         if A.ndim != 2 or A.shape[1] != len(self.input_columns):
             raise DataError("input rows have the wrong number of features",
                             expected=f"{len(self.input_columns)} columns", found=f"{A.shape}")
-        na = np.isnan(A)
-        if na.any():
-            cols = [c for c, bad in zip(self.input_columns, na.any(axis=0), strict=True) if bad]
-            unfilled = [c for c in cols if self.fill.get(c) is None]
-            if unfilled:
-                raise DataError(f"missing values in column '{unfilled[0]}' "
-                                f"({int(na[:, self.input_columns.index(unfilled[0])].sum())})",
-                                hint=f"fill them in, or train with {IMPUTE_HINT}")
-            fill = np.array([self.fill.get(c) or 0.0 for c in self.input_columns])
-            A = np.where(na, fill, A)
-        if not np.isfinite(A).all():
-            j = int(np.flatnonzero(~np.isfinite(A).all(axis=0))[0])
-            raise DataError(f"non-finite value in column '{self.input_columns[j]}'",
-                            hint="replace inf values")
-        center = np.array([self.center[c] for c in self.input_columns])
-        spread = np.array([self.spread[c] for c in self.input_columns])
-        return ((A - center) / spread).astype(np.float32)
+        out = A.astype(np.float32)  # (n, d) a fresh copy: the caller's rows stay untouched
+        finite = np.isfinite(out)
+        if not finite.all():  # NaN -> the training fill value; inf -> error
+            na = np.isnan(out)
+            for j, c in enumerate(self.input_columns):
+                if na[:, j].any():
+                    if self.fill.get(c) is None:
+                        raise DataError(f"missing values in column '{c}' "
+                                        f"({int(na[:, j].sum())})",
+                                        hint=f"fill them in, or train with {IMPUTE_HINT}")
+                    out[na[:, j], j] = self.fill[c]
+            if not np.isfinite(out).all():
+                j = int(np.flatnonzero(~np.isfinite(out).all(axis=0))[0])
+                raise DataError(f"non-finite value in column '{self.input_columns[j]}'",
+                                hint="replace inf values")
+        out -= np.array([self.center[c] for c in self.input_columns], dtype=np.float32)
+        out /= np.array([self.spread[c] for c in self.input_columns], dtype=np.float32)
+        return out
 
     def _numeric(self, c: str, col: pd.Series) -> np.ndarray:
         vals = to_float(col, c)  # (n,)
