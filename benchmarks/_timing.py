@@ -20,6 +20,21 @@ def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
+def tutorial_loop(model: Any, loss_fn: Any, X: Any, y: Any, lr: float, epochs: int) -> float:
+    """The full-batch loop PyTorch tutorials write (SGD: forward, loss, zero_grad, backward,
+    step), the baseline of several sections; returns the last epoch's loss."""
+    import torch
+
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss = torch.zeros(())
+    for _ in range(epochs):
+        loss = loss_fn(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table."""
     def cell(v: Any) -> str:

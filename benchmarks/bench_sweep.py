@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks._timing import md_table
+from benchmarks._timing import md_table, tutorial_loop
 
 LRS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
 
@@ -19,14 +19,7 @@ def _tutorial_fit(X: torch.Tensor, y: torch.Tensor, lr: float, epochs: int, seed
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(2, 10), nn.ReLU(), nn.Linear(10, 10), nn.ReLU(),
                           nn.Linear(10, 1))
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = nn.BCEWithLogitsLoss()
-    for _ in range(epochs):
-        loss = loss_fn(model(X), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
+    return tutorial_loop(model, nn.BCEWithLogitsLoss(), X, y, lr, epochs)
 
 
 def _sklearn_fit(X: np.ndarray, y: np.ndarray, lr: float, epochs: int, seed: int) -> float:

@@ -5,24 +5,9 @@ from __future__ import annotations
 import copy
 import time
 
-import torch
 from torch import nn
 
-from benchmarks._timing import md_table
-
-
-def _tutorial(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float,
-              epochs: int) -> float:
-    """The loop PyTorch tutorials write: forward, BCELoss, zero_grad, backward, step."""
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = nn.BCELoss()
-    loss = torch.zeros(())
-    for _ in range(epochs):
-        loss = loss_fn(model(X), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
+from benchmarks._timing import md_table, tutorial_loop
 
 
 def run(quick: bool) -> str:
@@ -45,7 +30,7 @@ def run(quick: bool) -> str:
     for _ in range(repeats):  # interleaved, so load from other processes hits all alike
         m = copy.deepcopy(init)
         t = time.perf_counter()
-        losses["tutorial"] = _tutorial(m.net, X, y, cfg.optim.lr, epochs)
+        losses["tutorial"] = tutorial_loop(m.net, nn.BCELoss(), X, y, cfg.optim.lr, epochs)
         times["tutorial"].append(time.perf_counter() - t)
         for name, runner in (("eager", eager_runner), ("fast", None)):
             m = copy.deepcopy(init)
