@@ -29,6 +29,7 @@ from mlplab.callbacks import Callback
 from mlplab.config import OptimConfig, RunConfig, TrainConfig, set_path
 from mlplab.errors import ConfigError, DataError
 from mlplab.models import MLP, ModelSpec, build_model, resolve_device
+from mlplab.run import PREDICT_CHUNK
 from mlplab.tasks import TaskSpec, resolve_task
 from mlplab.train import (
     DataTensors,
@@ -51,7 +52,6 @@ LEARNING_RATES = ("constant", "invscaling", "adaptive")  # scikit-learn's, for s
 REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "mse": "mse", "l1": "l1"}
 OUT_ACTIVATIONS = {"binary": "logistic", "multilabel": "logistic", "multiclass": "softmax",
                    "regression": "identity"}
-PREDICT_CHUNK = 262_144  # rows per forward pass
 
 
 def _is_int(v: Any) -> bool:

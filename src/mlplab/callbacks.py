@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -128,16 +127,3 @@ class ProgressBar(Callback):
     def on_train_end(self, state: TrainState) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-class Timer(Callback):
-    """Records wall time per evaluation interval into ``state.extra['eval_seconds']``."""
-
-    def on_train_begin(self, state: TrainState) -> None:
-        self._t = time.perf_counter()
-        state.extra["eval_seconds"] = []
-
-    def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
-        now = time.perf_counter()
-        state.extra["eval_seconds"].append(now - self._t)
-        self._t = now

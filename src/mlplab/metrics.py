@@ -118,8 +118,3 @@ def classification_report(y: np.ndarray, proba: np.ndarray, *, task: str,
     return str(skm.classification_report(y, pred, target_names=[str(c) for c in class_names],
                                          zero_division=0, **kw))
 
-
-def headline(metrics: dict[str, Any], task: str) -> tuple[str, float | None]:
-    """The one number to show first: accuracy for classifiers, R² for regressors."""
-    key = "r2" if task == "regression" else "accuracy"
-    return key, metrics.get(key)

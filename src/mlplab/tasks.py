@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlplab import registry
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 
 TASK_NAMES = ("binary", "multiclass", "multilabel", "regression")
@@ -83,15 +82,6 @@ class TaskSpec:
     @property
     def is_classification(self) -> bool:
         return self.name != "regression"
-
-    def build_loss(self, weight: torch.Tensor | None = None) -> nn.Module:
-        """The loss module; ``weight`` are per-class weights (classification only)."""
-        info = registry.LOSSES[self.loss]
-        if weight is None:
-            return info.build()
-        if self.loss == "cross_entropy":
-            return info.build(weight=weight)
-        return info.build()  # per-sample weights are applied by the trainer instead
 
     def targets(self, y: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         """Encoded targets (from TargetEncoder) as the tensor the loss wants.
