@@ -38,7 +38,7 @@ def run(quick: bool) -> str:
     t_pipe = median_time(lambda: pipe.predict_proba(X), repeats=reps)
     import torch
 
-    from mlplab.run import PREDICT_CHUNK
+    from mlplab.runs.run import PREDICT_CHUNK
 
     feats = run_.features(X)  # (n, 32) float32 tensor, preprocessing done
 

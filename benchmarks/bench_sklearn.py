@@ -77,8 +77,8 @@ def _real_row(name: str, seeds: list[int]) -> list[Any]:
 
 
 def _reach_callback(target: float, budget_s: float) -> Any:
-    from mlplab.callbacks import Callback
-    from mlplab.train import evaluate_split
+    from mlplab.training.callbacks import Callback
+    from mlplab.training.loop import evaluate_split
 
     class Reach(Callback):
         """Stops when the test accuracy reaches ``target``; times exclude its own checks."""

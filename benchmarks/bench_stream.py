@@ -38,7 +38,7 @@ import json, resource, sys, time, torch
 from mlplab.config import RunConfig
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
-from mlplab.train import DataTensors, eager_runner, fit
+from mlplab.training.loop import DataTensors, eager_runner, fit
 n = int(sys.argv[1])
 g = torch.Generator().manual_seed(0)
 X = torch.randn(n, 16, generator=g)

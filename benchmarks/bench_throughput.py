@@ -29,7 +29,7 @@ def run(quick: bool) -> str:
     from mlplab.config import RunConfig
     from mlplab.models import ModelSpec, build_model
     from mlplab.tasks import resolve_task
-    from mlplab.train import DataTensors, eager_runner, fit
+    from mlplab.training.loop import DataTensors, eager_runner, fit
 
     n, bs = (200_000 if quick else 1_000_000), 1024
     g = torch.Generator().manual_seed(0)

@@ -15,7 +15,7 @@ def run(quick: bool) -> str:
     from mlplab.config import RunConfig, with_overrides
     from mlplab.models import build_model
     from mlplab.recipes import load_recipe
-    from mlplab.train import eager_runner, fit
+    from mlplab.training.loop import eager_runner, fit
 
     epochs = 1000 if quick else 5000
     repeats = 3 if quick else 5

@@ -7,10 +7,10 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 
 from mlplab.api import prepare
-from mlplab.baselines import MLPLAB_LABEL, boundary_grid, compare, table_rows, write_outputs
-from mlplab.cli import main
+from mlplab.cli.main import main
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError
+from mlplab.inspect.baselines import MLPLAB_LABEL, boundary_grid, compare, table_rows, write_outputs
 
 CFG = {"data": {"source": "gaussians", "n_samples": 200}, "model": {"hidden": [4]},
        "train": {"epochs": 20}, "log": {"quiet": True, "plots": False}}

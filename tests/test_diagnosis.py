@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import mlplab
-from mlplab.diagnosis import Evidence, diagnose, evidence_for, model_stats
+from mlplab.inspect.diagnosis import Evidence, diagnose, evidence_for, model_stats
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
 

@@ -15,7 +15,7 @@ import yaml
 from safetensors.torch import load_file
 
 import mlplab
-from mlplab.distributed import DistContext, global_batch_sizes, local_batches
+from mlplab.training.runners.ddp import DistContext, global_batch_sizes, local_batches
 
 CFG = {"name": "ddp", "data": {"source": "moons", "n_samples": 400, "noise": 0.2},
        "model": {"hidden": [8, 8]}, "optim": {"name": "adam", "lr": 0.02},
@@ -81,7 +81,7 @@ def test_a_hanging_rank_fails_the_job_with_a_clear_message(tmp_path: Path) -> No
     script.write_text(textwrap.dedent(f"""
         import os, time
         import mlplab
-        from mlplab.callbacks import Callback
+        from mlplab.training.callbacks import Callback
 
         class Stall(Callback):
             every = 1

@@ -10,8 +10,8 @@ import torch
 
 import mlplab
 from mlplab.config import RunConfig
-from mlplab.ensemble import group_key, train_members, why_not_batched
 from mlplab.errors import ConfigError, MlplabWarning
+from mlplab.training.runners.stacked import group_key, train_members, why_not_batched
 
 
 def _cfg(**over) -> RunConfig:

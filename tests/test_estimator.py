@@ -1,4 +1,4 @@
-"""mlplab.estimator: scikit-learn's own estimator checks, pipelines and searches, incremental
+"""sklearn.estimator: scikit-learn's own estimator checks, pipelines and searches, incremental
 training, weights, multi-label, persistence, and agreement with ``mlplab train``."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlplab
 from mlplab.errors import ConfigError, DataError, RunError
-from mlplab.estimator import MLPClassifier, MLPRegressor, load_estimator, save
+from mlplab.sklearn.estimator import MLPClassifier, MLPRegressor, load_estimator, save
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

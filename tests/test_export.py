@@ -13,7 +13,7 @@ import torch
 
 import mlplab
 from mlplab.errors import ConfigError
-from mlplab.export import encode_rows, export
+from mlplab.export.graph import encode_rows, export
 
 # torch 2.13 deprecates torch.jit (TorchScript) in favour of torch.export; it still works
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")
@@ -102,7 +102,7 @@ def test_multiclass_and_regression_exports(tmp_path: Path) -> None:
 
 
 def test_cli_export_and_bad_format(mixed_run) -> None:
-    from mlplab.cli import main
+    from mlplab.cli.main import main
 
     assert main(["export", str(mixed_run.path), "--format", "script"]) == 0
     assert (Path(mixed_run.path) / "predict.py").is_file()

@@ -10,11 +10,11 @@ import torch
 
 from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import MlplabWarning
-from mlplab.fastpath import FastRunner, select_runner, why_not_fast
-from mlplab.fastpath_numpy import NumpyRunner
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
-from mlplab.train import DataTensors, eager_runner, fit
+from mlplab.training.loop import DataTensors, eager_runner, fit
+from mlplab.training.runners.fused import FastRunner, select_runner, why_not_fast
+from mlplab.training.runners.numpy import NumpyRunner
 
 KERNELS = [FastRunner, NumpyRunner]
 TASKS = {  # (task, loss, output) -> targets maker
@@ -94,7 +94,7 @@ def test_losses_match_eager(task, kernel):
                                  "identity"])
 def test_activations_match_eager(act):
     """Each hand-written activation backward equals autograd's (NumPy where it has one)."""
-    from mlplab.fastpath_numpy import NP_ACTS
+    from mlplab.training.runners.numpy import NP_ACTS
 
     for kernel in KERNELS if act in NP_ACTS else [FastRunner]:
         _assert_same(*_pair(acts=(act, act), optim={"name": "sgd", "lr": 0.2,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import mlplab
-from mlplab.cli import main
+from mlplab.cli.main import main
 
 
 def _cfg(name: str, **over):
@@ -44,7 +44,7 @@ def test_a_saved_run_gets_figures_and_a_self_contained_report(run_dir):
 
 
 def test_gif_frames_match_the_snapshot_count(run_dir):
-    from mlplab.tracking import SNAPSHOT_FILE, Snapshots
+    from mlplab.inspect.tracking import SNAPSHOT_FILE, Snapshots
 
     snaps = Snapshots.load(run_dir / SNAPSHOT_FILE)
     gif = Image.open(run_dir / "boundary_evolution.gif")

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import mlplab
-from mlplab.callbacks import Callback
-from mlplab.checkpoint import load_latest
 from mlplab.errors import RunError
+from mlplab.training.callbacks import Callback
+from mlplab.training.checkpoint import load_latest
 
 # mini-batches, dropout and a per-batch schedule: batches, masks and lr all depend on state
 CFG = {"name": "res", "data": {"source": "moons", "n_samples": 400, "noise": 0.2},
@@ -66,7 +66,7 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path: Path, uninterrupted) -
 
 KILL_MID_FILE = """
     import os, signal
-    import mlplab.checkpoint as ck
+    import mlplab.training.checkpoint as ck
     calls, write = [0], ck._write_synced
     def dying_write(path, data):
         calls[0] += 1
@@ -78,7 +78,7 @@ KILL_MID_FILE = """
 """
 KILL_BEFORE_COMMIT = """
     import os, signal
-    import mlplab.checkpoint as ck
+    import mlplab.training.checkpoint as ck
     calls, replace = [0], ck.os.replace
     class OsProxy:
         def __getattr__(self, name):
@@ -140,6 +140,6 @@ def test_resume_refuses_finished_and_checkpointless_runs(tmp_path: Path) -> None
 
 
 def test_cli_resume_refuses_other_flags(tmp_path: Path) -> None:
-    from mlplab.cli import main
+    from mlplab.cli.main import main
 
     assert main(["train", "--resume", str(tmp_path), "--epochs", "5"]) == 2

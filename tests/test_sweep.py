@@ -11,7 +11,7 @@ import pytest
 
 import mlplab
 from mlplab.errors import ConfigError
-from mlplab.sweep import expand_grid, optuna_sweep, sample_space, sweep
+from mlplab.search.sweep import expand_grid, optuna_sweep, sample_space, sweep
 
 BASE = {"data": {"source": "moons", "n_samples": 120}, "model": {"hidden": [6]},
         "optim": {"name": "sgd", "lr": 0.3}, "train": {"epochs": 30, "eval_every": 10},
@@ -73,7 +73,7 @@ def test_optuna_study_with_pruning(tmp_path):
     assert len(res.runs) == 6 and res.n_batched == 6
     import optuna
 
-    from mlplab.sweep import optuna_storage
+    from mlplab.search.sweep import optuna_storage
 
     study = optuna.load_study(study_name="t", storage=optuna_storage(tmp_path / "s.journal",
                                                                      tmp_path))
@@ -87,7 +87,7 @@ def test_two_worker_processes_share_one_study(tmp_path):
     journal = tmp_path / "shared.journal"
     code = textwrap.dedent(f"""
         import torch; torch.set_num_threads(1)
-        from mlplab.sweep import optuna_sweep
+        from mlplab.search.sweep import optuna_sweep
         optuna_sweep({BASE!r}, {{"optim.lr": {{"low": 0.01, "high": 1.0, "log": True}}}}, 4,
                      storage={str(journal)!r}, study_name="shared", batch=2)
     """)
@@ -98,7 +98,7 @@ def test_two_worker_processes_share_one_study(tmp_path):
         assert p.returncode == 0, err.decode()[-2000:]
     import optuna
 
-    from mlplab.sweep import optuna_storage
+    from mlplab.search.sweep import optuna_storage
 
     study = optuna.load_study(study_name="shared", storage=optuna_storage(journal, tmp_path))
     assert len(study.trials) == 8
@@ -108,8 +108,8 @@ def test_two_worker_processes_share_one_study(tmp_path):
 
 def test_cli_grid_writes_members_summary_and_figure(tmp_path, capsys):
     """`mlplab sweep KEY=VALUES ...` prints a ranked table and writes normal run dirs."""
-    from mlplab.cli import main
-    from mlplab.commands.sweep import parse_spec
+    from mlplab.cli.commands.sweep import parse_spec
+    from mlplab.cli.main import main
 
     assert parse_spec("hidden=8,8|16") == ("model.hidden", [[8, 8], [16]])
     assert parse_spec("seed=0:3") == ("seed", [0, 1, 2])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import mlplab
-from mlplab.plots.view import grid_values
-from mlplab.tracking import SNAPSHOT_FILE, Snapshots, default_snapshot_every
+from mlplab.inspect.plots.view import grid_values
+from mlplab.inspect.tracking import SNAPSHOT_FILE, Snapshots, default_snapshot_every
 
 
 def _cfg(**log):

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from mlplab.callbacks import Callback
 from mlplab.config import RunConfig
 from mlplab.errors import TrainingError
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
-from mlplab.train import DataTensors, eager_runner, fit
+from mlplab.training.callbacks import Callback
+from mlplab.training.loop import DataTensors, eager_runner, fit
 
 
 def _data(n=64, d=2, seed=0):

@@ -2,6 +2,6 @@
 
 import sys
 
-from mlplab.cli import main
+from mlplab.cli.main import main
 
 sys.exit(main())

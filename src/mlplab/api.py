@@ -26,8 +26,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mlplab import runs
-from mlplab.callbacks import Callback, ProgressBar
 from mlplab.config import RunConfig
 from mlplab.data import (
     Preprocessor,
@@ -41,9 +39,11 @@ from mlplab.data import (
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 from mlplab.metrics import classification_metrics, regression_metrics
 from mlplab.models import ModelSpec, build_model, count_parameters, resolve_device
-from mlplab.run import Run
+from mlplab.runs import store as runs
+from mlplab.runs.run import Run
 from mlplab.tasks import TaskSpec, detect_output, resolve_task
-from mlplab.train import DataTensors, TrainState, fit, make_loss
+from mlplab.training.callbacks import Callback, ProgressBar
+from mlplab.training.loop import DataTensors, TrainState, fit, make_loss
 
 DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
 
@@ -176,7 +176,7 @@ def _callbacks_for(cfg: RunConfig, progress: bool | None, p: Prepared | None = N
         cbs.append(ProgressBar())
     if p is not None and (cfg.log.tensorboard or cfg.log.snapshots_every or
                           (out is not None and cfg.log.plots)):
-        from mlplab.tracking import tracking_callbacks  # snapshots and TensorBoard
+        from mlplab.inspect.tracking import tracking_callbacks  # snapshots and TensorBoard
         cbs += tracking_callbacks(cfg, p, out)
     return cbs
 
@@ -203,9 +203,10 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         own config (``config`` is ignored) up to the same final weights as an uninterrupted run.
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this; each trains on its shard
-    with DistributedDataParallel and only rank 0 writes (see :mod:`mlplab.distributed`).
+    with DistributedDataParallel and only rank 0 writes (see :mod:`mlplab.training.runners.ddp`).
     """
-    from mlplab import checkpoint, distributed
+    from mlplab.training import checkpoint
+    from mlplab.training.runners import ddp as distributed
 
     ck = checkpoint.resume_point(resume) if resume is not None else None
     cfg = ck.config if ck is not None else RunConfig.from_any(config)
@@ -238,7 +239,7 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     if out_path is not None and dist.is_main:
         checkpoint.save_run(run, out_path, overwrite)
         if cfg.log.plots or cfg.log.tensorboard or cfg.log.snapshots_every:
-            from mlplab.tracking import finish_logging  # figures, report.html, TensorBoard
+            from mlplab.inspect.tracking import finish_logging  # figures, report.html, TensorBoard
             finish_logging(run, p, own)
     return run
 

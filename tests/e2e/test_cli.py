@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlplab.cli import main
+from mlplab.cli.main import main
 
 FAST = ["--epochs", "30", "--quiet", "--set", "log.plots=false"]
 

@@ -8,11 +8,11 @@ import numpy as np
 from PIL import Image
 
 import mlplab
-from mlplab.plots import PlotData, gif_bytes, snapshot_frames
-from mlplab.plots.animate import render_frame
-from mlplab.plots.style import binary_rgb
-from mlplab.plots.view import grid_values
-from mlplab.tracking import SnapshotCallback
+from mlplab.inspect.plots import PlotData, gif_bytes, snapshot_frames
+from mlplab.inspect.plots.animate import render_frame
+from mlplab.inspect.plots.style import binary_rgb
+from mlplab.inspect.plots.view import grid_values
+from mlplab.inspect.tracking import SnapshotCallback
 
 
 def test_gif_has_one_frame_per_snapshot_and_the_last_shows_the_final_model():

@@ -8,10 +8,10 @@ import torch
 from matplotlib.colors import to_rgb
 
 import mlplab
-from mlplab.plots import PlotData, boundary_figure, data_figure, make_plane, plane_for
-from mlplab.plots.boundary import draw_surface
-from mlplab.plots.style import binary_rgb, class_colors, new_figure, pale, render_rgb
-from mlplab.plots.view import grid_values, model_outputs
+from mlplab.inspect.plots import PlotData, boundary_figure, data_figure, make_plane, plane_for
+from mlplab.inspect.plots.boundary import draw_surface
+from mlplab.inspect.plots.style import binary_rgb, class_colors, new_figure, pale, render_rgb
+from mlplab.inspect.plots.view import grid_values, model_outputs
 
 
 def _train(source: str, epochs: int = 150, **data):

@@ -9,7 +9,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from mlplab.plots import (
+from mlplab.inspect.plots import (
     calibration_figure,
     confusion_figure,
     learning_curves,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mlplab.inspect.plots import make_plane, neuron_figure
+from mlplab.inspect.plots.neurons import unit_maps
 from mlplab.models import ModelSpec, build_model
-from mlplab.plots import make_plane, neuron_figure
-from mlplab.plots.neurons import unit_maps
 
 
 def test_unit_maps_equal_relu_of_the_first_layer_by_hand():

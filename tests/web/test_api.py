@@ -230,7 +230,7 @@ def test_exports_reproduce_the_run(client, tmp_path):
 
 
 def test_serve_refuses_a_bad_port(capsys):
-    from mlplab.cli import main
+    from mlplab.cli.main import main
 
     assert main(["serve", "--port", "70000"]) == 2
     assert "error: bad --port" in capsys.readouterr().err

@@ -10,11 +10,11 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix
 
-from mlplab.commands._common import build_config
+from mlplab.cli.commands._common import build_config
 from mlplab.config import RunConfig
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
-from mlplab.train import evaluate_split, make_loss
+from mlplab.training.loop import evaluate_split, make_loss
 from mlplab.web import frames
 from mlplab.web.codegen import cli_command
 from mlplab.web.limits import Limits, playground_config

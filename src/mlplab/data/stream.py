@@ -36,7 +36,7 @@ from mlplab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from mlplab.config import DataConfig, RunConfig
-    from mlplab.run import Run
+    from mlplab.runs.run import Run
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
 MAX_CLASSES = 50  # more distinct target values than this: regression
@@ -255,7 +255,13 @@ def train_stream(config: Any, *, out: str | Path | None = None, overwrite: bool 
     from mlplab.data import Preprocessor, Split, Table, TargetEncoder
     from mlplab.models import build_model
     from mlplab.tasks import resolve_task
-    from mlplab.train import DataTensors, TrainState, build_optimizer, evaluate_split, make_loss
+    from mlplab.training.loop import (
+        DataTensors,
+        TrainState,
+        build_optimizer,
+        evaluate_split,
+        make_loss,
+    )
 
     cfg = RunConfig.from_any(config)
     t0 = time.perf_counter()

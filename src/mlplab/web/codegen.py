@@ -28,7 +28,7 @@ from mlplab import registry
 from mlplab.config import RunConfig, flatten
 from mlplab.data.synthetic import DEFAULT_NOISE
 from mlplab.tasks import TaskSpec
-from mlplab.train import resolve_batch_size
+from mlplab.training.loop import resolve_batch_size
 
 # dataset -> code that sets X (float, (N, d)) and y (class indices or values)
 DATA_CODE: dict[str, str] = {
@@ -363,7 +363,7 @@ print(json.dumps({{"epochs": EPOCHS, "test_loss": test_loss, "test_" + name: sco
 
 
 def run_zip(run: Any) -> bytes:
-    """A trained :class:`~mlplab.run.Run` saved with ``Run.save`` into a temp dir, zipped."""
+    """A trained :class:`~mlplab.runs.run.Run` saved with ``Run.save`` into a temp dir, zipped."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="mlplab-export-") as tmp:
         root = Path(tmp) / run.config.name

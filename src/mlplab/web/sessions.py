@@ -1,7 +1,7 @@
 """Per-browser training sessions: real PyTorch training in a thread, frames to the page.
 
 A :class:`Session` owns one RunConfig, its prepared data (:func:`mlplab.api.prepare`) and one
-MLP, and trains it with :func:`mlplab.train.fit` in its own thread, off the event loop. A
+MLP, and trains it with :func:`mlplab.training.loop.fit` in its own thread, off the event loop. A
 :class:`Stream` callback sits at fit's epoch seams: it applies the page's commands (pause,
 single step, learning rate, reset, ...), pauses by blocking there (so a paused run resumes
 exactly where it was, with the same batch order), and sends frames at a steady rate. Segment
@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
-from mlplab.callbacks import Callback
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, MlplabError
+from mlplab.training.callbacks import Callback
 from mlplab.web.channels import Turns
 from mlplab.web.limits import LimitError, Limits, playground_config
 
@@ -156,7 +156,7 @@ class Session:
 
     def _train(self) -> None:
         from mlplab.errors import TrainingError
-        from mlplab.train import fit
+        from mlplab.training.loop import fit
 
         assert self.cfg is not None and self.prepared is not None
         cb = Stream(self)
@@ -357,7 +357,7 @@ class Session:
         """Measure the model now and send one frame (epoch, losses, scores, grids, weights)."""
         if self.model is None or self.prepared is None:
             return
-        from mlplab.train import make_loss
+        from mlplab.training.loop import make_loss
         from mlplab.web import frames
 
         p, t, lim = self.prepared, self.tensors, self.limits

@@ -1,0 +1,216 @@
+"""``mlplab train | evaluate | predict | show | datasets | recipes``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlplab.cli.commands._common import build_config, err, fmt, metrics_table, out
+from mlplab.errors import DataError
+
+Opt = typer.Option
+
+
+def train(
+    data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
+    target: Annotated[Optional[str], Opt(help="target column(s), comma-separated")] = None,
+    features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
+    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
+    hidden: Annotated[Optional[str], Opt(help="hidden sizes, e.g. 10,10 ('' or none: no hidden layer)")] = None,  # noqa: E501
+    activation: Annotated[Optional[str], Opt(help="relu, tanh, ... or one per layer: relu,tanh")] = None,  # noqa: E501
+    output: Annotated[Optional[str], Opt(help="logits | sigmoid | softmax")] = None,
+    dropout: Annotated[Optional[float], Opt()] = None,
+    batchnorm: Annotated[Optional[bool], Opt("--batchnorm/--no-batchnorm")] = None,
+    init: Annotated[Optional[str], Opt(help="default | kaiming | xavier")] = None,
+    loss: Annotated[Optional[str], Opt(help="auto, bce_logits, bce, cross_entropy, mse, l1")] = None,  # noqa: E501
+    optimizer: Annotated[Optional[str], Opt(help="sgd | adam | adamw | rmsprop")] = None,
+    lr: Annotated[Optional[float], Opt(help="learning rate")] = None,
+    momentum: Annotated[Optional[float], Opt()] = None,
+    weight_decay: Annotated[Optional[float], Opt()] = None,
+    l1: Annotated[Optional[float], Opt(help="L1 penalty on weights")] = None,
+    schedule: Annotated[Optional[str], Opt(help="none | step | cosine | plateau | onecycle")] = None,  # noqa: E501
+    epochs: Annotated[Optional[int], Opt()] = None,
+    batch_size: Annotated[Optional[str], Opt(help="rows per batch, 'full' or 'auto'")] = None,
+    eval_every: Annotated[Optional[int], Opt()] = None,
+    early_stopping: Annotated[Optional[int], Opt(help="patience, in evaluations")] = None,
+    clip_grad_norm: Annotated[Optional[float], Opt()] = None,
+    threshold: Annotated[Optional[float], Opt(help="binary decision threshold")] = None,
+    device: Annotated[Optional[str], Opt(help="auto | cpu | cuda | mps")] = None,
+    num_threads: Annotated[Optional[int], Opt()] = None,
+    seed: Annotated[Optional[int], Opt()] = None,
+    n_samples: Annotated[Optional[int], Opt(help="generated data: number of points")] = None,
+    noise: Annotated[Optional[float], Opt(help="generated data: noise level")] = None,
+    test_size: Annotated[Optional[float], Opt()] = None,
+    val_size: Annotated[Optional[float], Opt()] = None,
+    scale: Annotated[Optional[str], Opt(help="standard | minmax | none")] = None,
+    impute: Annotated[Optional[str], Opt(help="error | mean | median | most_frequent | drop")] = None,  # noqa: E501
+    tensorboard: Annotated[Optional[bool], Opt("--tensorboard/--no-tensorboard")] = None,
+    name: Annotated[Optional[str], Opt(help="run name (directory prefix)")] = None,
+    config: Annotated[Optional[Path], Opt("--config", "-c", help="YAML/TOML config file")] = None,
+    recipe: Annotated[Optional[str], Opt(help="a shipped recipe (see `mlplab recipes`)")] = None,
+    set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. optim.lr=0.1")] = None,  # noqa: E501
+    out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="run directory")] = None,
+    overwrite: Annotated[bool, Opt(help="replace an existing run directory")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="no progress bar or tables")] = False,
+    checkpoint_every: Annotated[Optional[int], Opt(help="write a resumable checkpoint every K epochs")] = None,  # noqa: E501
+    resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
+    nproc: Annotated[Optional[int], Opt(help="train with N processes (launches torchrun)")] = None,
+    baselines: Annotated[bool, Opt("--baselines", help="also fit scikit-learn baselines on the same split and print a table")] = False,  # noqa: E501
+) -> None:
+    """Train a model and write its run directory."""
+    from mlplab.api import train as run_train
+    from mlplab.config import parse_value
+
+    def listed(v: Optional[str]) -> object:
+        if v is None:
+            return None
+        return [] if v.strip().lower() in ("", "none", "[]") else parse_value(v + ",")
+
+    flags = {
+        "data.source": data, "data.target": None if target is None else
+        (target if "," not in target else target.split(",")),
+        "data.features": None if features is None else features.split(","),
+        "task": task, "model.hidden": listed(hidden),
+        "model.activation": None if activation is None else
+        (activation if "," not in activation else activation.split(",")),
+        "model.output": output, "model.dropout": dropout, "model.batchnorm": batchnorm,
+        "model.init": init, "loss": loss, "optim.name": optimizer, "optim.lr": lr,
+        "optim.momentum": momentum, "optim.weight_decay": weight_decay, "optim.l1": l1,
+        "schedule.name": schedule, "train.epochs": epochs,
+        "train.batch_size": None if batch_size is None else parse_value(batch_size),
+        "train.eval_every": eval_every, "train.early_stopping": early_stopping,
+        "train.clip_grad_norm": clip_grad_norm, "train.threshold": threshold,
+        "train.device": device, "train.num_threads": num_threads, "seed": seed,
+        "data.n_samples": n_samples, "data.noise": noise, "data.test_size": test_size,
+        "data.val_size": val_size, "data.scale": scale, "data.impute": impute,
+        "log.tensorboard": tensorboard, "name": name, "log.quiet": quiet or None,
+        "log.checkpoint_every": checkpoint_every,
+    }
+    from mlplab.training.runners.ddp import check_resume_flags, is_main_process, launch
+
+    check_resume_flags(resume, [k for k, v in flags.items() if v is not None and k !=
+                                "log.quiet"] + (["--config"] if config else []) +
+                       (["--recipe"] if recipe else []) + (["--set"] if set_ else []))
+    cfg = build_config(config, recipe, flags, set_)
+    if nproc is not None and nproc > 1:  # re-enter this command under torchrun
+        raise typer.Exit(launch(nproc, cfg, out=out_dir, overwrite=overwrite, quiet=quiet,
+                                resume=resume))
+    run = run_train(cfg, out=out_dir, overwrite=overwrite, resume=resume)
+    if not is_main_process():
+        return
+    reason = run.info.get("stop_reason", "completed")
+    if not quiet:
+        out.print(metrics_table(run.metrics, run.task.name))
+        if reason != "completed":
+            out.print(f"stopped: {reason}")
+    out.print(f"run saved to {run.path}")
+    if baselines:
+        from mlplab.inspect.baselines import report_for_run
+        report_for_run(run, out)
+
+
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    data: Annotated[str, Opt("--data", "-d", help="CSV/Parquet file, or a dataset name")],
+    target: Annotated[Optional[str], Opt(help="target column(s) (default: the run's)")] = None,
+    seed: Annotated[int, Opt(help="seed for generated data")] = 12345,
+    as_json: Annotated[bool, Opt("--json", help="print metrics as JSON")] = False,
+) -> None:
+    """Score a saved run on new data."""
+    from mlplab import load
+    from mlplab.data import load_table, read_file
+    from mlplab.registry import DATASETS
+
+    run = load(run_dir)
+    names = target.split(",") if target else run.target_encoder.target_names
+    if data in DATASETS:
+        table = load_table(run.config.data.model_copy(update={"source": data}), seed)
+    else:
+        table = read_file(data, names if len(names) > 1 else names[0], None)
+    metrics = run.evaluate(table.X, table.y)
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        out.print(metrics_table({"test": metrics}, run.task.name, title=f"metrics on {data}"))
+
+
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/Parquet of rows")],
+    output_file: Annotated[Optional[Path], Opt("--output", "-o", help="CSV to write (default: stdout)")] = None,  # noqa: E501
+    overwrite: Annotated[bool, Opt(help="replace an existing output file")] = False,
+) -> None:
+    """Add probability columns and the predicted label to each input row."""
+    from mlplab import load
+    from mlplab.data.tabular import read_frame
+    from mlplab.runs.store import atomic_write_text
+
+    if output_file is not None and output_file.exists() and not overwrite:
+        raise DataError(f"output file '{output_file}' exists", hint="pass --overwrite or "
+                        "choose another -o")
+    run = load(run_dir)
+    frame = read_frame(input_file)
+    extra = [c for c in run.target_encoder.target_names if c in frame.columns]
+    result = run.predict_frame(frame.drop(columns=extra))
+    text = result.to_csv(index=False)
+    if output_file is None:
+        print(text, end="")
+    else:
+        atomic_write_text(output_file, text)
+        err.print(f"wrote {len(result)} predictions to {output_file}")
+
+
+def show(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:
+    """Summarise a saved run: data, model, training and metrics."""
+    from mlplab import load
+
+    run = load(run_dir)
+    c, info = run.config, run.info
+    arch = " -> ".join(str(x) for x in [len(run.feature_names), *c.model.hidden,
+                                         run.task.n_outputs])
+    out.print(f"[bold]{run.path}[/bold]  {c.description}")
+    out.print(f"data     {c.data.source}  features: {', '.join(run.feature_names)}")
+    out.print(f"task     {run.task.name}  classes: {run.classes}  loss: {run.task.loss}")
+    out.print(f"model    {arch}  activation: {c.model.activation}  output: {run.task.output}")
+    out.print(f"optim    {c.optim.name} lr={c.optim.lr}  schedule: {c.schedule.name}")
+    out.print(f"training {info.get('epochs_run')} epochs in {fmt(info.get('seconds'))} s "
+              f"({info.get('stop_reason')})")
+    out.print(metrics_table(run.metrics, run.task.name))
+
+
+def datasets() -> None:
+    """List the built-in datasets: generators and shipped real data."""
+    from rich.table import Table
+
+    from mlplab.data import dataset_summary
+    from mlplab.registry import DATASETS
+
+    t = Table(title="built-in datasets", title_justify="left")
+    for col in ("name", "kind", "task", "rows", "features", "classes", "source"):
+        t.add_column(col, justify="right" if col in ("rows", "features", "classes") else "left")
+    for name, info in DATASETS.items():
+        s = dataset_summary(name)
+        t.add_row(name, info.kind, s.get("task", info.task), fmt(s.get("rows")),
+                  fmt(s.get("features")), fmt(s.get("classes")), info.description)
+    out.print(t)
+
+
+def recipes() -> None:
+    """List the shipped recipes (use one with `mlplab train --recipe NAME`)."""
+    from mlplab.recipes import load_recipe, recipe_names
+
+    for name in recipe_names():
+        out.print(f"[bold]{name:<20}[/bold] {load_recipe(name).get('description', '')}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(predict)
+    app.command()(show)
+    app.command()(datasets)
+    app.command()(recipes)
+

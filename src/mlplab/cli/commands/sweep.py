@@ -1,0 +1,122 @@
+"""``mlplab sweep``: many configurations at once (grid, random search or Optuna)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mlplab.cli.commands._common import build_config, err, fmt, out
+from mlplab.errors import ConfigError
+
+Opt = typer.Option
+
+# short names accepted in --grid specs, next to full dotted paths
+ALIASES = {"lr": "optim.lr", "hidden": "model.hidden", "activation": "model.activation",
+           "optimizer": "optim.name", "momentum": "optim.momentum",
+           "weight_decay": "optim.weight_decay", "l1": "optim.l1", "dropout": "model.dropout",
+           "epochs": "train.epochs", "batch_size": "train.batch_size", "init": "model.init",
+           "clip_grad_norm": "train.clip_grad_norm", "n_samples": "data.n_samples",
+           "noise": "data.noise"}
+
+
+def parse_spec(spec: str) -> tuple[str, list[Any]]:
+    """``lr=0.01,0.1`` / ``seed=0:8`` / ``hidden=8,8|16,16`` -> (dotted path, values).
+
+    >>> parse_spec("seed=0:3"), parse_spec("hidden=8,8|16"), parse_spec("lr=0.1,1")
+    (('seed', [0, 1, 2]), ('model.hidden', [[8, 8], [16]]), ('optim.lr', [0.1, 1]))
+    """
+    from mlplab.config import parse_value
+
+    if "=" not in spec:
+        raise ConfigError(f"bad sweep spec '{spec}'", expected="KEY=V1,V2 or KEY=A:B",
+                          hint="e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")
+    key, text = (s.strip() for s in spec.split("=", 1))
+    key = ALIASES.get(key, key)
+    if "|" in text or key == "model.hidden":  # list-valued options: '|' between choices
+        values = [parse_value(t + ",") if t.strip() not in ("", "none") else []
+                  for t in text.split("|")]
+        return key, [[int(h) for h in v] if key == "model.hidden" else v for v in values]
+    if ":" in text and all(p.strip().lstrip("-").isdigit() for p in text.split(":")):
+        parts = [int(p) for p in text.split(":")]
+        return key, list(range(*parts))
+    values = parse_value(text)
+    return key, values if isinstance(values, list) else [values]
+
+
+def sweep(
+    specs: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUES, e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")] = None,  # noqa: E501
+    grid: Annotated[bool, Opt("--grid", help="train every combination (the default)")] = False,
+    space: Annotated[Optional[Path], Opt(help="YAML search space: KEY: [choices] or {low, high, log}")] = None,  # noqa: E501
+    random: Annotated[Optional[int], Opt(help="random search: N draws from --space")] = None,
+    optuna: Annotated[Optional[int], Opt(help="Optuna search: N trials over --space")] = None,
+    storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL")] = None,
+    study: Annotated[str, Opt(help="Optuna study name (shared by workers)")] = "mlplab",
+    batch: Annotated[int, Opt(help="Optuna trials trained together as one ensemble")] = 8,
+    metric: Annotated[Optional[str], Opt(help="ranking column, e.g. test_f1")] = None,
+    config: Annotated[Optional[Path], Opt("--config", "-c", help="base YAML/TOML config")] = None,
+    recipe: Annotated[Optional[str], Opt(help="base recipe (see `mlplab recipes`)")] = None,
+    set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override of the base")] = None,  # noqa: E501
+    out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="sweep directory")] = None,
+    overwrite: Annotated[bool, Opt(help="replace existing member run directories")] = False,
+    top: Annotated[int, Opt(help="rows of the ranked table to print")] = 20,
+) -> None:
+    """Train many configurations at once; same-shaped ones train as one batched model."""
+    from mlplab.config import read_config_file
+    from mlplab.runs.store import default_run_dir
+    from mlplab.search.sweep import optuna_sweep
+    from mlplab.search.sweep import sweep as run_sweep
+
+    base = build_config(config, recipe, {}, set_)
+    out_path = out_dir or default_run_dir(f"sweep-{base.name}")
+    modes = sum(x is not None for x in (random, optuna)) + bool(grid)
+    if modes > 1:
+        raise ConfigError("choose one of --grid, --random N, --optuna N")
+    space_d = read_config_file(space) if space is not None else None
+    if (random or optuna) and space_d is None:
+        if not specs:
+            raise ConfigError("--random/--optuna need a search space",
+                              hint="pass --space FILE.yaml or KEY=V1,V2 choices")
+        space_d = dict(parse_spec(s) for s in specs)
+    if optuna:
+        assert space_d is not None
+        res = optuna_sweep(base, space_d, optuna, storage=storage, study_name=study,
+                           metric=metric, batch=batch, out=out_path)
+    elif random:
+        res = run_sweep(base, space=space_d, n_random=random, metric=metric, out=out_path,
+                        overwrite=overwrite)
+    else:
+        grid_d = dict(parse_spec(s) for s in specs or []) if space_d is None else \
+            {k: v if isinstance(v, list) else [v] for k, v in space_d.items()}
+        res = run_sweep(base, grid=grid_d or None, metric=metric, out=out_path,
+                        overwrite=overwrite)
+    _print(res, top)
+    err.print(f"{len(res.runs)} members in {res.seconds:.1f} s ({res.n_batched} batched); "
+              f"runs, summary.csv and seeds.csv in {out_path}")
+
+
+def _print(res: Any, top: int) -> None:
+    from rich.table import Table as RichTable
+
+    ranked = res.ranked().head(top)
+    keys = list(res.params[0]) if res.params else []
+    cols = ["member", *keys, res.metric, "test_loss" if "test_loss" in ranked else "train_loss"]
+    table = RichTable(title=f"ranked by {res.metric}", title_justify="left")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for _, row in ranked.iterrows():
+        table.add_row(*(fmt(row.get(c)) for c in cols))
+    out.print(table)
+    summary = res.summary()
+    if "seed" in keys and len(summary):
+        t2 = RichTable(title=f"{res.metric} over seeds", title_justify="left")
+        for c in summary.columns:
+            t2.add_column(str(c), justify="right")
+        for _, row in summary.iterrows():
+            t2.add_row(*(fmt(v) for v in row.tolist()))
+        out.print(t2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(sweep)

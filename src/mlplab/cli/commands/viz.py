@@ -1,0 +1,138 @@
+"""``mlplab report | plot | compare``: look at what a saved run learned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mlplab.cli.commands._common import err, out
+
+Opt = typer.Option
+
+
+def _open(path: Path) -> None:
+    import webbrowser
+
+    webbrowser.open(path.resolve().as_uri())
+
+
+def _snapshots(run_dir: Path) -> Any:
+    from mlplab.inspect.tracking import SNAPSHOT_FILE, Snapshots
+
+    f = run_dir / SNAPSHOT_FILE
+    return Snapshots.load(f) if f.is_file() else None
+
+
+def _plot_data(run: Any, data: str | None, target: str | None, seed: int) -> tuple[Any, Any]:
+    """(Prepared or None, PlotData): the run's own split, or new data through its
+    preprocessing."""
+    from mlplab.api import prepare
+    from mlplab.inspect.plots.view import PlotData
+
+    if data is None:
+        p = prepare(run.config)
+        return p, PlotData.from_prepared(p)
+    from mlplab.data import load_table, read_file
+    from mlplab.registry import DATASETS
+
+    names = target.split(",") if target else run.target_encoder.target_names
+    if data in DATASETS:
+        table = load_table(run.config.data.model_copy(update={"source": data}), seed)
+    else:
+        table = read_file(data, names if len(names) > 1 else names[0], None)
+    return None, PlotData.from_run(run, table.X, table.y)
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    open_: Annotated[bool, Opt("--open", help="open the report in a browser")] = False,
+) -> None:
+    """Write report.html (figures, metrics, diagnosis, boundary slider) into a run and print
+    the diagnosis."""
+    from mlplab import load
+    from mlplab.inspect.diagnosis import diagnose, diagnosis_text, evidence_for
+    from mlplab.inspect.report import write_report
+
+    run = load(run_dir)
+    snaps = _snapshots(run_dir)
+    p, _ = _plot_data(run, None, None, 0)
+    path = write_report(run, p, snaps)
+    out.print(diagnosis_text(diagnose(evidence_for(run, p, snaps))), markup=False)
+    out.print(f"report written to {path}")
+    if open_:
+        _open(path)
+
+
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="run directory")],
+    kind: Annotated[Optional[list[str]], Opt("--kind", "-k", help="figure kind (repeatable): data, boundary, curves, confusion, roc, calibration, residuals, neurons, animation; default all")] = None,  # noqa: E501
+    data: Annotated[Optional[str], Opt("--data", "-d", help="draw on new data: CSV/Parquet path or dataset name")] = None,  # noqa: E501
+    target: Annotated[Optional[str], Opt(help="target column(s) of --data (default: the run's)")] = None,  # noqa: E501
+    features: Annotated[Optional[str], Opt(help="boundary over this feature pair, e.g. x1,x3 (others at their median)")] = None,  # noqa: E501
+    pca: Annotated[bool, Opt("--pca", help="boundary over the first two principal components")] = False,  # noqa: E501
+    out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="directory for the figures (default: the run directory)")] = None,  # noqa: E501
+    seed: Annotated[int, Opt(help="seed for generated --data")] = 12345,
+) -> None:
+    """Re-draw a saved run's figures (on its own data, or on new data with --data)."""
+    from mlplab import load
+    from mlplab.errors import ConfigError
+    from mlplab.inspect.plots.figures import write_figures
+    from mlplab.inspect.plots.view import plane_for
+
+    run = load(run_dir)
+    _, pdata = _plot_data(run, data, target, seed)
+    snaps = _snapshots(run_dir)
+    plane = None
+    if features is not None or pca:
+        if features is not None and pca:
+            raise ConfigError("--features and --pca both choose the plane", hint="pick one")
+        pair = tuple(f.strip() for f in (features or "").split(",") if f.strip())
+        if features is not None and len(pair) != 2:
+            raise ConfigError("--features needs two feature names", found=features,
+                              hint=f"e.g. --features {','.join(pdata.feature_names[:2])}")
+        plane = plane_for(pdata, method="pca" if pca else "pair",
+                          features=pair if features is not None else None)
+        snaps = None  # the snapshots were taken on another plane
+    target_dir = out_dir or run_dir
+    target_dir.mkdir(parents=True, exist_ok=True)
+    figs = write_figures(run, pdata, target_dir, snaps, kinds=kind, plane=plane)
+    if not figs:
+        err.print("no figure applies to this run and these --kind values")
+    for name in figs:
+        out.print(f"wrote {target_dir / name}")
+
+
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
+    output: Annotated[Path, Opt("--output", "-o", help="HTML page to write")] = Path("compare.html"),  # noqa: E501
+    open_: Annotated[bool, Opt("--open", help="open the page in a browser")] = False,
+) -> None:
+    """One page with the runs' boundaries in a grid, their loss curves and a metric table."""
+    from mlplab import load
+    from mlplab.errors import ConfigError
+    from mlplab.inspect.report import compare_html
+    from mlplab.runs.store import atomic_write_text
+
+    if len(run_dirs) < 2:
+        raise ConfigError("compare needs at least two runs", found=f"{len(run_dirs)}")
+    runs = [load(d) for d in run_dirs]
+    tasks = {r.task.name for r in runs}
+    if len(tasks) > 1:
+        raise ConfigError("the runs solve different tasks", found=", ".join(sorted(tasks)),
+                          hint="compare runs on the same data")
+    labels = [d.name for d in run_dirs]
+    atomic_write_text(output, compare_html(runs, labels))
+    out.print(f"comparison written to {output}")
+    if open_:
+        _open(output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)
+    app.command()(plot)
+    app.command()(compare)
+
+
+__all__ = ["register"]

@@ -1,0 +1,143 @@
+"""One look for every figure: a colour-blind-safe palette (Okabe & Ito), markers for train
+and test, the colour maps of the boundary heatmaps, and PNG output.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot, no global state),
+rendered by the Agg backend.
+
+Example
+-------
+>>> class_colors(3)[:2]
+['#0072B2', '#E69F00']
+>>> binary_rgb(np.array([0.0, 0.5, 1.0])).round(2).tolist()[1]
+[1.0, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LinearSegmentedColormap, to_rgb
+from matplotlib.figure import Figure
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DPI = 110
+# Okabe & Ito (2008): distinguishable under the common colour-vision deficiencies.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+             "#000000"]
+INK = "#222222"
+GRID = "#DDDDDD"
+MISCLASSIFIED = "#000000"
+SPLIT_MARKERS = {"train": "o", "val": "s", "test": "^", "data": "D"}
+SPLIT_STYLES = {"train": "-", "val": "--", "test": ":", "data": "-."}
+SPLIT_COLORS = {"train": "#0072B2", "val": "#009E73", "test": "#D55E00", "data": "#CC79A7"}
+
+RC: dict[str, Any] = {
+    "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9,
+    "axes.edgecolor": "#888888", "axes.labelcolor": INK, "xtick.color": INK,
+    "ytick.color": INK, "legend.fontsize": 8, "legend.frameon": False,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": DPI,
+}
+
+
+def class_colors(k: int) -> list[str]:
+    """k distinct class colours (colour-blind safe up to 8, then tab20)."""
+    if k <= len(OKABE_ITO):
+        return OKABE_ITO[:k]
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(k)]  # type: ignore[misc]
+
+
+SURFACE_STRENGTH = 0.55  # surfaces are paler than the points drawn on them
+
+
+def pale(color: str, strength: float = SURFACE_STRENGTH) -> tuple[float, float, float]:
+    """``color`` mixed with white: ``strength`` 1 is the colour itself, 0 is white."""
+    r, g, b = to_rgb(color)
+    return (1 - strength * (1 - r), 1 - strength * (1 - g), 1 - strength * (1 - b))
+
+
+def _binary_cmap() -> LinearSegmentedColormap:
+    # class 0 (pale) blue -> white at p = 0.5 -> class 1 (pale) orange
+    stops: list[Any] = [pale(OKABE_ITO[0]), "#FFFFFF", pale(OKABE_ITO[1])]
+    return LinearSegmentedColormap.from_list("mlplab_binary", stops)
+
+
+BINARY_CMAP = _binary_cmap()
+VALUE_CMAP = "viridis"  # regression heatmaps: perceptually uniform, colour-blind safe
+UNIT_CMAP = "PuOr_r"  # hidden-unit activations: diverging around 0, colour-blind safe
+
+
+def binary_rgb(p: np.ndarray) -> np.ndarray:
+    """P(class 1) -> RGB in [0, 1] with the binary map; shape (..., 3)."""
+    return np.asarray(BINARY_CMAP(np.clip(p, 0.0, 1.0)))[..., :3]
+
+
+def region_rgb(proba: np.ndarray, colors: list[str] | None = None) -> np.ndarray:
+    """Class probabilities (..., k) -> RGB: the argmax class colour, faded to white as the
+    confidence falls to chance (1/k)."""
+    k = proba.shape[-1]
+    cols = np.array([to_rgb(c) for c in (colors or class_colors(k))])  # (k, 3)
+    top = proba.argmax(axis=-1)
+    conf = (proba.max(axis=-1) - 1.0 / k) / (1.0 - 1.0 / k)  # 0 at chance, 1 when certain
+    alpha = SURFACE_STRENGTH * (0.15 + 0.85 * np.clip(conf, 0.0, 1.0))
+    return 1.0 - alpha[..., None] * (1.0 - cols[top])
+
+
+def house_style(fn: F) -> F:
+    """Decorator: draw inside the house rc settings (rcParams are read as artists are made)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
+
+        with matplotlib.rc_context(RC):  # type: ignore[arg-type]
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def new_figure(width: float, height: float, layout: Any = "constrained") -> Figure:
+    """A Figure with constrained layout (tight, no overlaps) on an Agg canvas."""
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def styled(fig: Figure) -> Figure:
+    """Apply the grid style to every axes of ``fig``."""
+    for ax in fig.axes:
+        ax.grid(True, color=GRID, linewidth=0.6, alpha=0.7)
+        ax.set_axisbelow(True)
+    return fig
+
+
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
+    """Write the figure atomically as a PNG; returns the path."""
+    from mlplab.runs.store import atomic_write_bytes
+
+    path = Path(path)
+    atomic_write_bytes(path, png_bytes(fig, dpi))
+    return path
+
+
+def render_rgb(fig: Figure) -> np.ndarray:
+    """Draw the figure and return its pixels (H, W, 3) uint8 (row 0 at the top)."""
+    canvas = fig.canvas
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]

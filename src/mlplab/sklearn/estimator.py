@@ -1,0 +1,377 @@
+"""scikit-learn estimators on mlplab's training: :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+Drop-in replacements for scikit-learn's classes of the same names: the same parameter names,
+defaults and meanings, plus mlplab's extras (``loss``, ``dropout``, ``batchnorm``, ``init``,
+``scheduler``, ``class_weight``, ``threshold``, ``device``, and ``config`` for any other
+:class:`~mlplab.config.RunConfig` key). ``fit`` turns the parameters into a RunConfig (kept as
+``run_config_``) and trains with :func:`mlplab.training.loop.fit`, the loop ``mlplab train`` runs.
+
+They do no preprocessing: give them numbers, e.g. behind a ``StandardScaler`` in a
+``Pipeline``. :func:`save` writes a normal run directory (safetensors + JSON, no pickle) and
+:func:`load_estimator` reads it back; ``mlplab.load`` reads the same directory as a
+:class:`~mlplab.runs.run.Run`, so ``mlplab show/predict/evaluate`` work on it too.
+
+Example
+-------
+>>> from sklearn.datasets import make_moons
+>>> X, y = make_moons(200, noise=0.1, random_state=0)
+>>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300,
+...                     random_state=0).fit(X, y)
+>>> bool(clf.score(X, y) > 0.95), clf.classes_.tolist(), clf.predict_proba(X[:2]).shape
+(True, [0, 1], (2, 2))
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from mlplab import registry
+from mlplab.errors import DataError, RunError
+from mlplab.sklearn.base import REGRESSION_LOSSES, _MLPBase, _store
+
+
+class MLPClassifier(ClassifierMixin, _MLPBase):
+    """A multi-layer perceptron classifier: scikit-learn's API, mlplab's PyTorch training.
+
+    Binary, multiclass and multi-label (a 2-D 0/1 ``y``) targets. Parameters up to
+    ``max_fun`` are scikit-learn's (same names, defaults and meanings; ``activation`` also takes
+    mlplab's names such as ``'gelu'``; ``solver`` also ``'adamw'``/``'rmsprop'``;
+    ``solver='lbfgs'`` is refused; ``max_fun`` is accepted and ignored, as it is lbfgs-only).
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
+    n_iter_no_change, max_fun
+        As in :class:`sklearn.neural_network.MLPClassifier`. ``alpha`` becomes a coupled L2
+        ``optim.weight_decay = alpha / batch_size``, scikit-learn's penalty.
+    class_weight : None, 'balanced' or dict
+        Multiplies the sample weights per class, as in scikit-learn's linear models.
+    loss : str
+        ``'auto'`` (binary cross-entropy on logits, or cross-entropy for multiclass) or an
+        mlplab loss name (``'cross_entropy'`` gives a two-unit head for binary data).
+    dropout, batchnorm, init
+        mlplab's model options (``model.dropout``, ``model.batchnorm``, ``model.init``).
+    scheduler : str
+        mlplab's learning-rate schedule (``'none'``, ``'cosine'``, ``'onecycle'``, ...).
+    threshold : float
+        Binary decision threshold on the positive class's probability.
+    device : str
+        ``'auto'``, ``'cpu'``, ``'cuda'``, ...
+    config : dict, optional
+        Further RunConfig overrides by dotted key, e.g. ``{"train.clip_grad_norm": 1.0}``.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, feature_names_in_, loss_curve_, validation_scores_,
+    best_validation_score_, best_loss_, n_iter_, t_, n_outputs_, n_layers_, out_activation_,
+    coefs_, intercepts_
+        As in scikit-learn.
+    model_ : mlplab.models.MLP
+        The trained PyTorch module.
+    run_config_ : RunConfig
+        The configuration the last ``fit`` trained with.
+    task_ : TaskSpec
+        Task, loss and head.
+
+    Example
+    -------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((16,), learning_rate_init=0.05, max_iter=100, random_state=0)
+    >>> bool(clf.fit(X, y).score(X, y) > 0.9), clf.out_activation_
+    (True, 'softmax')
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",  # type: ignore[no-untyped-def]
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 class_weight=None, loss="auto", dropout=0.0, batchnorm=False, init="default",
+                 scheduler="none", threshold=0.5, device="auto", config=None):
+        _store(self, locals())
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Train on ``X`` (n, d) and labels ``y`` (n,) or a 0/1 label matrix (n, L)."""
+        return self._fit(X, y, sample_weight)  # type: ignore[return-value]
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
+                    classes: Any = None) -> MLPClassifier:
+        """One epoch over ``X, y``; the first call needs ``classes`` (all labels)."""
+        if not hasattr(self, "model_") and classes is None and np.ndim(y) == 1:
+            raise DataError("classes must be passed on the first call to partial_fit",
+                            hint="partial_fit(X, y, classes=np.unique(all_labels))")
+        return self._fit(X, y, sample_weight, incremental=True,  # type: ignore[return-value]
+                         classes=classes)
+
+    def _threshold(self) -> float:
+        return float(self.threshold)
+
+    def _loss(self) -> str:
+        return self.loss if self.loss == "auto" else \
+            registry.check_choice("loss", self.loss, registry.LOSSES)
+
+    def _encode(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, str, int]:
+        """Labels -> class indices (n,) or a float 0/1 matrix (n, L); sets ``classes_``."""
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if type_of_target(y) == "multilabel-indicator":
+            if first:
+                self.classes_ = np.arange(y.shape[1])
+            elif self.task_.name != "multilabel" or len(self.classes_) != y.shape[1]:
+                raise DataError("y does not match the labels of the previous fit",
+                                expected=f"{len(self.classes_)} label columns",
+                                found=f"{y.shape[1]}")
+            return y.astype(np.float32), "multilabel", y.shape[1]
+        if y.ndim == 2:
+            raise DataError("multiclass-multioutput targets are not supported",
+                            expected="labels (n,) or a 0/1 label matrix (n, L)",
+                            hint="train one classifier per output column")
+        seen = np.unique(y)
+        if first:
+            cls = seen if classes is None else np.unique(np.asarray(classes))
+            if len(cls) < 2:
+                raise DataError(f"y has only one class ({cls[0]!r})",
+                                hint="a classifier needs at least two classes")
+            self.classes_ = cls
+        elif self.task_.name == "multilabel":
+            raise DataError("y is not a label matrix like in the previous fit")
+        unknown = np.setdiff1d(seen, self.classes_)
+        if len(unknown):
+            raise DataError(f"y has classes not in classes_: {unknown.tolist()[:5]}",
+                            expected=f"labels among {self.classes_.tolist()[:10]}",
+                            hint="pass every label in classes= on the first partial_fit")
+        task = "binary" if len(self.classes_) == 2 else "multiclass"
+        return np.searchsorted(self.classes_, y).astype(np.int64), task, len(self.classes_)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw scores: logits (n,) for binary, (n, k) multiclass, (n, L) multi-label."""
+        out = self._forward(X)
+        if self.task_.name == "binary":
+            return (out[:, 0] if out.shape[1] == 1 else out[:, 1] - out[:, 0]).numpy()
+        return out.numpy()  # type: ignore[no-any-return]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (n, k) — (n, 2) for binary, (n, L) for multi-label."""
+        out = self._forward(X)
+        return self.task_.proba(out).numpy()  # type: ignore[no-any-return]
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """``log(predict_proba(X))``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))  # type: ignore[no-any-return]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels (n,) from ``classes_``, or a 0/1 matrix (n, L) for multi-label."""
+        out = self._forward(X)
+        idx = self.task_.labels(self.task_.proba(out)).numpy()
+        return idx if self.task_.name == "multilabel" else self.classes_[idx]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _MLPBase):
+    """A multi-layer perceptron regressor: scikit-learn's API, mlplab's PyTorch training.
+
+    Parameters are those of :class:`sklearn.neural_network.MLPRegressor` (``loss`` is
+    ``'squared_error'`` or ``'absolute_error'``, or mlplab's ``'mse'``/``'l1'``), plus the
+    mlplab extras of :class:`MLPClassifier` (without ``class_weight`` and ``threshold``).
+    mlplab's mse is the plain mean of squared errors (scikit-learn halves it), so at equal
+    ``learning_rate_init`` SGD steps are twice scikit-learn's.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X @ np.array([1.0, -2.0, 0.5])
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=300,
+    ...                    random_state=0)
+    >>> bool(reg.fit(X, y).score(X, y) > 0.95), reg.predict(X[:3]).shape
+    (True, (3,))
+    """
+
+    _task_kind = "regressor"
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,  # type: ignore[no-untyped-def]
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, batchnorm=False, init="default", scheduler="none",
+                 device="auto", config=None):
+        _store(self, locals())
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Train on ``X`` (n, d) and targets ``y`` (n,) or (n, t)."""
+        return self._fit(X, y, sample_weight)  # type: ignore[return-value]
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over ``X, y``, continuing from the current weights."""
+        return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[return-value]
+
+    def _loss(self) -> str:
+        return REGRESSION_LOSSES[registry.check_choice("loss", self.loss, REGRESSION_LOSSES)]
+
+    def _encode(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, str, int]:
+        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)  # (n, t)
+        if not first and Y.shape[1] != self.n_outputs_:
+            raise DataError("y has a different number of targets than in the previous fit",
+                            expected=str(self.n_outputs_), found=str(Y.shape[1]))
+        return Y, "regression", Y.shape[1]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values (n,), or (n, t) for several targets."""
+        out = self._forward(X).numpy()
+        return out[:, 0] if out.shape[1] == 1 else out  # type: ignore[no-any-return]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+ESTIMATORS: dict[str, type[_MLPBase]] = {"MLPClassifier": MLPClassifier,
+                                         "MLPRegressor": MLPRegressor}
+
+# --- run directories ----------------------------------------------------------------------
+
+
+def save(estimator: _MLPBase, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a fitted estimator as a normal mlplab run directory (no pickle).
+
+    ``model.json`` gets ``training.estimator`` (the class, its parameters and fitted
+    attributes), which :func:`load_estimator` reads back; ``mlplab.load`` and the CLI read the
+    directory as a :class:`~mlplab.runs.run.Run`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from sklearn.datasets import make_blobs
+    >>> X, y = make_blobs(60, centers=2, random_state=0)
+    >>> clf = MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    >>> d = save(clf, tempfile.mkdtemp() + "/clf")
+    >>> (load_estimator(d).predict(X) == clf.predict(X)).all()
+    np.True_
+    """
+    import pandas as pd
+
+    from mlplab.data import Preprocessor, TargetEncoder
+    from mlplab.runs.run import Run
+
+    check_is_fitted(estimator, "model_")
+    est: Any = estimator
+    n = int(est.n_features_in_)
+    names = [str(c) for c in getattr(est, "feature_names_in_", [f"x{i + 1}" for i in range(n)])]
+    identity = Preprocessor.fit(pd.DataFrame(np.zeros((1, n)), columns=names), scale="none")
+    task = est.task_.name
+    targets = ["y"] if est.n_outputs_ == 1 or task != "regression" else \
+        [f"y{i + 1}" for i in range(est.n_outputs_)]
+    if task == "multilabel":
+        targets = [f"y{i + 1}" for i in range(len(est.classes_))]
+        encoder = TargetEncoder(task, targets, targets)
+    else:
+        encoder = TargetEncoder(task, [_plain(c) for c in getattr(est, "classes_", [])],
+                                targets)
+    info = {"epochs_run": est.n_iter_, "stop_reason": est.stop_reason_,
+            "estimator": _fitted_json(est)}
+    score = "val_r2" if task == "regression" else "val_accuracy"
+    vals = est.validation_scores_ or []
+    history = [{"epoch": i + 1, "train_loss": loss, **({score: vals[i]} if i < len(vals) else {})}
+               for i, loss in enumerate(est.loss_curve_)]
+    run = Run(config=est.run_config_, model=est.model_, task=est.task_, preprocessor=identity,
+              target_encoder=encoder, metrics={"training": info}, history=history, info=info)
+    return run.save(path, overwrite=overwrite)
+
+
+def load_estimator(path: str | Path, device: str = "cpu") -> _MLPBase:
+    """Read back an estimator written by :func:`save` (weights via safetensors only)."""
+    from mlplab.config import RunConfig
+    from mlplab.models import MLP, ModelSpec
+    from mlplab.runs import store as runs
+    from mlplab.tasks import TaskSpec
+
+    path = Path(path)
+    config_d, info, state = runs.read_run_files(path)
+    meta = (info.get("training") or {}).get("estimator")
+    if not isinstance(meta, dict) or meta.get("class") not in ESTIMATORS:
+        raise RunError(f"'{path}' was not saved from an mlplab estimator",
+                       hint="use mlplab.load(path) for runs trained by `mlplab train`")
+    params = dict(meta["params"])
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"]) \
+        if isinstance(params["hidden_layer_sizes"], list) else params["hidden_layer_sizes"]
+    if isinstance(params.get("class_weight"), list):
+        params["class_weight"] = {k: v for k, v in params["class_weight"]}
+    est: Any = ESTIMATORS[meta["class"]](**params)
+    model = MLP(ModelSpec.from_dict(info["architecture"]))
+    model.load_state_dict(state)
+    est.model_ = model.to(device).eval()
+    est.run_config_ = RunConfig.from_dict(config_d)
+    est.task_ = TaskSpec.from_dict(info["task"])
+    for key, value in meta["fitted"].items():
+        setattr(est, key, value)
+    if meta.get("classes") is not None:
+        est.classes_ = np.asarray(meta["classes"], dtype=meta["classes_dtype"])
+    if meta.get("feature_names_in") is not None:
+        est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+    if est.best_loss_ is None and not est.early_stopping:
+        est.best_loss_ = math.inf
+    est._optimizer, est._no_improvement_count = None, 0
+    return est  # type: ignore[no-any-return]
+
+
+_FITTED = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_", "t_",
+           "loss_curve_", "validation_scores_", "best_loss_", "best_validation_score_",
+           "stop_reason_")
+
+
+def _plain(v: Any) -> Any:
+    """JSON-safe scalars: numpy numbers -> Python, non-finite floats -> None."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _fitted_json(est: Any) -> dict[str, Any]:
+    params = {}
+    for key, value in est.get_params(deep=False).items():
+        if key == "random_state" and not isinstance(value, int | None):
+            value = None  # a RandomState object: its stream is not saved
+        elif key == "class_weight" and isinstance(value, dict):
+            value = [[_plain(k), _plain(v)] for k, v in value.items()]
+        elif isinstance(value, tuple):
+            value = [_plain(v) for v in value]
+        params[key] = _plain(value)
+    fitted = {k: getattr(est, k) for k in _FITTED}
+    fitted["loss_curve_"] = [_plain(v) for v in fitted["loss_curve_"]]
+    if fitted["validation_scores_"] is not None:
+        fitted["validation_scores_"] = [_plain(v) for v in fitted["validation_scores_"]]
+    fitted = {k: _plain(v) for k, v in fitted.items()}
+    classes = getattr(est, "classes_", None)
+    names = getattr(est, "feature_names_in_", None)
+    return {"class": type(est).__name__, "params": params, "fitted": fitted,
+            "classes": None if classes is None else [_plain(c) for c in classes],
+            "classes_dtype": None if classes is None else str(classes.dtype),
+            "feature_names_in": None if names is None else [str(c) for c in names],
+            "torch": torch.__version__}
+
+
+__all__ = ["ESTIMATORS", "MLPClassifier", "MLPRegressor", "load_estimator", "save"]

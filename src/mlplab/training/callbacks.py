@@ -1,0 +1,129 @@
+"""Callbacks: everything around the training loop that is not forward/backward/step.
+
+The loop calls, on every callback:
+
+- ``on_train_begin(state)`` once;
+- ``on_epoch(state)`` at every epoch that is a multiple of the callback's ``every`` (if set);
+- ``on_eval(state, row)`` at every evaluation (each ``train.eval_every`` epochs and the last),
+  with the history row just computed;
+- ``on_train_end(state)`` once, also after Ctrl-C.
+
+A callback stops training by setting ``state.stop = True`` (and ``state.stop_reason``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from mlplab.training.loop import TrainState
+
+
+class Callback:
+    """Base class: override the hooks you need. ``every`` asks for ``on_epoch`` calls."""
+
+    every: int | None = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch(self, state: TrainState) -> None:
+        """Called at epochs that are multiples of ``every``."""
+
+    def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
+        """Called after each evaluation with the new history row."""
+
+    def on_train_end(self, state: TrainState) -> None:
+        """Called once at the end, whatever stopped training."""
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss has not improved for ``patience`` evaluations.
+
+    Monitors ``val_loss`` when there is a validation split, otherwise ``train_loss``; the best
+    weights are restored at the end.
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best: float = float("inf")
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.bad = 0
+        self.monitor = "val_loss"
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.monitor = "val_loss" if state.data.has("val") else "train_loss"
+
+    def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
+        value = row.get(self.monitor)
+        if value is None:
+            return
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad = value, row["epoch"], 0
+            self.best_state = copy.deepcopy(state.model.state_dict())
+        else:
+            self.bad += 1
+            if self.bad >= self.patience:
+                state.stop = True
+                state.stop_reason = (f"early stopping: {self.monitor} did not improve for "
+                                     f"{self.patience} evaluations (best {self.best:.4g} at "
+                                     f"epoch {self.best_epoch})")
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.best_state is not None:
+            state.model.load_state_dict(self.best_state)
+            state.best_epoch = self.best_epoch
+
+
+class ProgressBar(Callback):
+    """A live rich progress bar (epoch, loss, accuracy, ETA) on a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self._progress: Any = None
+        self._task: Any = None
+
+    @staticmethod
+    def wanted(quiet: bool, stream: Any = None) -> bool:
+        """True when output goes to a terminal and the user did not ask for quiet."""
+        s = stream or sys.stderr
+        return not quiet and hasattr(s, "isatty") and s.isatty()
+
+    def on_train_begin(self, state: TrainState) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]epoch"), MofNCompleteColumn(), BarColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=Console(file=self.stream), transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=state.epochs, info="")
+
+    def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
+        if self._progress is None:
+            return
+        info = f"loss {row['train_loss']:.4f}"
+        for split in ("val", "test"):
+            score = row.get(f"{split}_{state.score_name}")
+            if score is not None:
+                info += f"  {split} {state.score_name} {score:.3f}"
+                break
+        self._progress.update(self._task, completed=row["epoch"], info=info)
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self._progress is not None:
+            self._progress.stop()
