@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlplab import registry
 from mlplab.errors import ConfigError, did_you_mean
 
-TASKS = ("auto", "binary", "multiclass", "multilabel", "regression")
+TaskName = Literal["auto", "binary", "multiclass", "multilabel", "regression"]
 
 
 class _Part(BaseModel):
@@ -196,7 +196,7 @@ class RunConfig(_Part):
     description: str = ""  # one line shown by `mlplab recipes` and in reports
     seed: int = Field(42, ge=0, le=2**32 - 1)
     data: DataConfig = Field(default_factory=DataConfig)
-    task: Literal["auto", "binary", "multiclass", "multilabel", "regression"] = "auto"
+    task: TaskName = "auto"
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: str = "auto"
     optim: OptimConfig = Field(default_factory=OptimConfig)

@@ -16,16 +16,17 @@ Example
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 
+from mlplab.config import TaskName
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 
 SCALES = ("standard", "minmax", "none")
 IMPUTES = ("error", "drop", "mean", "median", "most_frequent")
-TASKS = ("auto", "binary", "multiclass", "multilabel", "regression")
+TASKS = get_args(TaskName)
 IMPUTE_HINT = "--impute mean|median|most_frequent|drop"
 MANY_CATEGORIES = 50  # a categorical column with more distinct values gets a note
 

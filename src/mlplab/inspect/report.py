@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlplab.config import flatten
-from mlplab.inspect.diagnosis import Finding, diagnose, diagnosis_text, evidence_for
+from mlplab.inspect.diagnosis import Finding, diagnose, evidence_for
 from mlplab.inspect.plots.view import PlotData
 
 CAPTIONS = {
@@ -266,9 +266,4 @@ def compare_html(runs: list[Any], labels: list[str]) -> str:
     return _page("mlplab comparison", body)
 
 
-def findings_for(run: Any, p: Any = None, snapshots: Any = None) -> str:
-    """The diagnosis of a run as plain text (for the terminal)."""
-    return diagnosis_text(diagnose(evidence_for(run, p, snapshots)))
-
-
-__all__ = ["compare_html", "findings_for", "report_html", "write_report"]
+__all__ = ["compare_html", "report_html", "write_report"]

@@ -193,10 +193,6 @@ def save_checkpoint(run_dir: str | Path, state: TrainState) -> Path:
     return final
 
 
-def has_checkpoint(run_dir: str | Path) -> bool:
-    return (Path(run_dir) / CKPT_DIR / LATEST).is_file()
-
-
 def load_latest(run_dir: str | Path) -> Checkpoint:
     """The newest complete checkpoint of ``run_dir`` (validated; never unpickled)."""
     from safetensors.torch import load
@@ -322,5 +318,5 @@ def save_run(run: Run, path: Path, overwrite: bool) -> Path:
     return path
 
 
-__all__ = ["Checkpoint", "Checkpointer", "callbacks_for", "has_checkpoint", "load_latest",
+__all__ = ["Checkpoint", "Checkpointer", "callbacks_for", "load_latest",
            "optimizer_and_scheduler", "resume_point", "save_checkpoint", "save_run"]

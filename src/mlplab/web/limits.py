@@ -44,8 +44,6 @@ FORCED: dict[str, Any] = {
             "quiet": True, "plots": False},
 }
 
-UPLOAD_SOURCE = "upload"
-
 
 class LimitError(ConfigError):
     """A request goes beyond one of the server's caps (sizes, epochs, sessions)."""

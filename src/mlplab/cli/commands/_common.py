@@ -67,6 +67,3 @@ def metrics_table(metrics: dict[str, Any], task: str, title: str = "metrics") ->
             table.add_row(split, str(m.get("n", "")), *(fmt(m.get(k)) for k in keys))
     return table
 
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()
