@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
+from functools import cache
+from typing import Any
 
 
 def user_message(what: str, *, expected: str | None = None, found: str | None = None,
@@ -72,9 +72,21 @@ class TrainingError(MlplabError, RuntimeError):
     """Training could not go on, e.g. the loss became NaN or infinite."""
 
 
-class NotFittedError(MlplabError, _SkNotFittedError):
-    """An estimator was used before ``fit``."""
-
-
 class MlplabWarning(UserWarning):
     """A setting that works but is probably not what the user meant."""
+
+
+@cache
+def _not_fitted_error() -> type:
+    # scikit-learn costs ~1.5 s to import, so the class that must subclass its NotFittedError
+    # is made on first use, not when the CLI starts.
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+
+    return type("NotFittedError", (MlplabError, SkNotFittedError),
+                {"__doc__": "An estimator was used before ``fit``.", "__module__": __name__})
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        return _not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

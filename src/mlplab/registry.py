@@ -1,7 +1,8 @@
 """Name -> builder tables for every option that is chosen by a string.
 
 The config validators, the CLI choices, the web playground's dropdowns and the docs all read
-these tables, so adding an activation (say) is one line here.
+these tables, so adding an activation (say) is one line here. Reading the names costs no torch
+import (the CLI lists and validates them before it needs torch); builders import it when called.
 """
 
 from __future__ import annotations
@@ -9,32 +10,45 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mlplab.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def _nn(name: str, *args: Any, **kwargs: Any) -> Callable[..., nn.Module]:
+    """A builder of ``torch.nn.<name>(*args, **kwargs, **more)`` that imports torch when called."""
+
+    def build(**more: Any) -> nn.Module:
+        module: nn.Module = getattr(importlib.import_module("torch.nn"), name)(*args, **kwargs,
+                                                                                 **more)
+        return module
+
+    build.__name__ = name
+    return build
 
 # --- activations --------------------------------------------------------------------------
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
-    "gelu": nn.GELU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "elu": nn.ELU,
-    "silu": nn.SiLU,
-    "identity": nn.Identity,  # no activation: stacked linear layers stay linear
+    "relu": _nn("ReLU"),
+    "leaky_relu": _nn("LeakyReLU", 0.01),
+    "gelu": _nn("GELU"),
+    "tanh": _nn("Tanh"),
+    "sigmoid": _nn("Sigmoid"),
+    "elu": _nn("ELU"),
+    "silu": _nn("SiLU"),
+    "identity": _nn("Identity"),  # no activation: stacked linear layers stay linear
 }
 
 # --- output layers (what the last Linear is followed by) -----------------------------------
 
 OUTPUTS: dict[str, Callable[[], nn.Module] | None] = {
     "logits": None,  # raw scores; the loss applies sigmoid / softmax itself
-    "sigmoid": nn.Sigmoid,
-    "softmax": lambda: nn.Softmax(dim=-1),
+    "sigmoid": _nn("Sigmoid"),
+    "softmax": _nn("Softmax", dim=-1),
 }
 
 
@@ -51,13 +65,13 @@ class LossInfo:
 
 
 LOSSES: dict[str, LossInfo] = {
-    "bce_logits": LossInfo(nn.BCEWithLogitsLoss, "logits",
+    "bce_logits": LossInfo(_nn("BCEWithLogitsLoss"), "logits",
                            "binary cross-entropy on raw logits (sigmoid inside, stable)"),
-    "bce": LossInfo(nn.BCELoss, "probabilities", "binary cross-entropy on sigmoid outputs"),
-    "cross_entropy": LossInfo(nn.CrossEntropyLoss, "logits",
+    "bce": LossInfo(_nn("BCELoss"), "probabilities", "binary cross-entropy on sigmoid outputs"),
+    "cross_entropy": LossInfo(_nn("CrossEntropyLoss"), "logits",
                               "cross-entropy on raw class scores (softmax inside)"),
-    "mse": LossInfo(nn.MSELoss, "values", "mean squared error"),
-    "l1": LossInfo(nn.L1Loss, "values", "mean absolute error"),
+    "mse": LossInfo(_nn("MSELoss"), "values", "mean squared error"),
+    "l1": LossInfo(_nn("L1Loss"), "values", "mean absolute error"),
 }
 
 # --- optimizers ----------------------------------------------------------------------------
@@ -75,23 +89,31 @@ def weight_decay(o: Any) -> float:
 
 
 def _sgd(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                           weight_decay=weight_decay(o))
+    from torch import optim
+
+    return optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                     weight_decay=weight_decay(o))
 
 
 def _adam(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
-                            weight_decay=weight_decay(o))
+    from torch import optim
+
+    return optim.Adam(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                      weight_decay=weight_decay(o))
 
 
 def _adamw(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
-                             weight_decay=weight_decay(o))
+    from torch import optim
+
+    return optim.AdamW(params, lr=o.lr, betas=tuple(o.betas), eps=o.eps,
+                       weight_decay=weight_decay(o))
 
 
 def _rmsprop(params: Any, o: Any) -> torch.optim.Optimizer:
-    return torch.optim.RMSprop(params, lr=o.lr, momentum=o.momentum, eps=o.eps,
-                               weight_decay=weight_decay(o))
+    from torch import optim
+
+    return optim.RMSprop(params, lr=o.lr, momentum=o.momentum, eps=o.eps,
+                         weight_decay=weight_decay(o))
 
 
 OPTIMIZERS: dict[str, Callable[[Any, Any], torch.optim.Optimizer]] = {
@@ -109,22 +131,31 @@ Scheduler = Any  # torch's LRScheduler and ReduceLROnPlateau share no useful bas
 
 
 def _step(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
-    return torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_size, gamma=s.gamma)
+    from torch.optim import lr_scheduler
+
+    return lr_scheduler.StepLR(opt, step_size=s.step_size, gamma=s.gamma)
 
 
 def _cosine(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs),
+    from torch.optim import lr_scheduler
+
+    return lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs),
                                                       eta_min=s.min_lr)
 
 
 def _plateau(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=s.gamma, patience=s.patience,
+    from torch.optim import lr_scheduler
+
+    return lr_scheduler.ReduceLROnPlateau(opt, factor=s.gamma, patience=s.patience,
                                                       min_lr=s.min_lr)
 
 
 def _onecycle(opt: torch.optim.Optimizer, s: Any, epochs: int, steps: int) -> Scheduler:
+    from torch.optim import lr_scheduler
+
     max_lr = s.max_lr if s.max_lr is not None else opt.param_groups[0]["lr"]
-    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=max(1, epochs),
+
+    return lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=max(1, epochs),
                                                steps_per_epoch=max(1, steps))
 
 
@@ -141,6 +172,8 @@ STEP_PER_BATCH = frozenset({"onecycle"})
 
 
 def _kaiming(layer: nn.Linear, activation: str) -> None:
+    from torch import nn
+
     if activation == "leaky_relu":
         nn.init.kaiming_normal_(layer.weight, a=0.01, nonlinearity="leaky_relu")
     else:
@@ -149,6 +182,8 @@ def _kaiming(layer: nn.Linear, activation: str) -> None:
 
 
 def _xavier(layer: nn.Linear, activation: str) -> None:
+    from torch import nn
+
     gain = nn.init.calculate_gain("tanh") if activation == "tanh" else 1.0
     nn.init.xavier_uniform_(layer.weight, gain=gain)
     nn.init.zeros_(layer.bias)
@@ -172,33 +207,47 @@ class DatasetInfo:
     builder: str  # "module:function", imported on first use
     description: str
     task: str  # the task its target implies
+    rows: int  # at the default size, for generators
+    features: int
+    classes: int | None  # None for regression
 
     def load(self) -> Callable[..., Any]:
         module, func = self.builder.split(":")
         return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
 
 
-def _ds(name: str, kind: str, desc: str, task: str) -> DatasetInfo:
+def _ds(name: str, kind: str, desc: str, task: str,
+        shape: tuple[int, int, int | None]) -> DatasetInfo:
+    """``shape`` is (rows, features, classes), written out so `mlplab datasets` loads nothing
+    (tests/test_registry.py checks it against the loaded data)."""
     module = "mlplab.data.synthetic" if kind == "synthetic" else "mlplab.data.real"
-    return DatasetInfo(name, kind, f"{module}:{name}", desc, task)
+    return DatasetInfo(name, kind, f"{module}:{name}", desc, task, *shape)
 
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
-    _ds("disk", "synthetic", "torch.randn points; label 1 inside the unit circle", "binary"),
-    _ds("circles", "synthetic", "two concentric circles (sklearn make_circles)", "binary"),
-    _ds("moons", "synthetic", "two interleaving half-moons (sklearn make_moons)", "binary"),
+    _ds("disk", "synthetic", "torch.randn points; label 1 inside the unit circle", "binary",
+        (1000, 2, 2)),
+    _ds("circles", "synthetic", "two concentric circles (sklearn make_circles)", "binary",
+        (1000, 2, 2)),
+    _ds("moons", "synthetic", "two interleaving half-moons (sklearn make_moons)", "binary",
+        (1000, 2, 2)),
     _ds("blobs", "synthetic", "k Gaussian blobs, one class each (sklearn make_blobs)",
-        "multiclass"),
-    _ds("gaussians", "synthetic", "two Gaussian clusters around (2,2) and (-2,-2)", "binary"),
-    _ds("xor", "synthetic", "four quadrants, label = sign(x1) xor sign(x2)", "binary"),
-    _ds("spiral", "synthetic", "k interleaved spiral arms", "multiclass"),
-    _ds("linear", "synthetic", "regression: y = 3x + 2 + noise", "regression"),
-    _ds("breast_cancer", "real", "Wisconsin breast cancer (scikit-learn bundled)", "binary"),
-    _ds("iris", "real", "Fisher's iris flowers (scikit-learn bundled)", "multiclass"),
-    _ds("wine", "real", "wine cultivars (scikit-learn bundled)", "multiclass"),
-    _ds("digits", "real", "8x8 handwritten digits (scikit-learn bundled)", "multiclass"),
+        "multiclass", (1000, 2, 4)),
+    _ds("gaussians", "synthetic", "two Gaussian clusters around (2,2) and (-2,-2)", "binary",
+        (1000, 2, 2)),
+    _ds("xor", "synthetic", "four quadrants, label = sign(x1) xor sign(x2)", "binary",
+        (1000, 2, 2)),
+    _ds("spiral", "synthetic", "k interleaved spiral arms", "multiclass", (1000, 2, 3)),
+    _ds("linear", "synthetic", "regression: y = 3x + 2 + noise", "regression", (1000, 1, None)),
+    _ds("breast_cancer", "real", "Wisconsin breast cancer (scikit-learn bundled)", "binary",
+        (569, 30, 2)),
+    _ds("iris", "real", "Fisher's iris flowers (scikit-learn bundled)", "multiclass",
+        (150, 4, 3)),
+    _ds("wine", "real", "wine cultivars (scikit-learn bundled)", "multiclass", (178, 13, 3)),
+    _ds("digits", "real", "8x8 handwritten digits (scikit-learn bundled)", "multiclass",
+        (1797, 64, 10)),
     _ds("penguins", "real", "Palmer penguins: mixed types, missing values (shipped CSV)",
-        "multiclass"),
+        "multiclass", (344, 7, 3)),
 ]}
 
 # --- lookup --------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from mlplab.config import RunConfig, parse_value, read_config_file, set_path
 from mlplab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlplab.config import RunConfig
 
 # wide when piped, so tables are not truncated in logs and tests
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -20,6 +22,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def build_config(config: Path | None, recipe: str | None, flags: dict[str, Any],
                  sets: list[str] | None) -> RunConfig:
     """recipe < config file < flags < --set KEY=VALUE; validated once at the end."""
+    from mlplab.config import RunConfig, parse_value, read_config_file, set_path
     from mlplab.recipes import load_recipe
 
     d: dict[str, Any] = {}

@@ -185,16 +185,14 @@ def datasets() -> None:
     """List the built-in datasets: generators and shipped real data."""
     from rich.table import Table
 
-    from mlplab.data import dataset_summary
     from mlplab.registry import DATASETS
 
     t = Table(title="built-in datasets", title_justify="left")
     for col in ("name", "kind", "task", "rows", "features", "classes", "source"):
         t.add_column(col, justify="right" if col in ("rows", "features", "classes") else "left")
     for name, info in DATASETS.items():
-        s = dataset_summary(name)
-        t.add_row(name, info.kind, s.get("task", info.task), fmt(s.get("rows")),
-                  fmt(s.get("features")), fmt(s.get("classes")), info.description)
+        t.add_row(name, info.kind, info.task, fmt(info.rows), fmt(info.features),
+                  fmt(info.classes), info.description)
     out.print(t)
 
 
