@@ -26,7 +26,9 @@ def test_rows_match_sklearn_fitted_on_the_prepared_split():
     assert rows[1].metrics["accuracy"] == accuracy_score(p.y["test"], ref.predict(p.X["test"]))
     assert rows[1].metrics["n"] == len(p.split.test)
     table = table_rows(rows, "binary")
-    assert len(table[0]) == 5 and all(r[-1] >= 0 for r in table)
+    assert table[1][0] == "logistic regression"
+    assert table[1][1] == rows[1].metrics["accuracy"]  # columns follow columns("binary")
+    assert [r[-1] for r in table] == [r.fit_seconds for r in rows]
 
 
 def test_regression_uses_regressors_and_r2():

@@ -125,12 +125,12 @@ def _write(tmp_path: Path, name: str, content: bytes | str) -> Path:
     ("missing.csv", None, "y", r"not found"),
     ("empty.csv", "", "y", r"empty"),
     ("header.csv", "a,b,y\n", "y", r"no rows|no data"),
-    ("garbage.csv", bytes(range(256)) * 20, "y", r"."),
-    ("ragged.csv", "a,b,y\n1,2,0\n3,4,1,9,9\n5,6,0\n", "y", r"."),
+    ("garbage.csv", bytes(range(256)) * 20, "y", r"not a text table|encoding"),
+    ("ragged.csv", "a,b,y\n1,2,0\n3,4,1,9,9\n5,6,0\n", "y", r"line 3 has 5 fields"),
     ("col.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", "label", r"target column 'label'"),
     ("single.csv", "a,b,y\n1,2,0\n3,4,0\n5,6,0\n7,8,0\n", "y", r"one class|single"),
     ("inf.csv", "a,b,y\n1,inf,0\n3,4,1\n5,6,0\n7,8,1\n", "y", r"finite|inf"),
-    ("text.csv", "a,b,y\n1,2,0\n3,x,1\n5,6,0\n7,8,1\n", "y", r"."),
+    ("text.csv", "a,b,y\n1,2,0\n3,x,1\n5,6,0\n7,8,1\n", "y", r"'x'"),
     ("nan.csv", "a,b,y\n1,,0\n3,4,1\n5,6,0\n7,8,1\n", "y", r"missing"),
 ])
 def test_bad_files(capsys, tmp_path, name, content, target, pattern):
