@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlplab import registry
 from mlplab.errors import ConfigError, did_you_mean
+from mlplab.models import check_crosses
 
 TaskName = Literal["auto", "binary", "multiclass", "multilabel", "regression"]
 
@@ -75,6 +76,13 @@ class ModelConfig(_Part):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     batchnorm: bool = False
     init: str = "default"  # default | kaiming | xavier
+    # computed inputs appended to the first two (models.CROSSES: x1^2, x2^2, x1*x2, sin(x1), ..)
+    crosses: list[str] = Field(default_factory=list)
+
+    @field_validator("crosses")
+    @classmethod
+    def _crosses(cls, v: list[str]) -> list[str]:
+        return check_crosses(v)
 
     @field_validator("hidden")
     @classmethod
@@ -152,7 +160,7 @@ class ScheduleConfig(_Part):
 class TrainConfig(_Part):
     """The loop: length, batching, evaluation, stopping, device."""
 
-    epochs: int = Field(1000, ge=1, le=10_000_000)
+    epochs: int = Field(1000, ge=0, le=10_000_000)  # 0: keep the untrained model (imports)
     batch_size: int | Literal["auto", "full"] | None = "auto"  # None/"full": full batch
     shuffle: bool = True  # mini-batches from a fresh randperm each epoch (False: in order)
     eval_every: int = Field(10, ge=1)
@@ -160,8 +168,18 @@ class TrainConfig(_Part):
     clip_grad_norm: float | None = Field(None, gt=0.0)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threshold: float = Field(0.5, gt=0.0, lt=1.0)  # binary decision threshold
+    # torch intra-op threads; None: mlplab.threads' policy (1 for small steps, else all allowed)
     num_threads: int | None = Field(None, ge=1, le=1024)
-    fast: Literal["auto", "on", "off"] = "auto"  # the low-overhead full-batch path
+    # fused full-batch runners: auto = where bitwise equal to eager; on = always, also the
+    # NumPy kernel (equal to rounding), refusing what they cannot do; off = never
+    fast: Literal["auto", "on", "off"] = "auto"
+
+    @field_validator("fast", mode="before")
+    @classmethod
+    def _fast(cls, v: Any) -> Any:  # YAML reads on/off/yes/no as booleans
+        switch = {True: "on", False: "off", "true": "on", "false": "off", "yes": "on",
+                  "no": "off"}
+        return switch.get(v.lower() if isinstance(v, str) else v, v)
 
     @field_validator("batch_size")
     @classmethod

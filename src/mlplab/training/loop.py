@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlplab import registry
+from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.data.batches import batch_indices
 from mlplab.errors import TrainingError
@@ -252,8 +252,8 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     cbs = list(callbacks)
     if cfg.train.early_stopping:
         cbs.append(EarlyStopping(cfg.train.early_stopping))
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    threads.apply(model, resolve_batch_size(cfg.train.batch_size, data.n_train) or data.n_train,
+                  cfg.train.num_threads)  # the thread policy; callers undo it with restoring()
     epochs = cfg.train.epochs
     bs = resolve_batch_size(cfg.train.batch_size, data.n_train)
     steps = 1 if bs is None else math.ceil(data.n_train / bs)
