@@ -69,8 +69,8 @@ def test_schema_is_runconfigs_schema_with_registry_choices(client):
 
 def test_page_and_static_files_are_served_locally(client):
     page = client.get("/").text
-    assert 'id="boundary"' in page and "/static/app.js" in page
-    for f in ("app.js", "style.css"):
+    assert 'id="boundary"' in page and "static/app.js" in page
+    for f in ("app.js", "draw.js", "style.css"):
         assert client.get(f"/static/{f}").status_code == 200
     assert "cdn" not in page.lower() and "https://" not in page
 
@@ -152,7 +152,8 @@ def test_session_cap_is_enforced(client):
             assert ws.receive_json()["type"] == "hello"
         with client.websocket_connect("/ws") as d:
             msg = d.receive_json()
-            assert msg["type"] == "error" and msg["fatal"] and "too many" in msg["message"]
+            assert msg["type"] == "error" and msg["fatal"] and msg["busy"]
+            assert msg["message"].startswith("server busy: all playground sessions are taken")
 
 
 GOOD_CSV = "x1,x2,kind\n" + "\n".join(
@@ -182,7 +183,7 @@ def test_upload_trains_and_draws_the_chosen_features(client):
     with client.websocket_connect("/ws") as ws:
         cfg = {"data": {"target": "kind"}, "model": {"hidden": [4]}}
         _, data = open_session(ws, cfg, upload=up["id"], draw=["x2", "x1"])
-        assert data["draw"] == ["x2", "x1"] and data["classes"] == ["a", "b"]
+        assert data["draw"] == ["x2", "x1"] and sorted(data["classes"]) == ["a", "b"]
         assert data["config"]["data"]["source"] == "secret_data.csv"
         assert train_to(ws, 20)["train_score"] > 0.6
 
@@ -216,7 +217,8 @@ def test_exports_reproduce_the_run(client, tmp_path):
 
         cfg = RunConfig.from_dict(__import__("yaml").safe_load(client.get(f"{base}/yaml").text))
         assert cfg.train.epochs == final["epoch"] and cfg.data.source == "moons"
-        cli = client.get(f"{base}/cli").text
+        note, cli = client.get(f"{base}/cli").text.splitlines()
+        assert note.startswith("# the page changed the learning rate") and "-> 0.003" in note
         assert cli.startswith("mlplab train --data moons") and "model.hidden=[6]" in cli
 
         z = zipfile.ZipFile(io.BytesIO(client.get(f"{base}/zip").content))

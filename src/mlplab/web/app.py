@@ -3,8 +3,9 @@
 Thin on purpose: it parses, hands work to :mod:`mlplab.web.sessions` / ``uploads`` /
 ``codegen`` and formats. Routes:
 
-- ``GET /``: the page; ``/static/*``: its JS and CSS (served locally, no CDN).
+- ``GET /``: the page (``?lang=zh``: in Chinese); ``/static/*``: its JS and CSS (no CDN).
 - ``GET /api/schema``: RunConfig's JSON schema, the registry's choices, defaults and limits.
+- ``GET /api/i18n/{lang}``: the page's texts in one language; ``GET /api/status``: how busy.
 - ``POST /api/validate``: check a config exactly as a session would.
 - ``POST /api/uploads``: a CSV (multipart field ``file``) -> id and column summary.
 - ``GET /api/sessions/{id}/export/{script|yaml|cli|zip}``: what reproduces the session's run.
@@ -27,14 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, UploadFile, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlplab.errors import ConfigError, MlplabError
+from mlplab.i18n import catalog, languages, resolve_lang
 from mlplab.web import codegen
+from mlplab.web.access import TokenGate
 from mlplab.web.channels import Outbox, parse_message
 from mlplab.web.limits import LimitError, Limits, playground_config, schema
-from mlplab.web.sessions import Session, SessionManager
+from mlplab.web.manager import SessionManager
+from mlplab.web.sessions import Session
 from mlplab.web.uploads import UploadStore
 
 STATIC = Path(__file__).parent / "static"
@@ -46,8 +50,23 @@ def _error(e: Exception, status: int = 400) -> JSONResponse:
                         and status == 400 else status)
 
 
-def create_app(limits: Limits | None = None) -> FastAPI:
-    """Build the app; ``limits`` caps sizes, epochs, uploads and concurrent sessions."""
+def page_texts(lang: str) -> dict[str, str]:
+    """The page's texts (catalog keys ``playground.*``) in ``lang``, English where missing.
+
+    >>> page_texts("zh")["playground.play"] != page_texts("en")["playground.play"]
+    True
+    """
+    code = resolve_lang(lang)
+    en, own = catalog("en"), catalog(code)
+    return {k: own.get(k) or v for k, v in en.items() if k.startswith("playground.")}
+
+
+HTML_LANG = {"zh": "zh-CN"}  # catalog code -> the page's <html lang>
+
+
+def create_app(limits: Limits | None = None, token: str | None = None) -> FastAPI:
+    """Build the app; ``limits`` caps sizes, epochs, uploads and sessions (in total and per
+    client); with ``token`` every request must carry it (:mod:`mlplab.web.access`)."""
     lim = limits or Limits()
     if lim.torch_threads:
         import torch
@@ -65,10 +84,25 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     app = FastAPI(title="mlplab playground", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.manager, app.state.uploads, app.state.limits = manager, uploads, lim
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if token is not None:
+        app.add_middleware(TokenGate, token=token)
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    async def index(lang: str = "en") -> Response:
+        code = resolve_lang(lang[:16])
+        html = page.replace('<html lang="en">', f'<html lang="{HTML_LANG.get(code, code)}">', 1)
+        return Response(html, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/i18n/{lang}")
+    async def texts(lang: str) -> dict[str, Any]:
+        code = resolve_lang(lang[:16])
+        return {"lang": code, "html_lang": HTML_LANG.get(code, code),
+                "languages": languages(), "texts": page_texts(code)}
+
+    @app.get("/api/status")
+    async def status() -> dict[str, Any]:
+        return manager.status()
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
@@ -123,10 +157,12 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     async def ws(socket: WebSocket) -> None:
         await socket.accept()
         outbox = Outbox(asyncio.get_running_loop())
+        client = socket.client.host if socket.client else ""
         try:
-            session = manager.open(outbox.put, outbox.ready)
+            session = manager.open(outbox.put, outbox.ready, client=client)
         except LimitError as e:
-            await socket.send_json({"type": "error", "message": str(e), "fatal": True})
+            await socket.send_json({"type": "error", "message": str(e), "fatal": True,
+                                    "busy": True})
             await socket.close(code=1013)
             return
         await socket.send_json({"type": "hello", "session": session.sid,
@@ -210,7 +246,13 @@ def _export_yaml(s: Session) -> tuple[bytes, str, str]:
 
 def _export_cli(s: Session) -> tuple[bytes, str, str]:
     cfg, _ = _need_run(s)
-    return (codegen.cli_command(cfg) + "\n").encode(), "text/plain", f"{cfg.name}.sh"
+    text = codegen.cli_command(cfg) + "\n"
+    later = s.lr_log[1:]
+    if later:  # a command line cannot change the rate mid-run: say so rather than drop it
+        text = ("# the page changed the learning rate during the run (" + ", ".join(
+            f"epoch {e} -> {lr:g}" for e, lr in later) + "); this command trains with the "
+            "starting rate only. The PyTorch script export reproduces the changes.\n" + text)
+    return text.encode(), "text/plain", f"{cfg.name}.sh"
 
 
 def _export_zip(s: Session) -> tuple[bytes, str, str]:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from mlplab.errors import ConfigError
@@ -29,6 +30,7 @@ MESSAGES: dict[str, dict[str, tuple[type, ...]]] = {
     "units": {"on": (bool,)},
 }
 OPTIONAL = {"upload", "draw"}
+BUSY_AFTER = 0.5  # seconds a session waits for a compute slot before the page is told
 
 def parse_message(text: str | bytes, limits: Limits) -> dict[str, Any]:
     """Decode and check one WebSocket message; raise ConfigError when it is not acceptable."""
@@ -79,26 +81,33 @@ class Turns:
         self.cv = threading.Condition()
         self.queue: deque[object] = deque()
 
-    def acquire(self) -> None:
+    def acquire(self, busy: Callable[[int], None] | None = None) -> None:
+        """Wait for a slot; after :data:`BUSY_AFTER` seconds of waiting call ``busy(ahead)``
+        (sessions ahead in the queue), and ``busy(0)`` once the slot is ours."""
         me = object()
+        told = False
         with self.cv:
             self.queue.append(me)
             while self.queue[0] is not me or self.running >= self.k:
-                self.cv.wait()
+                if not self.cv.wait(BUSY_AFTER) and busy is not None and not told:
+                    told = True
+                    busy(1 + self.queue.index(me))
             self.queue.popleft()
             self.running += 1
             self.cv.notify_all()
+        if told and busy is not None:
+            busy(0)
 
     def release(self) -> None:
         with self.cv:
             self.running -= 1
             self.cv.notify_all()
 
-    def pass_turn(self) -> None:
+    def pass_turn(self, busy: Callable[[int], None] | None = None) -> None:
         """Let waiting sessions go first (no-op when nobody waits)."""
         if self.queue:
             self.release()
-            self.acquire()
+            self.acquire(busy)
 
 
 class Outbox:

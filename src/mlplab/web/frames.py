@@ -133,23 +133,39 @@ def boundary_grid(model: nn.Module, task: TaskSpec, view: View, n: int,
     return {"kind": "multiclass", "n": n, "data": b64(np.stack([cls, conf], axis=1))}
 
 
-def unit_grids(model: nn.Module, view: View, n: int) -> list[list[str]]:
-    """Each hidden unit's activation over the drawn plane, scaled by its largest |value|.
+def _scaled_grids(a: np.ndarray, n: int) -> list[str]:
+    """Columns of ``a`` ((n*n, k), or (n, k) for 1-D, tiled into rows) as base64 n x n grids,
+    each scaled by its largest |value| (128 = zero)."""
+    if len(a) == n:  # 1-D: every row of the thumbnail is the same strip
+        a = np.tile(a, (n, 1))
+    scale = np.abs(a).max(axis=0)
+    scale[scale == 0] = 1.0
+    return [b64(to_u8(a[:, j] / scale[j], -1.0, 1.0)) for j in range(a.shape[1])]
 
-    Returns one list per hidden layer of base64 ``uint8`` grids (128 = zero).
+
+def unit_grids(model: nn.Module, view: View, n: int) -> list[list[str]]:
+    """Each hidden unit's activation over the drawn plane (1-D data: along the drawn axis).
+
+    Returns one list per hidden layer of base64 ``uint8`` n x n grids (128 = zero), each unit
+    scaled by its largest |value|.
     """
     hidden: Any = getattr(model, "hidden_activations", None)
-    if hidden is None or len(view.cols) != 2:
+    if hidden is None:
         return []
     dev = next(model.parameters()).device
     acts = hidden(torch.as_tensor(view.inputs(n), device=dev))
-    layers = []
-    for a in acts:  # (n*n, h)
-        a = a.float().cpu().numpy()
-        scale = np.abs(a).max(axis=0)
-        scale[scale == 0] = 1.0
-        layers.append([b64(to_u8(a[:, j] / scale[j], -1.0, 1.0)) for j in range(a.shape[1])])
-    return layers
+    return [_scaled_grids(a.float().cpu().numpy(), n) for a in acts]  # a: (cells, h)
+
+
+def input_grids(model: nn.Module, view: View, n: int, limit: int = 16) -> list[str]:
+    """What each of the first ``limit`` model inputs (feature crosses included) is over the
+    drawn plane, as :func:`unit_grids` draws a unit."""
+    from mlplab.models import add_crosses
+
+    spec: Any = getattr(model, "spec", None)
+    x = torch.as_tensor(view.inputs(n))
+    x = add_crosses(x, list(spec.crosses)) if spec is not None else x
+    return _scaled_grids(x[:, :limit].numpy(), n)
 
 
 def weights(model: nn.Module) -> list[list[list[float]]]:
@@ -198,8 +214,10 @@ def measure(model: nn.Module, task: TaskSpec, loss_fn: Any, X: torch.Tensor,
 
 
 def draw_columns(names_out: list[str], input_columns: list[str],
-                 wanted: list[str] | None) -> tuple[list[int], list[str]]:
-    """Indices and names of the drawn columns: the wanted features, else the first numeric two.
+                 wanted: list[str] | None,
+                 varying: list[bool] | None = None) -> tuple[list[int], list[str]]:
+    """Indices and names of the drawn columns: the wanted features, else the first numeric two
+    that vary (``varying[i]``: column ``i`` of the model's input is not constant).
 
     A categorical feature maps to its first one-hot column.
 
@@ -207,6 +225,8 @@ def draw_columns(names_out: list[str], input_columns: list[str],
     ([3, 0], ['b', 'a'])
     >>> draw_columns(["c=x", "c=y", "a", "b"], ["c", "a", "b"], None)
     ([2, 3], ['a', 'b'])
+    >>> draw_columns(["p0", "p1", "p2"], ["p0", "p1", "p2"], None, [False, True, True])
+    ([1, 2], ['p1', 'p2'])
     """
     def index(name: str) -> int | None:
         if name in names_out:
@@ -219,6 +239,8 @@ def draw_columns(names_out: list[str], input_columns: list[str],
     chosen: list[int] = []
     labels: list[str] = []
     numeric = [c for c in input_columns if c in names_out]
+    if varying is not None:  # constant columns last: they draw nothing
+        numeric = sorted(numeric, key=lambda c: not varying[names_out.index(c)])
     for name in [*(wanted or []), *numeric, *input_columns, *names_out]:
         i = index(name)
         if i is not None and i not in chosen:

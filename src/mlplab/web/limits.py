@@ -24,8 +24,10 @@ from typing import Any
 from mlplab import registry
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError
+from mlplab.models import CROSSES
 
-# What the page starts with (the spirit of TensorFlow Playground's defaults).
+# What the page starts with (the spirit of TensorFlow Playground's defaults). Training runs on
+# until the page pauses it: train.epochs defaults to the server's cap (Limits.max_epochs).
 PLAYGROUND_DEFAULTS: dict[str, Any] = {
     "name": "playground",
     "seed": 1,
@@ -33,7 +35,7 @@ PLAYGROUND_DEFAULTS: dict[str, Any] = {
              "impute": "median"},
     "model": {"hidden": [4, 2], "activation": "tanh"},
     "optim": {"name": "adam", "lr": 0.03},
-    "train": {"epochs": 20000, "batch_size": 10, "eval_every": 10},
+    "train": {"batch_size": 10, "eval_every": 10},
     "log": {"quiet": True, "plots": False},
 }
 
@@ -62,6 +64,7 @@ class Limits:
     max_upload_bytes: int = 2_000_000
     max_uploads: int = 32  # kept in memory, oldest evicted first
     max_sessions: int = 32  # concurrent WebSocket sessions
+    max_per_client: int = 8  # concurrent sessions from one client address
     max_message_bytes: int = 65_536
     fps: float = 15.0  # frames per second while playing
     grid: int = 64  # boundary heatmap cells per side
@@ -97,12 +100,17 @@ def playground_config(d: Any, limits: Limits, *,
     """
     if not isinstance(d, dict):
         raise ConfigError("config must be a JSON object", found=type(d).__name__)
-    full = merge(merge(PLAYGROUND_DEFAULTS, d), FORCED)
+    full = merge(merge(defaults(limits), d), FORCED)
     if upload_name is not None:
         full["data"]["source"] = upload_name
     cfg = RunConfig.from_dict(full)
     check_limits(cfg, limits, uploaded=upload_name is not None)
     return cfg
+
+
+def defaults(limits: Limits) -> dict[str, Any]:
+    """The page's starting config on a server with these limits (runs until the cap)."""
+    return merge(PLAYGROUND_DEFAULTS, {"train": {"epochs": limits.max_epochs}})
 
 
 def check_limits(cfg: RunConfig, limits: Limits, *, uploaded: bool) -> None:
@@ -138,7 +146,7 @@ def schema(limits: Limits) -> dict[str, Any]:
     """What the page needs to build its controls: schema, choices, defaults and limits."""
     return {
         "schema": RunConfig.model_json_schema(),
-        "defaults": RunConfig.from_dict(merge(PLAYGROUND_DEFAULTS, FORCED)).to_dict(),
+        "defaults": RunConfig.from_dict(merge(defaults(limits), FORCED)).to_dict(),
         "choices": {
             "activation": list(registry.ACTIVATIONS),
             "loss": ["auto", *registry.LOSSES],
@@ -150,6 +158,8 @@ def schema(limits: Limits) -> dict[str, Any]:
             "datasets": {n: {"kind": d.kind, "task": d.task, "description": d.description}
                          for n, d in registry.DATASETS.items()},
             "regularization": {"none": None, "l1": "optim.l1", "l2": "optim.weight_decay"},
+            "crosses": {name: need for name, (_, need) in CROSSES.items()},  # -> inputs needed
+            "default_weight_decay": dict(registry.DEFAULT_WEIGHT_DECAY),
         },
         "losses": {n: i.description for n, i in registry.LOSSES.items()},
         "limits": limits.to_dict(),

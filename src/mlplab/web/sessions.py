@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import queue
 import random
-import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -70,7 +71,7 @@ class Stream(Callback):
                 while not s.playing and not s.step_wanted and not s.restart and not s.closed:
                     s.drain(block=True)
             finally:
-                s.turns.acquire()
+                s.turns.acquire(s.busy)
         if s.restart or s.closed:
             state.stop, state.stop_reason = True, "stopped by the page"
         if s.step_wanted:
@@ -101,6 +102,7 @@ class Session:
         self.value_range = (0.0, 1.0)
         self.last_frame = 0.0
         self.lr_log: list[tuple[int, float]] = []  # (epoch, lr) from the start of the run
+        self.warnings: list[str] = []  # what preparing this setup warned about (for the page)
         self.snapshot: dict[str, Any] = {}  # what exports need, readable from any thread
         self.frames = 0
         self.thread = threading.Thread(target=self._main, name=f"session-{sid[:6]}",
@@ -164,7 +166,7 @@ class Session:
             self.step_wanted, self.stepping = False, True
         self.restart, self.in_fit = False, True
         hook = self.model.register_forward_pre_hook(self._between_batches)
-        self.turns.acquire()
+        self.turns.acquire(self.busy)
         self.turn_start = time.perf_counter()
         try:
             fit(self.model, self.prepared.task, self.tensors, self.cfg, [cb])
@@ -184,6 +186,8 @@ class Session:
         elif not self.closed:
             self.playing = False
             self.send_frame()
+            if self.done:
+                self.send_end()
 
     def _between_batches(self, module: Any, args: Any) -> None:
         """Forward pre-hook: keep frames coming mid-epoch when epochs are slow.
@@ -204,8 +208,12 @@ class Session:
 
     def maybe_pass_turn(self) -> None:
         if time.perf_counter() - self.turn_start >= SLICE_SECONDS:
-            self.turns.pass_turn()
+            self.turns.pass_turn(self.busy)
             self.turn_start = time.perf_counter()
+
+    def busy(self, ahead: int) -> None:
+        """Tell the page it waits for a compute slot (``ahead`` > 0) or computes again (0)."""
+        self.send({"type": "busy", "ahead": ahead})
 
     def drain(self, block: bool) -> None:
         """Apply queued commands; with ``block`` wait for at least one."""
@@ -235,17 +243,21 @@ class Session:
                 fut.set_exception(e)
         elif kind == "config":
             self.configure(msg["config"], msg.get("upload"), msg.get("draw"))
-        elif self.cfg is None:
-            raise ConfigError(f"'{kind}' before any config", hint="send a 'config' message first")
+        elif kind == "units":  # a view setting: fine before any config
+            self.units = bool(msg["on"])
+            self.send_frame()
+        elif self.cfg is None or self.model is None:
+            raise ConfigError(f"'{kind}' needs a valid setup first",
+                              hint="fix the settings the last error named")
+        elif kind in ("play", "step") and self.done:
+            self.playing = False
+            self.send_end()
         elif kind == "play":
             self.playing = True
         elif kind == "pause":
             self.playing = False
         elif kind == "step":
             self.playing, self.step_wanted = False, True
-        elif kind == "units":
-            self.units = bool(msg["on"])
-            self.send_frame()
         elif kind == "set_lr":
             self.set_lr(float(msg["lr"]))
         elif kind == "reset":
@@ -253,6 +265,12 @@ class Session:
         elif kind == "regenerate":
             self.cfg = self.cfg.model_copy(update={"seed": random.randrange(2**31)})
             self.request_rebuild()
+
+    def send_end(self) -> None:
+        """The run reached its epoch cap: say so (play and step do nothing until a reset)."""
+        assert self.state is not None
+        self.send({"type": "end", "epoch": self.state.epoch, "cap": self.state.epochs})
+        self.send_frame()
 
     def set_lr(self, lr: float) -> None:
         assert self.cfg is not None
@@ -281,18 +299,28 @@ class Session:
                 raise ConfigError("uploads are not enabled on this server")
             name = self.uploads.get(upload).filename
         cfg = playground_config(d, self.limits, upload_name=name)
-        old = self.cfg
+        old, old_upload = self.cfg, self.upload
         self.cfg, self.upload, self.draw = cfg, upload, draw
-        if old is not None and self.model is not None and _only_lr_changed(old, cfg):
+        same_data = old is not None and self.model is not None and upload == old_upload
+        if same_data and old is not None and _only_lr_changed(old, cfg):
             self.cfg = old
             self.set_lr(cfg.optim.lr)
-            return
-        self.request_rebuild()
+        elif same_data and old is not None and old.to_dict() == cfg.to_dict():
+            self.cfg = old  # only the drawn features changed: a new view of the same model
+            self._send_data(fresh=False)
+        else:
+            self.request_rebuild()
 
     def rebuild(self) -> None:
         """Fresh data, model and optimizer from the config; send the data message."""
         try:
-            self._rebuild()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.warnings = []
+                self._rebuild()
+            self.warnings = sorted({str(w.message) for w in caught})
+            if self.warnings:
+                self.send({"type": "warning", "messages": self.warnings})
         except BaseException:
             self.model = self.prepared = self.state = None  # nothing stale to train
             self.playing = False
@@ -301,7 +329,6 @@ class Session:
     def _rebuild(self) -> None:
         from mlplab.api import model_spec, prepare
         from mlplab.models import build_model
-        from mlplab.web import frames
 
         assert self.cfg is not None
         cfg = self.cfg
@@ -317,33 +344,23 @@ class Session:
             raise LimitError("too many classes", expected=f"at most {self.limits.max_classes}",
                              found=str(k))
         torch.manual_seed(cfg.seed)
-        self.model = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+        spec = replace(model_spec(cfg, p.n_features, p.task), crosses=list(cfg.model.crosses))
+        self.model = build_model(spec, seed=cfg.seed)
         self.prepared, self.tensors = p, p.tensors("cpu")
-        cols, names = frames.draw_columns(list(p.preprocessor.feature_names_out),
-                                          list(p.preprocessor.input_columns), self.draw)
-        X_all = _concat([p.X[s] for s in ("train", "test")])
-        self.view = frames.View.fit(p.X["train"], cols, names, X_all=X_all)
-        y_tr = p.y["train"].astype("float64")
-        self.value_range = (float(y_tr.min()), float(y_tr.max()))
-        if len(cols) == 1:  # 1-D: the vertical axis shows the target (or p(class 1))
-            lo, hi = self.value_range if not p.task.is_classification else (0.0, 1.0)
-            pad = 0.1 * (hi - lo if hi > lo else 1.0)
-            self.view.extent += [round(lo - pad, 4), round(hi + pad, 4)]
         self.lr_log = [(0, cfg.optim.lr)]
         self.restart = False
         self._snap()
-        lim = self.limits.max_points
-        self.send({"type": "data", "config": cfg.to_dict(), "task": p.task.name,
-                   "classes": [str(c) for c in p.target_encoder.classes],
-                   "target": p.target_encoder.target_names,
-                   "inputs": list(p.preprocessor.feature_names_out),
-                   "features": list(p.preprocessor.input_columns),
-                   "draw": names, "extent": self.view.extent, "upload": self.upload,
-                   "layers": [p.n_features, *cfg.model.hidden, p.task.n_outputs],
-                   "activations": cfg.model.activations(),
-                   "points": {s: frames.points(p.X[s], p.y[s], self.view, p.task, lim)
-                              for s in ("train", "test")},
-                   "score_name": "accuracy" if p.task.is_classification else "r2"})
+        self._send_data()
+
+    def _send_data(self, fresh: bool = True) -> None:
+        """The view of the drawn features and the data message (the model is untouched)."""
+        from mlplab.web.messages import data_message
+
+        assert self.cfg is not None
+        self.view, self.value_range, msg = data_message(self.cfg, self.prepared, self.upload,
+                                                        self.draw, self.limits)
+        msg["fresh"] = fresh  # False: the same model and run, seen through other features
+        self.send(msg)
         self.send_frame()
 
     def _snap(self) -> None:
@@ -357,31 +374,14 @@ class Session:
         """Measure the model now and send one frame (epoch, losses, scores, grids, weights)."""
         if self.model is None or self.prepared is None:
             return
-        from mlplab.training.loop import make_loss
-        from mlplab.web import frames
+        from mlplab.web.messages import frame_message
 
-        p, t, lim = self.prepared, self.tensors, self.limits
-        loss_fn = make_loss(p.task, weighted=False)
         st = self.state
         epoch = st.epoch if st is not None else 0
         lr = st.lr if st is not None else self.cfg.optim.lr if self.cfg else 0.0
-        with frames.eval_mode(self.model):
-            tr_loss, tr_score, _ = frames.measure(self.model, p.task, loss_fn, t.X["train"],
-                                                  t.y["train"])
-            te_loss, te_score, pred = frames.measure(self.model, p.task, loss_fn, t.X["test"],
-                                                     t.y["test"])
-            frame: dict[str, Any] = {
-                "type": "frame", "epoch": epoch, "playing": self.playing, "done": self.done,
-                "train_loss": _num(tr_loss), "test_loss": _num(te_loss),
-                "train_score": _num(tr_score), "test_score": _num(te_score), "lr": lr,
-                "grid": frames.boundary_grid(self.model, p.task, self.view, lim.grid,
-                                             self.value_range),
-                "weights": frames.weights(self.model)}
-            if self.units:
-                frame["units"] = frames.unit_grids(self.model, self.view, lim.unit_grid)
-        if p.task.name in ("binary", "multiclass") and pred is not None:
-            k = len(p.target_encoder.classes)
-            frame["confusion"] = frames.confusion(p.y["test"].reshape(-1), pred.reshape(-1), k)
+        frame = frame_message(self.model, self.prepared, self.tensors, self.view,
+                              self.value_range, self.limits, self.units)
+        frame.update({"epoch": epoch, "playing": self.playing, "done": self.done, "lr": lr})
         self.last_frame = time.perf_counter()
         self.frames += 1
         if st is not None:
@@ -397,48 +397,3 @@ def _only_lr_changed(a: RunConfig, b: RunConfig) -> bool:
     da["optim"].pop("lr")
     db["optim"].pop("lr")
     return da == db and a.optim.lr != b.optim.lr
-
-
-def _num(v: float) -> float | None:
-    return None if v != v or v in (float("inf"), float("-inf")) else round(float(v), 6)
-
-
-def _concat(arrays: list[Any]) -> Any:
-    import numpy as np
-
-    return np.concatenate([a for a in arrays if len(a)], axis=0)
-
-
-class SessionManager:
-    """The live sessions, capped at ``limits.max_sessions``; ids are unguessable tokens."""
-
-    def __init__(self, limits: Limits, uploads: Any = None) -> None:
-        self.limits, self.uploads = limits, uploads
-        self.sessions: dict[str, Session] = {}
-        self.lock = threading.Lock()
-        self.turns = Turns(limits.compute_slots)
-
-    def open(self, send: Send, ready: Callable[[], bool] | None = None) -> Session:
-        with self.lock:
-            if len(self.sessions) >= self.limits.max_sessions:
-                raise LimitError("too many playground sessions on this server",
-                                 expected=f"at most {self.limits.max_sessions}",
-                                 hint="close another tab or try again later")
-            sid = secrets.token_urlsafe(16)
-            s = Session(sid, self.limits, send, self.uploads, ready, self.turns)
-            self.sessions[sid] = s
-        s.start()
-        return s
-
-    def get(self, sid: str) -> Session | None:
-        return self.sessions.get(sid)
-
-    def close(self, sid: str) -> None:
-        with self.lock:
-            s = self.sessions.pop(sid, None)
-        if s is not None:
-            s.close()
-
-    def close_all(self) -> None:
-        for sid in list(self.sessions):
-            self.close(sid)

@@ -65,11 +65,24 @@ def safe_name(name: str | None) -> str:
     return f"{stem}.csv"
 
 
+def human_bytes(n: int) -> str:
+    """A size as people write it (decimal units, as file managers show them).
+
+    >>> human_bytes(2_000_001), human_bytes(950), human_bytes(12_345)
+    ('2.0 MB', '950 bytes', '12.3 kB')
+    """
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def parse_csv(data: bytes, limits: Limits) -> pd.DataFrame:
     """Parse CSV/TSV bytes (UTF-8, separator sniffed) into a frame, checking the caps."""
     if len(data) > limits.max_upload_bytes:
-        raise LimitError("file too large", expected=f"<= {limits.max_upload_bytes} bytes",
-                         found=f"{len(data)} bytes", hint="upload a sample of the rows")
+        raise LimitError("file too large",
+                         expected=f"at most {human_bytes(limits.max_upload_bytes)}",
+                         found=human_bytes(len(data)), hint="upload a sample of the rows")
     if not data.strip():
         raise DataError("the file is empty", expected="a header line and data rows")
     if b"\0" in data[:65536]:
