@@ -12,12 +12,36 @@ torch.Size([3, 1])
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from mlplab import registry
+
+# Input feature crosses (TensorFlow Playground's x1², x2², x1·x2, sin x1, sin x2): name ->
+# (how it is computed from the first two input columns, how many inputs it needs)
+CROSSES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], int]] = {
+    "x1^2": (lambda a, b: a * a, 1),
+    "x2^2": (lambda a, b: b * b, 2),
+    "x1*x2": (lambda a, b: a * b, 2),
+    "sin(x1)": (lambda a, b: torch.sin(a), 1),
+    "sin(x2)": (lambda a, b: torch.sin(b), 2),
+}
+
+
+def add_crosses(x: torch.Tensor, crosses: list[str]) -> torch.Tensor:
+    """``x`` (B, F) with one column per cross of its first two columns appended: (B, F + k).
+
+    >>> add_crosses(torch.tensor([[2.0, 3.0]]), ["x1^2", "x1*x2"]).tolist()
+    [[2.0, 3.0, 4.0, 6.0]]
+    """
+    if not crosses:
+        return x
+    a = x[:, 0]
+    b = x[:, 1] if x.shape[1] > 1 else a
+    return torch.cat([x, *(CROSSES[c][0](a, b)[:, None] for c in crosses)], dim=1)
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,7 @@ class ModelSpec:
     dropout: float = 0.0
     batchnorm: bool = False
     init: str = "default"
+    crosses: list[str] = field(default_factory=list)  # appended to the inputs (CROSSES)
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -44,17 +69,20 @@ class ModelSpec:
 
 
 class MLP(nn.Module):
-    """Linear -> [BatchNorm] -> activation -> [Dropout], repeated; then Linear -> output.
+    """[crosses] -> Linear -> [BatchNorm] -> activation -> [Dropout], repeated; Linear -> output.
 
     No hidden layers gives logistic regression (with a sigmoid/softmax head or a logit loss)
-    or linear regression.
+    or linear regression. ``spec.crosses`` appends computed columns (``x1^2``, ``sin(x1)``, ...)
+    of the first two inputs before the first layer, so they are part of the model (and of every
+    export that traces it).
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
+        check_crosses(spec.crosses, spec.in_features)
         self.spec = spec
         layers: list[nn.Module] = []
-        width = spec.in_features
+        width = spec.in_features + len(spec.crosses)
         for h, act in zip(spec.hidden, spec.activations, strict=True):
             layers.append(nn.Linear(width, h))
             if spec.batchnorm:
@@ -70,7 +98,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, in) -> (B, n_outputs)
-        return self.net(x)  # type: ignore[no-any-return]
+        return self.net(add_crosses(x, self.spec.crosses))  # type: ignore[no-any-return]
 
     def linears(self) -> list[nn.Linear]:
         """The Linear layers in order (hidden layers, then the head)."""
@@ -80,11 +108,33 @@ class MLP(nn.Module):
         """Each hidden layer's output after its activation: a list of (B, h_i)."""
         outs: list[torch.Tensor] = []
         acts = tuple(type(registry.ACTIVATIONS[a]()) for a in set(self.spec.activations))
+        x = add_crosses(x, self.spec.crosses)
         for m in self.net:
             x = m(x)
             if isinstance(m, acts) and len(outs) < len(self.spec.hidden):
                 outs.append(x)
         return outs
+
+
+def check_crosses(crosses: list[str], in_features: int | None = None) -> list[str]:
+    """Raise ConfigError for an unknown cross, a repeated one, or one needing more inputs.
+
+    >>> check_crosses(["x1*x2"], 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlplab.errors.ConfigError: the cross 'x1*x2' needs 2 input columns: ...
+    """
+    from mlplab.errors import ConfigError
+
+    for c in crosses:
+        registry.check_choice("model.crosses", c, CROSSES)
+        need = CROSSES[c][1]
+        if in_features is not None and in_features < need:
+            raise ConfigError(f"the cross '{c}' needs {need} input columns",
+                              expected=f">= {need} features", found=str(in_features))
+    if len(set(crosses)) != len(crosses):
+        raise ConfigError("model.crosses repeats a cross", found=str(crosses))
+    return crosses
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
