@@ -20,6 +20,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlplab
@@ -99,7 +100,7 @@ def test_partial_fit_needs_classes_then_learns(blobs):
     for _ in range(20):
         for i in range(0, len(X), 100):
             clf.partial_fit(X[i:i + 100], y[i:i + 100], classes=[0, 1, 2])
-    assert clf.n_iter_ == 60 and len(clf.loss_curve_) == 60
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 60  # n_iter_: this call's epochs
     assert clf.score(X, y) > 0.9
     with pytest.raises(DataError, match="classes not in classes_"):
         clf.partial_fit(X[:5], np.full(5, 7))
@@ -110,7 +111,7 @@ def test_warm_start_continues_and_cold_start_restarts(blobs):
     warm = _clf(max_iter=5, warm_start=True).fit(X, y)
     first_curve = list(warm.loss_curve_)
     warm.fit(X, y)
-    assert warm.n_iter_ == 10 and warm.loss_curve_[:5] == first_curve
+    assert warm.n_iter_ == 5 and warm.loss_curve_[:5] == first_curve
     assert warm.loss_curve_[5] < first_curve[0]  # continued from trained weights
     cold = _clf(max_iter=5).fit(X, y)
     again = cold.predict_proba(X)
@@ -201,10 +202,13 @@ def test_save_and_load_estimator(tmp_path):
 
 @pytest.mark.parametrize("kw", [{}, {"solver": "sgd", "batch_size": 32, "momentum": 0.5}])
 def test_estimator_agrees_with_mlplab_train(kw):
-    """Same RunConfig and seed -> the estimator and `mlplab train` end with equal weights."""
+    """Same RunConfig and seed -> the estimator and `mlplab train` end with equal weights
+    (with alpha=0 and a RunConfig init: RunConfig has no weights-only L2 and no Glorot init
+    with uniform biases, see docs/estimator.md)."""
     X, y = make_classification(150, n_features=4, random_state=0)
     X = X.astype(np.float32)
-    clf = _clf(max_iter=30, n_iter_no_change=30, random_state=3, **kw).fit(X, y)
+    clf = _clf(max_iter=30, n_iter_no_change=30, random_state=3, alpha=0.0, init="default",
+               **kw).fit(X, y)
     run = mlplab.train(clf.run_config_, data=(X, y), save=False, progress=False)
     for (k, a), b in zip(clf.model_.state_dict().items(), run.model.state_dict().values(),
                          strict=True):
@@ -255,13 +259,40 @@ def test_verbose_prints_sklearn_lines(blobs, capsys):
 
 @pytest.mark.parametrize(("params", "match"), [
     ({"solver": "lbfgs"}, "solver 'lbfgs' is not supported"),
-    ({"max_iter": 0}, "bad MLPClassifier parameter max_iter: expected an integer >= 1"),
-    ({"activation": "rellu"}, "unknown MLPClassifier activation 'rellu'.*did you mean 'relu'"),
-    ({"hidden_layer_sizes": (4, 0)}, "bad MLPClassifier parameter hidden_layer_sizes"),
     ({"config": {"optim.lr": -1}}, "optim.lr"),
+    ({"scheduler": "cosine", "solver": "sgd", "learning_rate": "adaptive"},
+     "both set the learning rate"),
 ])
 def test_bad_parameters_fail_in_fit_with_mlplab_messages(blobs, params, match):
     X, y = blobs
     clf = MLPClassifier(**params)  # __init__ never validates
     with pytest.raises(ConfigError, match=match):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"max_iter": 0}, "The 'max_iter' parameter of MLPClassifier must be an int in the range"),
+    ({"activation": "rellu"}, "The 'activation' parameter of MLPClassifier must be a str among"),
+    ({"dropout": 1.5}, "The 'dropout' parameter of MLPClassifier must be a float in the range"),
+    ({"init": "nope"}, "The 'init' parameter of MLPClassifier must be a str among"),
+])
+def test_bad_parameters_raise_sklearns_invalid_parameter_error(blobs, params, match):
+    """mlplab's extras are checked by the same _parameter_constraints machinery."""
+    X, y = blobs
+    with pytest.raises(InvalidParameterError, match=match):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_thread_count_is_restored_after_fit_and_predict(blobs):
+    """The thread policy sets this thread's torch count during fit/predict, then gives the
+    caller's back (no leaked global state)."""
+    X, y = blobs
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        clf = _clf(max_iter=3).fit(X, y)
+        assert torch.get_num_threads() == 2
+        clf.predict_proba(X)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

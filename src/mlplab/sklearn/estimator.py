@@ -17,25 +17,23 @@ Example
 >>> X, y = make_moons(200, noise=0.1, random_state=0)
 >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=300,
 ...                     random_state=0).fit(X, y)
->>> bool(clf.score(X, y) > 0.95), clf.classes_.tolist(), clf.predict_proba(X[:2]).shape
+>>> bool(clf.score(X, y) > 0.9), clf.classes_.tolist(), clf.predict_proba(X[:2]).shape
 (True, [0, 1], (2, 2))
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
-from mlplab import registry
-from mlplab.errors import DataError, RunError
-from mlplab.sklearn.base import REGRESSION_LOSSES, _MLPBase, _store
+from mlplab.errors import DataError
+from mlplab.sklearn import params, rundir
+from mlplab.sklearn.base import _MLPBase
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):
@@ -92,15 +90,17 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     (True, 'softmax')
     """
 
+    _parameter_constraints = params.CLASSIFIER_CONSTRAINTS
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",  # type: ignore[no-untyped-def]
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None, loss="auto", dropout=0.0, batchnorm=False, init="default",
+                 class_weight=None, loss="auto", dropout=0.0, batchnorm=False, init="glorot",
                  scheduler="none", threshold=0.5, device="auto", config=None):
-        _store(self, locals())
+        params.store(self, locals())
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on ``X`` (n, d) and labels ``y`` (n,) or a 0/1 label matrix (n, L)."""
@@ -108,9 +108,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
                     classes: Any = None) -> MLPClassifier:
-        """One epoch over ``X, y``; the first call needs ``classes`` (all labels)."""
+        """One epoch over ``X, y``; the first call needs ``classes`` (all labels), later calls
+        may repeat them but not change them."""
         if not hasattr(self, "model_") and classes is None and np.ndim(y) == 1:
-            raise DataError("classes must be passed on the first call to partial_fit",
+            raise DataError("classes must be passed on the first call to partial_fit.",
                             hint="partial_fit(X, y, classes=np.unique(all_labels))")
         return self._fit(X, y, sample_weight, incremental=True,  # type: ignore[return-value]
                          classes=classes)
@@ -119,10 +120,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return float(self.threshold)
 
     def _loss(self) -> str:
-        return self.loss if self.loss == "auto" else \
-            registry.check_choice("loss", self.loss, registry.LOSSES)
+        return str(self.loss)
 
-    def _encode(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, str, int]:
+    def _encode(self, y: np.ndarray, first: bool, classes: Any,
+                incremental: bool) -> tuple[np.ndarray, str, int]:
         """Labels -> class indices (n,) or a float 0/1 matrix (n, L); sets ``classes_``."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -148,6 +149,15 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             self.classes_ = cls
         elif self.task_.name == "multilabel":
             raise DataError("y is not a label matrix like in the previous fit")
+        elif incremental and classes is not None and \
+                not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            # scikit-learn's checks and wordings, for partial_fit and for warm_start
+            raise DataError(f"`classes={classes!r}` is not the same as on last call to "
+                            f"partial_fit, was: {self.classes_!r}")
+        elif not incremental and not np.array_equal(seen, self.classes_):
+            raise DataError("warm_start can only be used where `y` has the same classes as in "
+                            f"the previous call to fit. Previously got {self.classes_}, `y` "
+                            f"has {seen}")
         unknown = np.setdiff1d(seen, self.classes_)
         if len(unknown):
             raise DataError(f"y has classes not in classes_: {unknown.tolist()[:5]}",
@@ -206,6 +216,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     """
 
     _task_kind = "regressor"
+    _parameter_constraints = params.REGRESSOR_CONSTRAINTS
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,  # type: ignore[no-untyped-def]
                  solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -213,9 +224,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batchnorm=False, init="default", scheduler="none",
+                 dropout=0.0, batchnorm=False, init="glorot", scheduler="none",
                  device="auto", config=None):
-        _store(self, locals())
+        params.store(self, locals())
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train on ``X`` (n, d) and targets ``y`` (n,) or (n, t)."""
@@ -226,9 +237,10 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[return-value]
 
     def _loss(self) -> str:
-        return REGRESSION_LOSSES[registry.check_choice("loss", self.loss, REGRESSION_LOSSES)]
+        return params.REGRESSION_LOSSES[self.loss]
 
-    def _encode(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, str, int]:
+    def _encode(self, y: np.ndarray, first: bool, classes: Any,
+                incremental: bool) -> tuple[np.ndarray, str, int]:
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)  # (n, t)
         if not first and Y.shape[1] != self.n_outputs_:
             raise DataError("y has a different number of targets than in the previous fit",
@@ -258,7 +270,8 @@ def save(estimator: _MLPBase, path: str | Path, *, overwrite: bool = False) -> P
 
     ``model.json`` gets ``training.estimator`` (the class, its parameters and fitted
     attributes), which :func:`load_estimator` reads back; ``mlplab.load`` and the CLI read the
-    directory as a :class:`~mlplab.runs.run.Run`.
+    directory as a :class:`~mlplab.runs.run.Run`. A Pipeline is refused (save its last step,
+    or the whole pipeline with joblib); an existing directory needs ``overwrite=True``.
 
     Example
     -------
@@ -270,108 +283,12 @@ def save(estimator: _MLPBase, path: str | Path, *, overwrite: bool = False) -> P
     >>> (load_estimator(d).predict(X) == clf.predict(X)).all()
     np.True_
     """
-    import pandas as pd
-
-    from mlplab.data import Preprocessor, TargetEncoder
-    from mlplab.runs.run import Run
-
-    check_is_fitted(estimator, "model_")
-    est: Any = estimator
-    n = int(est.n_features_in_)
-    names = [str(c) for c in getattr(est, "feature_names_in_", [f"x{i + 1}" for i in range(n)])]
-    identity = Preprocessor.fit(pd.DataFrame(np.zeros((1, n)), columns=names), scale="none")
-    task = est.task_.name
-    targets = ["y"] if est.n_outputs_ == 1 or task != "regression" else \
-        [f"y{i + 1}" for i in range(est.n_outputs_)]
-    if task == "multilabel":
-        targets = [f"y{i + 1}" for i in range(len(est.classes_))]
-        encoder = TargetEncoder(task, targets, targets)
-    else:
-        encoder = TargetEncoder(task, [_plain(c) for c in getattr(est, "classes_", [])],
-                                targets)
-    info = {"epochs_run": est.n_iter_, "stop_reason": est.stop_reason_,
-            "estimator": _fitted_json(est)}
-    score = "val_r2" if task == "regression" else "val_accuracy"
-    vals = est.validation_scores_ or []
-    history = [{"epoch": i + 1, "train_loss": loss, **({score: vals[i]} if i < len(vals) else {})}
-               for i, loss in enumerate(est.loss_curve_)]
-    run = Run(config=est.run_config_, model=est.model_, task=est.task_, preprocessor=identity,
-              target_encoder=encoder, metrics={"training": info}, history=history, info=info)
-    return run.save(path, overwrite=overwrite)
+    return rundir.write(estimator, Path(path), overwrite)
 
 
 def load_estimator(path: str | Path, device: str = "cpu") -> _MLPBase:
     """Read back an estimator written by :func:`save` (weights via safetensors only)."""
-    from mlplab.config import RunConfig
-    from mlplab.models import MLP, ModelSpec
-    from mlplab.runs import store as runs
-    from mlplab.tasks import TaskSpec
-
-    path = Path(path)
-    config_d, info, state = runs.read_run_files(path)
-    meta = (info.get("training") or {}).get("estimator")
-    if not isinstance(meta, dict) or meta.get("class") not in ESTIMATORS:
-        raise RunError(f"'{path}' was not saved from an mlplab estimator",
-                       hint="use mlplab.load(path) for runs trained by `mlplab train`")
-    params = dict(meta["params"])
-    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"]) \
-        if isinstance(params["hidden_layer_sizes"], list) else params["hidden_layer_sizes"]
-    if isinstance(params.get("class_weight"), list):
-        params["class_weight"] = {k: v for k, v in params["class_weight"]}
-    est: Any = ESTIMATORS[meta["class"]](**params)
-    model = MLP(ModelSpec.from_dict(info["architecture"]))
-    model.load_state_dict(state)
-    est.model_ = model.to(device).eval()
-    est.run_config_ = RunConfig.from_dict(config_d)
-    est.task_ = TaskSpec.from_dict(info["task"])
-    for key, value in meta["fitted"].items():
-        setattr(est, key, value)
-    if meta.get("classes") is not None:
-        est.classes_ = np.asarray(meta["classes"], dtype=meta["classes_dtype"])
-    if meta.get("feature_names_in") is not None:
-        est.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
-    if est.best_loss_ is None and not est.early_stopping:
-        est.best_loss_ = math.inf
-    est._optimizer, est._no_improvement_count = None, 0
-    return est  # type: ignore[no-any-return]
-
-
-_FITTED = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_", "t_",
-           "loss_curve_", "validation_scores_", "best_loss_", "best_validation_score_",
-           "stop_reason_")
-
-
-def _plain(v: Any) -> Any:
-    """JSON-safe scalars: numpy numbers -> Python, non-finite floats -> None."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def _fitted_json(est: Any) -> dict[str, Any]:
-    params = {}
-    for key, value in est.get_params(deep=False).items():
-        if key == "random_state" and not isinstance(value, int | None):
-            value = None  # a RandomState object: its stream is not saved
-        elif key == "class_weight" and isinstance(value, dict):
-            value = [[_plain(k), _plain(v)] for k, v in value.items()]
-        elif isinstance(value, tuple):
-            value = [_plain(v) for v in value]
-        params[key] = _plain(value)
-    fitted = {k: getattr(est, k) for k in _FITTED}
-    fitted["loss_curve_"] = [_plain(v) for v in fitted["loss_curve_"]]
-    if fitted["validation_scores_"] is not None:
-        fitted["validation_scores_"] = [_plain(v) for v in fitted["validation_scores_"]]
-    fitted = {k: _plain(v) for k, v in fitted.items()}
-    classes = getattr(est, "classes_", None)
-    names = getattr(est, "feature_names_in_", None)
-    return {"class": type(est).__name__, "params": params, "fitted": fitted,
-            "classes": None if classes is None else [_plain(c) for c in classes],
-            "classes_dtype": None if classes is None else str(classes.dtype),
-            "feature_names_in": None if names is None else [str(c) for c in names],
-            "torch": torch.__version__}
+    return rundir.read(Path(path), ESTIMATORS, device)  # type: ignore[no-any-return]
 
 
 __all__ = ["ESTIMATORS", "MLPClassifier", "MLPRegressor", "load_estimator", "save"]

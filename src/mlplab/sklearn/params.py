@@ -1,0 +1,159 @@
+"""The estimators' parameters: scikit-learn's names -> mlplab's (tables), scikit-learn's
+``_parameter_constraints`` extended by mlplab's extras, the checks constraints cannot express,
+and the :class:`~mlplab.config.RunConfig` a set of parameters means.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.neural_network import MLPClassifier as _SkClassifier
+from sklearn.neural_network import MLPRegressor as _SkRegressor
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from mlplab import registry
+from mlplab.config import RunConfig, set_path
+from mlplab.errors import ConfigError
+from mlplab.tasks import TaskSpec
+
+# --- scikit-learn names -> mlplab names (tables, not if-chains) ----------------------------
+
+ACTIVATIONS = {"logistic": "sigmoid", **{a: a for a in registry.ACTIVATIONS}}
+SOLVERS = {"adam": "adam", "sgd": "sgd", "adamw": "adamw", "rmsprop": "rmsprop"}
+UNSUPPORTED_SOLVERS = {
+    "lbfgs": "L-BFGS needs a closure that re-evaluates the loss, which mlplab's mini-batch "
+             "loop does not run; use solver='adam' (the default) or 'sgd'",
+}
+REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "mse": "mse", "l1": "l1"}
+UNSUPPORTED_LOSSES = {
+    "poisson": "mlplab's loss table (registry.LOSSES) has no Poisson loss with an exp output "
+               "yet; use loss='squared_error' on log1p(y), or scikit-learn's MLPRegressor",
+}
+OUT_ACTIVATIONS = {"binary": "logistic", "multilabel": "logistic", "multiclass": "softmax",
+                   "regression": "identity"}
+# scikit-learn's initialisation (uniform +-sqrt(factor / (fan_in + fan_out)) on weights and
+# biases, factor 2 for logistic units, else 6): the estimators' default, measured better than
+# PyTorch's default at scikit-learn's small max_iter (docs/estimator.md)
+GLOROT = "glorot"
+INITS = (GLOROT, *registry.INITS)
+
+_EXTRAS: dict[str, list[Any]] = {
+    "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    "batchnorm": ["boolean"],
+    "init": [StrOptions(set(INITS))],
+    "scheduler": [StrOptions(set(registry.SCHEDULERS))],
+    "device": [str],
+    "config": [None, dict],
+}
+_NAMES = {"activation": [StrOptions(set(ACTIVATIONS))],
+          "solver": [StrOptions(set(SOLVERS) | set(UNSUPPORTED_SOLVERS))]}
+
+# scikit-learn's constraints for its own parameters (so errors read exactly as there), with
+# mlplab's wider activation/solver names and its extras
+CLASSIFIER_CONSTRAINTS: dict[str, list[Any]] = {
+    **_SkClassifier._parameter_constraints, **_NAMES, **_EXTRAS,
+    "class_weight": [None, StrOptions({"balanced"}), dict],
+    "loss": [StrOptions({"auto", *registry.LOSSES})],
+    "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
+}
+REGRESSOR_CONSTRAINTS: dict[str, list[Any]] = {
+    **_SkRegressor._parameter_constraints, **_NAMES, **_EXTRAS,
+    "loss": [StrOptions(set(REGRESSION_LOSSES) | set(UNSUPPORTED_LOSSES))],
+}
+
+
+def store(est: Any, params: dict[str, Any]) -> None:
+    """``__init__`` stores its arguments verbatim (scikit-learn's rule); ``fit`` checks them."""
+    for key, value in params.items():
+        if key not in ("self", "__class__"):
+            setattr(est, key, value)
+
+
+def check(est: Any, incremental: bool) -> None:
+    """What ``_parameter_constraints`` cannot say (run after ``est._validate_params()``)."""
+    if est.solver in UNSUPPORTED_SOLVERS:
+        raise ConfigError(f"solver '{est.solver}' is not supported",
+                          hint=UNSUPPORTED_SOLVERS[est.solver])
+    if est.loss in UNSUPPORTED_LOSSES:
+        raise ConfigError(f"loss '{est.loss}' is not supported", hint=UNSUPPORTED_LOSSES[est.loss])
+    hidden = hidden_sizes(est)
+    if any(h <= 0 for h in hidden):  # scikit-learn's own check and wording
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+    if incremental and est.early_stopping:
+        raise ConfigError("partial_fit does not support early_stopping=True")
+    if incremental and getattr(est, "class_weight", None) == "balanced":
+        # SGDClassifier's refusal: each chunk's class counts would give different weights
+        raise ConfigError(
+            "class_weight 'balanced' is not supported for partial_fit. In order to use "
+            "'balanced' weights, use compute_class_weight('balanced', classes=classes, y=y). "
+            "In place of y you can use a large enough sample of the full training set target "
+            "to properly estimate the class frequency distributions. Pass the resulting "
+            "weights as the class_weight parameter.")
+    if est.scheduler != "none" and est.learning_rate != "constant" and est.solver == "sgd":
+        raise ConfigError(f"learning_rate='{est.learning_rate}' and scheduler="
+                          f"'{est.scheduler}' both set the learning rate",
+                          hint="keep one: learning_rate='constant' or scheduler='none'")
+
+
+def hidden_sizes(est: Any) -> list[int]:
+    """``hidden_layer_sizes`` as a list (an int, a tuple or an array, as scikit-learn takes)."""
+    h = est.hidden_layer_sizes
+    return [int(h)] if np.ndim(h) == 0 else [int(v) for v in np.asarray(h).ravel()]
+
+
+def batch_size(est: Any, n: int) -> int:
+    """scikit-learn's batch size for ``n`` training rows (warns and clips above ``n``)."""
+    if est.batch_size == "auto":
+        return min(200, n)
+    if est.batch_size > n:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                      "to be clipped", UserWarning, stacklevel=5)
+    return int(np.clip(est.batch_size, 1, n))
+
+
+def seed(est: Any) -> int:
+    """The integer seed ``random_state`` stands for (drawn once from a RandomState/None)."""
+    rs = est.random_state
+    if isinstance(rs, numbers.Integral):
+        return int(rs)
+    return int(check_random_state(rs).randint(0, 2**31 - 1))
+
+
+def run_config(est: Any, task: TaskSpec, n_train: int, w_mean: float, seed_: int,
+               epochs: int, threshold: float) -> RunConfig:
+    """The RunConfig these parameters mean for ``n_train`` rows (kept as ``run_config_``)."""
+    bs = batch_size(est, n_train)
+    solver = SOLVERS[est.solver]
+    sgd = solver == "sgd"
+    optim: dict[str, Any] = {
+        "name": solver, "lr": float(est.learning_rate_init), "eps": float(est.epsilon),
+        "momentum": float(est.momentum) if sgd else 0.0,
+        "nesterov": bool(sgd and est.nesterovs_momentum and est.momentum > 0),
+        "betas": [float(est.beta_1), float(est.beta_2)],
+        # scikit-learn's penalty alpha/(2 * batch weight sum) * |W|^2, a coupled L2 (the
+        # estimator applies it to weight matrices only, see base.build_optimizer)
+        "weight_decay": float(est.alpha) / (bs * w_mean)}
+    d = {"name": type(est).__name__, "seed": seed_, "task": task.name,
+         "data": {"source": "estimator", "scale": "none", "test_size": 0.0,
+                  "val_size": float(est.validation_fraction) if est.early_stopping else 0.0},
+         "model": {"hidden": hidden_sizes(est), "activation": ACTIVATIONS[est.activation],
+                   "output": "logits", "dropout": float(est.dropout),
+                   "batchnorm": bool(est.batchnorm),
+                   "init": "default" if est.init == GLOROT else est.init},
+         "loss": task.loss, "optim": optim, "schedule": {"name": est.scheduler},
+         "train": {"epochs": epochs, "batch_size": bs, "eval_every": epochs,
+                   "shuffle": bool(est.shuffle), "device": est.device,
+                   "threshold": threshold},
+         "log": {"quiet": True, "plots": False}}
+    for key, value in (est.config or {}).items():  # typed values: no string parsing
+        set_path(d, key, value)
+    cfg = RunConfig.from_dict(d)
+    if getattr(cfg.model, "crosses", None):
+        raise ConfigError("model.crosses is not an estimator option",
+                          hint="add computed columns with a transformer before the estimator "
+                               "(e.g. PolynomialFeatures in a Pipeline)")
+    return cfg

@@ -1,0 +1,94 @@
+"""scikit-learn's end-of-epoch rules for the estimators, as a callback of ``training.loop.fit``.
+
+What ``MLPClassifier._fit_stochastic`` does after each epoch, in the same order: record the
+epoch's loss (mean train loss + the L2 term) in ``loss_curve_`` and ``loss_``, count
+``t_``, print ``Iteration i, loss = ...`` when verbose, score the validation rows
+(``validation_scores_``, ``Validation score: ...``) or compare the training loss with
+``best_loss_``, apply ``solver='sgd'``'s ``invscaling`` / ``adaptive`` learning rates, and stop
+after ``n_iter_no_change`` epochs without an improvement of ``tol``. With early stopping the
+best-scoring weights come back at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from mlplab.training.callbacks import Callback
+from mlplab.training.loop import TrainState, evaluate_split
+
+
+class SklearnRules(Callback):
+    """scikit-learn's per-epoch rules; one host sync per epoch (the loss), none per step.
+
+    ``est`` is the estimator (its ``loss_curve_`` etc. are updated in place), ``val`` the
+    validation tensors (X, y) with early stopping, ``l2`` the coupled L2 coefficient per weight
+    matrix (``alpha / batch_size``), ``n_train`` the training rows, ``start`` the epoch count
+    before this call (``n_iter_`` counts this call's epochs, as in scikit-learn).
+    """
+
+    every = 1
+
+    def __init__(self, est: Any, val: tuple[torch.Tensor, torch.Tensor] | None,
+                 l2: float, n_train: int, start: int, sgd: bool) -> None:
+        self.est, self.val, self.l2, self.n_train = est, val, l2, n_train
+        self.start, self.sgd = start, sgd
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_epoch(self, state: TrainState) -> None:
+        est: Any = self.est
+        loss = state.last_loss if state.last_loss is not None else torch.tensor(float("nan"))
+        if self.l2 > 0:
+            with torch.no_grad():
+                sq = sum((p * p).sum() for p in state.model.parameters() if p.dim() > 1)
+            loss = loss + 0.5 * self.l2 * sq
+        est.loss_ = float(loss)
+        est.loss_curve_.append(est.loss_)
+        est.t_ += self.n_train
+        if est.verbose:
+            print(f"Iteration {state.epoch - self.start}, loss = {est.loss_:.8f}")
+        improved = self._improved(state, est.loss_)
+        est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+        if self.sgd and est.learning_rate == "invscaling":
+            _set_lr(state, float(est.learning_rate_init) / (est.t_ + 1) ** float(est.power_t))
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.val is not None else "Training loss"
+            msg = (f"{what} did not improve more than tol={est.tol:f} for "
+                   f"{est.n_iter_no_change} consecutive epochs.")
+            if self.sgd and est.learning_rate == "adaptive" and state.lr > 1e-6:
+                _set_lr(state, state.lr / 5.0)
+                est._no_improvement_count = 0
+                if est.verbose:
+                    print(f"{msg} Setting learning rate to {state.lr:f}")
+            else:
+                state.stop, state.stop_reason = True, msg
+                if est.verbose:
+                    print(f"{msg} Stopping.")
+
+    def _improved(self, state: TrainState, loss: float) -> bool:
+        est: Any = self.est
+        if self.val is None:
+            best = est.best_loss_
+            est.best_loss_ = min(best, loss)
+            return not loss > best - est.tol
+        _, score = evaluate_split(state.model, state.task, state.task.batch_loss,
+                                  *self.val)
+        est.validation_scores_.append(score)
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        best = est.best_validation_score_
+        if score > best:
+            est.best_validation_score_ = score
+            self.best_state = {k: v.detach().clone() for k, v in
+                               state.model.state_dict().items()}
+        return not score < best + est.tol
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.best_state is not None:
+            state.model.load_state_dict(self.best_state)
+
+
+def _set_lr(state: TrainState, lr: float) -> None:
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
