@@ -12,6 +12,8 @@ Example
 (False, False, True)
 >>> len(new_token()) >= 32
 True
+>>> page_url("0.0.0.0", 8000, "abc")
+'http://127.0.0.1:8000/?token=abc'
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 import secrets
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 COOKIE = "mlplab_token"
 Scope = dict[str, Any]
@@ -40,6 +42,14 @@ def needs_token(host: str) -> bool:
 def new_token() -> str:
     """A fresh random access token (URL-safe, 192 bits)."""
     return secrets.token_urlsafe(24)
+
+
+def page_url(host: str, port: int, token: str | None) -> str:
+    """The URL to open: a wildcard address is reached on loopback; the token in the query."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 address
+    return f"http://{shown}:{port}/" + (f"?{urlencode({'token': token})}" if token else "")
 
 
 def _given(scope: Scope) -> tuple[str | None, bool]:
