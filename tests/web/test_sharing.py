@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi")
-websockets = pytest.importorskip("websockets")
+pytest.importorskip("websockets")
+import websockets
 from fastapi.testclient import TestClient
 
 from mlplab.web import Limits, create_app
