@@ -54,7 +54,8 @@ def sweep(
     storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL")] = None,
     study: Annotated[str, Opt(help="Optuna study name (shared by workers)")] = "mlplab",
     batch: Annotated[int, Opt(help="Optuna trials trained together as one ensemble")] = 8,
-    metric: Annotated[Optional[str], Opt(help="ranking column, e.g. test_f1")] = None,
+    heartbeat: Annotated[int, Opt(help="seconds between heartbeats of running trials (database storage); a trial silent for two is failed and retried")] = 60,  # noqa: E501
+    metric: Annotated[Optional[str], Opt(help="ranking column on the validation split, e.g. val_f1 (default val_accuracy / val_r2)")] = None,  # noqa: E501
     config: Annotated[Optional[Path], Opt("--config", "-c", help="base YAML/TOML config")] = None,
     recipe: Annotated[Optional[str], Opt(help="base recipe (see `mlplab recipes`)")] = None,
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override of the base")] = None,  # noqa: E501
@@ -62,10 +63,14 @@ def sweep(
     overwrite: Annotated[bool, Opt(help="replace existing member run directories")] = False,
     top: Annotated[int, Opt(help="rows of the ranked table to print")] = 20,
 ) -> None:
-    """Train many configurations at once; same-shaped ones train as one batched model."""
+    """Train many configurations at once; same-shaped ones train as one batched model.
+
+    Members are ranked on a validation split (added when the config has none); the best
+    configuration by mean over seeds is printed with its test scores.
+    """
     from mlplab.config import read_config_file
     from mlplab.runs.store import default_run_dir
-    from mlplab.search.sweep import optuna_sweep
+    from mlplab.search.study import optuna_sweep
     from mlplab.search.sweep import sweep as run_sweep
 
     base = build_config(config, recipe, {}, set_)
@@ -74,15 +79,18 @@ def sweep(
     if modes > 1:
         raise ConfigError("choose one of --grid, --random N, --optuna N")
     space_d = read_config_file(space) if space is not None else None
-    if (random or optuna) and space_d is None:
+    if (random or optuna is not None) and space_d is None:
         if not specs:
             raise ConfigError("--random/--optuna need a search space",
                               hint="pass --space FILE.yaml or KEY=V1,V2 choices")
         space_d = dict(parse_spec(s) for s in specs)
-    if optuna:
+    if optuna is not None:
         assert space_d is not None
+        if optuna < 0 or batch < 1 or heartbeat < 1:
+            raise ConfigError("--optuna, --batch and --heartbeat must be positive",
+                              found=f"{optuna}, {batch}, {heartbeat}")
         res = optuna_sweep(base, space_d, optuna, storage=storage, study_name=study,
-                           metric=metric, batch=batch, out=out_path)
+                           metric=metric, batch=batch, out=out_path, heartbeat=heartbeat)
     elif random:
         res = run_sweep(base, space=space_d, n_random=random, metric=metric, out=out_path,
                         overwrite=overwrite)
@@ -91,17 +99,22 @@ def sweep(
             {k: v if isinstance(v, list) else [v] for k, v in space_d.items()}
         res = run_sweep(base, grid=grid_d or None, metric=metric, out=out_path,
                         overwrite=overwrite)
+    for note in res.notes:
+        err.print(f"note: {note}")
     _print(res, top)
-    err.print(f"{len(res.runs)} members in {res.seconds:.1f} s ({res.n_batched} batched); "
-              f"runs, summary.csv and seeds.csv in {out_path}")
+    if len(res.summary()):
+        out.print(res.best.describe())
+    err.print(f"{len(res.runs)} members trained in {res.seconds:.1f} s ({res.n_batched} "
+              f"batched), {len(res.rows)} in the sweep; runs, summary.csv, seeds.csv and "
+              f"best.json in {out_path}")
 
 
 def _print(res: Any, top: int) -> None:
     from rich.table import Table as RichTable
 
     ranked = res.ranked().head(top)
-    keys = list(res.params[0]) if res.params else []
-    cols = ["member", *keys, res.metric, "test_loss" if "test_loss" in ranked else "train_loss"]
+    other = "val_loss" if "val_loss" in ranked and res.metric != "val_loss" else "train_loss"
+    cols = ["member", *res.keys, "state", res.metric, other]
     table = RichTable(title=f"ranked by {res.metric}", title_justify="left")
     for c in cols:
         table.add_column(c, justify="right")
@@ -109,7 +122,7 @@ def _print(res: Any, top: int) -> None:
         table.add_row(*(fmt(row.get(c)) for c in cols))
     out.print(table)
     summary = res.summary()
-    if "seed" in keys and len(summary):
+    if "seed" in res.keys and len(summary):
         t2 = RichTable(title=f"{res.metric} over seeds", title_justify="left")
         for c in summary.columns:
             t2.add_column(str(c), justify="right")
