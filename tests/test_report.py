@@ -79,3 +79,45 @@ def test_compare_page_shows_each_run_and_what_differs(run_dir, tmp_path, capsys)
     assert "model.hidden" in html and "moons" in html and "linear" in html
     assert len(re.findall(r"data:image/png;base64,", html)) == 3  # 2 boundaries + curves
     assert main(["compare", str(run_dir)]) == 2
+
+
+def test_report_in_chinese_with_lang(run_dir, capsys):
+    assert main(["report", str(run_dir), "--lang", "zh"]) == 0
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    for words in ("指标", "诊断", "图表", "配置", "测试集", "准确率", "行是真实类别"):
+        assert words in html, words
+    assert ">Metrics<" not in html
+    assert main(["report", str(run_dir), "--lang", "en"]) == 0
+    assert ">Metrics<" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_refuses_an_unknown_language(run_dir, capsys):
+    before = (run_dir / "report.html").stat().st_mtime_ns
+    assert main(["report", str(run_dir), "--lang", "fr"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown language 'fr'") and "en, zh" in err
+    assert (run_dir / "report.html").stat().st_mtime_ns == before  # wrote nothing
+
+
+def test_chinese_column_names_and_labels_draw_without_missing_glyphs(tmp_path):
+    """Regression: figures drew CJK names as empty boxes ("Glyph ... missing from font(s)")."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 2))
+    frame = pd.DataFrame({"特征一": x[:, 0], "特征二": x[:, 1],
+                          "标签": np.where(x[:, 0] + x[:, 1] > 0, "好", "坏")})
+    csv = tmp_path / "数据.csv"
+    frame.to_csv(csv, index=False, encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mlplab.train(_cfg("zh", data={"source": str(csv), "target": "标签"},
+                          train={"epochs": 20}), out=tmp_path / "run")
+    glyphs = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert glyphs == []
+    assert {"boundary.png", "confusion_matrix.png", "report.html"} <= \
+        {f.name for f in (tmp_path / "run").iterdir()}  # the names were drawn

@@ -28,6 +28,8 @@ _LAZY = {
     "MLPClassifier": "mlplab.sklearn.estimator", "MLPRegressor": "mlplab.sklearn.estimator",
     "load_estimator": "mlplab.sklearn.estimator", "save": "mlplab.sklearn.estimator",
     "Run": "mlplab.runs.run", "load": "mlplab.runs.run",
+    "evaluate": "mlplab.inspect.helpers", "plot_decision_boundary": "mlplab.inspect.helpers",
+    "plot_history": "mlplab.inspect.helpers",
     "SweepResult": "mlplab.search.sweep", "sweep": "mlplab.search.sweep",
 }
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         RunError,
         TrainingError,
     )
+    from mlplab.inspect.helpers import evaluate, plot_decision_boundary, plot_history
     from mlplab.runs.run import Run, load
     from mlplab.search.sweep import SweepResult, sweep
     from mlplab.sklearn.estimator import MLPClassifier, MLPRegressor, load_estimator, save
@@ -77,8 +80,11 @@ __all__ = [
     "SweepResult",
     "TrainingError",
     "__version__",
+    "evaluate",
     "load",
     "load_estimator",
+    "plot_decision_boundary",
+    "plot_history",
     "prepare",
     "save",
     "sweep",

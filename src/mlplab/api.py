@@ -172,7 +172,11 @@ def _callbacks_for(cfg: RunConfig, progress: bool | None, p: Prepared | None = N
                    out: Path | None = None) -> list[Callback]:
     cbs: list[Callback] = []
     show = ProgressBar.wanted(cfg.log.quiet) if progress is None else progress
-    if show:
+    if progress is not False and not cfg.log.quiet and "ipykernel" in sys.modules:
+        from mlplab.inspect.notebook import live_display  # Jupyter: one live output, no bar
+
+        cbs += live_display()
+    elif show:
         cbs.append(ProgressBar())
     if p is not None and (cfg.log.tensorboard or cfg.log.snapshots_every or
                           (out is not None and cfg.log.plots)):

@@ -4,6 +4,14 @@ Everything is embedded (figures as base64, styles and the few lines of script in
 page opens offline from disk and can be mailed around. The report holds the config, metrics,
 every figure, the diagnosis, and a slider over the boundary snapshots kept in step with a
 marker on the loss curve.
+
+The report speaks the language ``lang`` names (``"en"``, ``"zh"``; default: the locale), its
+words taken from the ``report.*`` messages of :mod:`mlplab.i18n`.
+
+Example
+-------
+>>> "<th>准确率</th>" in metrics_html({"test": {"n": 20, "accuracy": 0.95}}, "binary", "zh")
+True
 """
 
 from __future__ import annotations
@@ -18,26 +26,17 @@ from typing import Any
 import numpy as np
 
 from mlplab.config import flatten
+from mlplab.i18n import DEFAULT_LANG, catalog, resolve_lang, tr
 from mlplab.inspect.diagnosis import Finding, diagnose, evidence_for
 from mlplab.inspect.plots.view import PlotData
 
-CAPTIONS = {
-    "data.png": "The data: colour is the class, the marker the split.",
-    "boundary.png": "What the model predicts over the input plane; black rings mark "
-                    "misclassified points.",
-    "learning_curves.png": "Loss and score per epoch; the dash-dot line is the learning rate.",
-    "confusion_matrix.png": "Rows are the true classes, columns the predictions.",
-    "roc_pr.png": "ROC and precision-recall curves (dotted: the positive rate by chance).",
-    "calibration.png": "Do predicted probabilities match observed frequencies?",
-    "residuals.png": "Predicted against true values, and what is left over.",
-    "neurons.png": "Every hidden unit's activation over the input plane (purple < 0 < orange).",
-}
 METRIC_KEYS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc",
                                   "log_loss", "loss"],
                "regression": ["r2", "mae", "rmse", "loss"]}
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;margin:0;
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,"Noto Sans CJK SC","PingFang SC",
+"Microsoft YaHei",sans-serif;color:#222;margin:0;
 background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid
@@ -66,7 +65,8 @@ SLIDER_JS = """
     img.src = 'data:image/png;base64,' + data.frames[i];
     const x = data.x[i];
     marker.setAttribute('x1', x); marker.setAttribute('x2', x);
-    label.textContent = 'epoch ' + data.epochs[i] + ' (' + (i + 1) + '/' + data.epochs.length + ')';
+    label.textContent = data.epoch + ' ' + data.epochs[i] + ' (' + (i + 1) + '/' +
+      data.epochs.length + ')';
   }
   range.addEventListener('input', function(){ show(Number(range.value)); });
   show(Number(range.value));
@@ -74,41 +74,47 @@ SLIDER_JS = """
 """
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """Bytes as base64 text, for ``data:`` URLs."""
     return base64.b64encode(data).decode("ascii")
 
 
-def _esc(v: Any) -> str:
+def esc(v: Any) -> str:
+    """``str(v)`` escaped for HTML text and attributes."""
     return html.escape(str(v))
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4f}" if np.isfinite(v) else "-"
-    return "-" if v is None else _esc(v)
+    return "-" if v is None else esc(v)
 
 
-def metrics_html(metrics: dict[str, Any], task: str) -> str:
+def metrics_html(metrics: dict[str, Any], task: str, lang: str | None = None) -> str:
     """A table with one row per split."""
     keys = METRIC_KEYS["regression" if task == "regression" else "classification"]
-    head = "".join(f"<th>{k}</th>" for k in ["split", "n", *keys])
+    head = "".join(f"<th>{esc(tr(k, lang))}</th>" for k in
+                   ["report.split", "report.metric.n", *(f"report.metric.{k}" for k in keys)])
     rows = "".join(
-        f"<tr><td>{s}</td><td>{_fmt(m.get('n'))}</td>" +
+        f"<tr><td>{esc(tr('report.split.' + s, lang))}</td><td>{_fmt(m.get('n'))}</td>" +
         "".join(f"<td>{_fmt(m.get(k))}</td>" for k in keys) + "</tr>"
         for s in ("train", "val", "test") if (m := metrics.get(s)))
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
-def findings_html(findings: list[Finding]) -> str:
+def findings_html(findings: list[Finding], lang: str | None = None) -> str:
+    """The diagnosis, one box per finding coloured by its level."""
     return "".join(
-        f'<div class="finding {f.level}"><span class="level">{_esc(f.level)}</span>'
-        f"<b>{_esc(f.title)}</b> — {_esc(f.detail)}"
-        + (f'<div class="try">Try: {_esc(f.suggestion)}</div>' if f.suggestion else "")
+        f'<div class="finding {f.level}"><span class="level">'
+        f"{esc(tr('report.level.' + f.level, lang))}</span>"
+        f"<b>{esc(f.title)}</b> — {esc(f.detail)}"
+        + (f'<div class="try">{esc(tr("report.try", lang))} {esc(f.suggestion)}</div>'
+           if f.suggestion else "")
         + "</div>" for f in findings)
 
 
 def loss_svg(history: list[dict[str, Any]], width: int = 420, height: int = 260,
-             epochs: list[int] | None = None) -> tuple[str, list[float]]:
+             epochs: list[int] | None = None, lang: str | None = None) -> tuple[str, list[float]]:
     """An inline SVG of the loss curves with a movable marker; returns (svg, marker x per
     epoch in ``epochs``)."""
     from mlplab.inspect.plots.style import SPLIT_COLORS
@@ -134,84 +140,102 @@ def loss_svg(history: list[dict[str, Any]], width: int = 420, height: int = 260,
         y = height - pad_b - frac * y_max * sy
         parts.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end">'
                      f"{frac * y_max:.3g}</text>")
-    parts.append(f'<text x="{width / 2:.0f}" y="{height - 6}" text-anchor="middle">epoch '
-                 f"(0 to {e_max})</text>")
+    parts.append(f'<text x="{width / 2:.0f}" y="{height - 6}" text-anchor="middle">'
+                 f"{esc(tr('report.epoch_axis', lang, n=e_max))}</text>")
     for i, (split, p) in enumerate(series.items()):
+        name = tr("report.series_loss", lang, split=tr("report.split." + split, lang))
         if p:
             line = " ".join(xy(e, v) for e, v in p)
             parts.append(f'<polyline fill="none" stroke="{SPLIT_COLORS[split]}" '
                          f'stroke-width="1.8" points="{line}"/>')
             parts.append(f'<text x="{width - pad_r - 70}" y="{pad_t + 14 + 13 * i}" '
-                         f'fill="{SPLIT_COLORS[split]}">{split} loss</text>')
+                         f'fill="{SPLIT_COLORS[split]}">{esc(name)}</text>')
     parts.append(f'<line id="marker" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" '
                  f'y2="{height - pad_b}" stroke="#222" stroke-width="1.2" '
                  'stroke-dasharray="4 3"/></svg>')
     return "".join(parts), [round(pad_l + e * sx, 1) for e in (epochs or [])]
 
 
-def slider_html(snapshots: Any, data: PlotData | None, history: list[dict[str, Any]]) -> str:
+def slider_html(snapshots: Any, data: PlotData | None, history: list[dict[str, Any]],
+                lang: str | None = None) -> str:
     """The boundary snapshots as a slider beside the loss curve (marker at the epoch)."""
     from mlplab.inspect.plots.animate import png_of, snapshot_frames
 
-    frames = [_b64(png_of(f)) for f in snapshot_frames(snapshots, data, px=300)]
-    svg, xs = loss_svg(history, epochs=list(snapshots.epochs))
-    payload = json.dumps({"frames": frames, "epochs": list(snapshots.epochs), "x": xs})
+    frames = [b64(png_of(f)) for f in snapshot_frames(snapshots, data, px=300)]
+    svg, xs = loss_svg(history, epochs=list(snapshots.epochs), lang=lang)
+    payload = json.dumps({"frames": frames, "epochs": list(snapshots.epochs), "x": xs,
+                          "epoch": tr("report.epoch", lang)})
     last = len(frames) - 1
     return (f'<div class="slider"><div><img id="snap-img" alt="boundary at a snapshot" '
             f'width="300" height="322" src="data:image/png;base64,{frames[-1]}"><br>'
             f'<input id="snap-range" type="range" min="0" max="{last}" value="{last}" '
-            f'aria-label="snapshot"> <span id="snap-label"></span></div><div>{svg}</div></div>'
+            f'aria-label="{esc(tr("report.snapshot", lang))}"> <span id="snap-label"></span>'
+            f"</div><div>{svg}</div></div>"
             f'<script id="snapshot-data" type="application/json">{payload}</script>'
             f"<script>{SLIDER_JS}</script>")
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+def _page(title: str, body: str, lang: str | None = None) -> str:
+    return (f'<!DOCTYPE html><html lang="{esc(tr("report.html_lang", lang))}"><head>'
+            f'<meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f'<link rel="icon" href="data:,"><title>{_esc(title)}</title>'
+            f'<link rel="icon" href="data:,"><title>{esc(title)}</title>'
             f"<style>{CSS}</style></head><body><main>{body}</main></body></html>")
 
 
 def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
-                snapshots: Any = None, data: PlotData | None = None) -> str:
-    """The report page of a run (figures as ``{file name: bytes}``)."""
+                snapshots: Any = None, data: PlotData | None = None,
+                lang: str | None = None) -> str:
+    """The report page of a run (figures as ``{file name: bytes}``) in ``lang``."""
+    lang = resolve_lang(lang)
     cfg, info = run.config, run.info
     arch = " → ".join(str(x) for x in [len(run.feature_names), *cfg.model.hidden,
                                         run.task.n_outputs])
-    sub = (f"{_esc(cfg.description) + ' · ' if cfg.description else ''}{run.task.name} on "
-           f"<b>{_esc(cfg.data.source)}</b> · MLP {arch} ({_esc(cfg.model.activation)}) · "
-           f"{cfg.optim.name} lr {cfg.optim.lr:g} · {info.get('epochs_run', '?')} epochs in "
-           f"{_fmt(info.get('seconds'))} s · {time.strftime('%Y-%m-%d %H:%M')}")
-    body = [f"<h1>{_esc(cfg.name)}</h1><p class='sub'>{sub}</p>",
-            "<h2>Metrics</h2><section>", metrics_html(run.metrics, run.task.name),
-            "</section><h2>Diagnosis</h2><section>", findings_html(findings), "</section>"]
+    sub = tr("report.subtitle", lang, task=esc(tr("report.task." + run.task.name, lang)),
+             source=f"<b>{esc(cfg.data.source)}</b>",
+             model=f"MLP {arch} ({esc(cfg.model.activation)})",
+             optim=f"{esc(cfg.optim.name)} lr {cfg.optim.lr:g}",
+             epochs=esc(tr("report.epochs_in", lang, epochs=info.get("epochs_run", "?"),
+                           seconds=_fmt(info.get("seconds")))),
+             date=time.strftime("%Y-%m-%d %H:%M"))
+    if cfg.description:
+        sub = f"{esc(cfg.description)} · {sub}"
+
+    def h2(key: str) -> str:
+        return f"<h2>{esc(tr(key, lang))}</h2><section>"
+
+    body = [f"<h1>{esc(cfg.name)}</h1><p class='sub'>{sub}</p>",
+            h2("report.metrics"), metrics_html(run.metrics, run.task.name, lang), "</section>",
+            h2("report.diagnosis"), findings_html(findings, lang), "</section>"]
     if snapshots is not None and len(snapshots.epochs) > 1:
-        body += ["<h2>How the boundary evolved</h2><section>",
-                 slider_html(snapshots, data, run.history),
-                 f"<p class='sub'>{_esc(snapshots.plane.note)}</p>" if snapshots.plane.note
+        body += [h2("report.evolution"), slider_html(snapshots, data, run.history, lang),
+                 f"<p class='sub'>{esc(snapshots.plane.note)}</p>" if snapshots.plane.note
                  else "", "</section>"]
-    body.append("<h2>Figures</h2><section>")
+    body.append(h2("report.figures"))
     for name, img in figures.items():
         if name.endswith(".png"):
-            body.append(f'<figure><img alt="{_esc(name)}" src="data:image/png;base64,'
-                        f'{_b64(img)}"><figcaption>{_esc(CAPTIONS.get(name, name))}'
-                        "</figcaption></figure>")
-    body += ["</section><h2>Training</h2><section><table>",
-             "".join(f"<tr><td>{_esc(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in info.items()),
-             "</table></section><h2>Config</h2><section><pre>", _esc(cfg.to_yaml()),
+            key = "report.caption." + name.removesuffix(".png")
+            caption = tr(key, lang) if key in catalog(DEFAULT_LANG) else name
+            body.append(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,'
+                        f'{b64(img)}"><figcaption>{esc(caption)}</figcaption></figure>')
+    body += ["</section>", h2("report.training"), "<table>",
+             "".join(f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in info.items()),
+             "</table></section>", h2("report.config"), "<pre>", esc(cfg.to_yaml()),
              "</pre></section>"]
-    return _page(f"mlplab report: {cfg.name}", "".join(body))
+    return _page(tr("report.page_title", lang, name=cfg.name), "".join(body), lang)
 
 
 def write_report(run: Any, p: Any = None, snapshots: Any = None,
-                 data: PlotData | None = None, directory: str | Path | None = None) -> Path:
+                 data: PlotData | None = None, directory: str | Path | None = None,
+                 lang: str | None = None) -> Path:
     """Write every figure, ``diagnosis.json`` and ``report.html`` into the run directory.
 
     ``p`` is the run's :class:`~mlplab.api.Prepared` data (re-created from the config when
-    omitted); ``data`` overrides the data the figures show.
+    omitted); ``data`` overrides the data the figures show; ``lang`` is the report's language
+    (default: the locale's, else English).
     """
-    from mlplab.api import prepare
     from mlplab.inspect.plots.figures import write_figures
+    from mlplab.pipeline import prepare
     from mlplab.runs.store import atomic_write_text, write_json
 
     out = Path(directory or run.path)
@@ -221,29 +245,30 @@ def write_report(run: Any, p: Any = None, snapshots: Any = None,
     figs = write_figures(run, data, out, snapshots)
     findings = diagnose(evidence_for(run, p, snapshots))
     write_json(out / "diagnosis.json", [f.to_dict() for f in findings])
-    atomic_write_text(out / "report.html", report_html(run, figs, findings, snapshots, data))
+    atomic_write_text(out / "report.html",
+                      report_html(run, figs, findings, snapshots, data, lang))
     return out / "report.html"
 
 
 def compare_html(runs: list[Any], labels: list[str]) -> str:
     """One page for several runs: boundaries in a grid, overlaid loss curves, a metric table
     and the config keys that differ."""
-    from mlplab.api import prepare
     from mlplab.inspect.plots.boundary import boundary_figure
     from mlplab.inspect.plots.curves import compare_curves
     from mlplab.inspect.plots.style import png_bytes
+    from mlplab.pipeline import prepare
 
     flat = [flatten(r.config.to_dict()) for r in runs]
     differ = sorted(k for k in set().union(*flat) if k != "name" and
                     len({json.dumps(f.get(k)) for f in flat}) > 1)
     task = runs[0].task.name
     keys = METRIC_KEYS["regression" if task == "regression" else "classification"]
-    head = "".join(f"<th>{_esc(k)}</th>" for k in ["run", *differ, *(f"test {k}" for k in keys),
+    head = "".join(f"<th>{esc(k)}</th>" for k in ["run", *differ, *(f"test {k}" for k in keys),
                                                    "train " + keys[0], "epochs", "seconds"])
     rows = []
     for label, r, f in zip(labels, runs, flat, strict=True):
         test = r.metrics.get("test") or r.metrics.get("val") or {}
-        rows.append(f"<tr><td>{_esc(label)}</td>" + "".join(f"<td>{_fmt(f.get(k))}</td>"
+        rows.append(f"<tr><td>{esc(label)}</td>" + "".join(f"<td>{_fmt(f.get(k))}</td>"
                                                              for k in differ)
                     + "".join(f"<td>{_fmt(test.get(k))}</td>" for k in keys)
                     + f"<td>{_fmt(r.metrics.get('train', {}).get(keys[0]))}</td>"
@@ -253,17 +278,18 @@ def compare_html(runs: list[Any], labels: list[str]) -> str:
     for label, r in zip(labels, runs, strict=True):
         data = PlotData.from_prepared(prepare(r.config))
         png = png_bytes(boundary_figure(r.model, data, splits=["test"], title=label))
-        cards.append(f'<div class="card"><img alt="{_esc(label)}" style="width:100%" '
-                     f'src="data:image/png;base64,{_b64(png)}"></div>')
+        cards.append(f'<div class="card"><img alt="{esc(label)}" style="width:100%" '
+                     f'src="data:image/png;base64,{b64(png)}"></div>')
     curves_png = png_bytes(compare_curves([r.history for r in runs], labels))
     body = (f"<h1>Comparison of {len(runs)} runs</h1><p class='sub'>"
-            + (f"differing settings: {_esc(', '.join(differ))}" if differ else
+            + (f"differing settings: {esc(', '.join(differ))}" if differ else
                "identical settings") + "</p><h2>Metrics</h2><section><table>"
             f"<tr>{head}</tr>{''.join(rows)}</table></section>"
             f"<h2>Decision boundaries (test points)</h2><div class='grid'>{''.join(cards)}</div>"
             f"<h2>Learning curves</h2><section><img alt='loss curves' style='max-width:100%' "
-            f"src='data:image/png;base64,{_b64(curves_png)}'></section>")
+            f"src='data:image/png;base64,{b64(curves_png)}'></section>")
     return _page("mlplab comparison", body)
 
 
-__all__ = ["compare_html", "report_html", "write_report"]
+__all__ = ["b64", "compare_html", "esc", "findings_html", "loss_svg", "metrics_html", "report_html",
+           "write_report"]

@@ -219,6 +219,21 @@ class Run:
         self.path = path
         return path
 
+    # --- in a notebook -------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a run as its metrics, boundary, learning curves and diagnosis."""
+        from mlplab.inspect.notebook import run_html  # figures load only when displayed
+
+        return run_html(self)
+
+    def plot(self, kind: str = "boundary") -> Any:
+        """The matplotlib Figure of one kind ``mlplab plot --kind`` draws (``"boundary"``,
+        ``"curves"``, ``"confusion"``, ``"roc"``, ...), on the run's own data."""
+        from mlplab.inspect.notebook import run_figure
+
+        return run_figure(self, kind)
+
     def __repr__(self) -> str:
         head = self.metrics.get("test") or self.metrics.get("train") or {}
         score = head.get("accuracy", head.get("r2"))

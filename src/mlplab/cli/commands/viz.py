@@ -48,17 +48,23 @@ def _plot_data(run: Any, data: str | None, target: str | None, seed: int) -> tup
 def report(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     open_: Annotated[bool, Opt("--open", help="open the report in a browser")] = False,
+    lang: Annotated[Optional[str], Opt("--lang", help="language of the report: en or zh (default: the locale's)")] = None,  # noqa: E501
 ) -> None:
     """Write report.html (figures, metrics, diagnosis, boundary slider) into a run and print
     the diagnosis."""
     from mlplab import load
+    from mlplab.errors import ConfigError
+    from mlplab.i18n import languages, resolve_lang
     from mlplab.inspect.diagnosis import diagnose, diagnosis_text, evidence_for
     from mlplab.inspect.report import write_report
 
+    if lang is not None and not lang.lower().startswith(resolve_lang(lang)):
+        raise ConfigError(f"unknown language '{lang}'",
+                          expected="one of " + ", ".join(languages()))
     run = load(run_dir)
     snaps = _snapshots(run_dir)
     p, _ = _plot_data(run, None, None, 0)
-    path = write_report(run, p, snaps)
+    path = write_report(run, p, snaps, lang=lang)
     out.print(diagnosis_text(diagnose(evidence_for(run, p, snaps))), markup=False)
     out.print(f"report written to {path}")
     if open_:

@@ -1,8 +1,11 @@
 """One look for every figure: a colour-blind-safe palette (Okabe & Ito), markers for train
-and test, the colour maps of the boundary heatmaps, and PNG output.
+and test, the colour maps of the boundary heatmaps, a font for Chinese (and other CJK) names,
+and PNG output.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot, no global state),
-rendered by the Agg backend.
+rendered by the Agg backend. matplotlib's default font has no CJK glyphs, so every text that
+needs them gets Noto Sans CJK (shipped by the ``noto-cjk`` package) as its fallback font; the
+font is registered with matplotlib the first time a label needs it.
 
 Example
 -------
@@ -10,12 +13,15 @@ Example
 ['#0072B2', '#E69F00']
 >>> binary_rgb(np.array([0.0, 0.5, 1.0])).round(2).tolist()[1]
 [1.0, 1.0, 1.0]
+>>> needs_cjk("特征一"), needs_cjk("feature 1")
+(True, False)
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +30,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,15 +99,50 @@ def region_rgb(proba: np.ndarray, colors: list[str] | None = None) -> np.ndarray
     return 1.0 - alpha[..., None] * (1.0 - cols[top])
 
 
+# The Simplified Chinese face of the Noto Sans CJK collection (the file holds JP, KR, SC, TC,
+# HK faces; all of them have the common Han characters, SC draws them as Chinese readers expect).
+CJK_FAMILY = "Noto Sans CJK SC"
+# Han, kana, Hangul, CJK symbols and punctuation, full-width forms: none are in DejaVu Sans.
+_CJK = re.compile("[\u2e80-\u30ff\u3100-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
+                  "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f]")
+
+
+def needs_cjk(text: str) -> bool:
+    """True when ``text`` has characters that only a CJK font draws."""
+    return _CJK.search(text) is not None
+
+
+@functools.cache
+def cjk_family() -> str:
+    """Register the packaged Noto Sans CJK fonts with matplotlib (once); the family to use."""
+    import noto_cjk
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(str(noto_cjk.otc_path("sans")))
+    return CJK_FAMILY
+
+
+def cjk_text(fig: Figure) -> Figure:
+    """Give every text of ``fig`` that holds CJK characters the CJK font as a fallback (Latin
+    letters keep the house font); figures without such text are left alone."""
+    for text in fig.findobj(Text):
+        families = list(text.get_fontfamily())
+        if CJK_FAMILY not in families and needs_cjk(text.get_text()):
+            text.set_fontfamily([*families, cjk_family()])
+    return fig
+
+
 def house_style(fn: F) -> F:
-    """Decorator: draw inside the house rc settings (rcParams are read as artists are made)."""
+    """Decorator: draw inside the house rc settings (rcParams are read as artists are made),
+    with the CJK font on the texts that need it."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import matplotlib
 
         with matplotlib.rc_context(RC):  # type: ignore[arg-type]
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+        return cjk_text(out) if isinstance(out, Figure) else out
 
     return wrapper  # type: ignore[return-value]
 
@@ -123,6 +165,7 @@ def styled(fig: Figure) -> Figure:
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
+    cjk_text(fig)
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
 
@@ -138,6 +181,6 @@ def save_png(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
 
 def render_rgb(fig: Figure) -> np.ndarray:
     """Draw the figure and return its pixels (H, W, 3) uint8 (row 0 at the top)."""
-    canvas = fig.canvas
+    canvas = cjk_text(fig).canvas
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]
