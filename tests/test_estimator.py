@@ -296,3 +296,16 @@ def test_thread_count_is_restored_after_fit_and_predict(blobs):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_save_refuses_a_pipeline_and_names_overwrite_for_an_existing_directory(tmp_path, blobs):
+    """Regression (issue 16): mlplab.save(pipeline) said the Pipeline was not fitted, and the
+    hint for an existing directory named the CLI flag instead of overwrite=True."""
+    X, y = blobs
+    pipe = make_pipeline(StandardScaler(), _clf(max_iter=3)).fit(X, y)
+    with pytest.raises(RunError, match=r"not a Pipeline.*mlplab.save\(pipe\[-1\], path\)"):
+        mlplab.save(pipe, tmp_path / "pipe")
+    path = mlplab.save(pipe[-1], tmp_path / "clf")
+    with pytest.raises(RunError, match="pass overwrite=True"):
+        mlplab.save(pipe[-1], path)
+    mlplab.save(pipe[-1], path, overwrite=True)
