@@ -48,14 +48,29 @@ class DataConfig(_Part):
     features: list[str] | None = None  # files: feature columns (default: all but target)
     test_size: float = Field(0.2, ge=0.0, lt=1.0)
     val_size: float = Field(0.0, ge=0.0, lt=1.0)
-    scale: Literal["standard", "minmax", "none"] = "standard"
+    # robust: median/IQR then a smooth clip to +-3, so outliers cannot dominate
+    scale: Literal["standard", "robust", "minmax", "none"] = "standard"
     impute: Literal["error", "mean", "median", "most_frequent", "drop"] = "error"
+    drop: list[str] = Field(default_factory=list)  # columns left out (e.g. row IDs)
+    categorical: list[str] = Field(default_factory=list)  # declared kinds, not inferred
+    numeric: list[str] = Field(default_factory=list)
+    na_values: list[str] = Field(default_factory=list)  # text read as missing: "?", "n/a"
+    decimal: Literal[".", ","] = "."  # decimal mark of numbers written as text
+    encoding: str | None = None  # text files: None = UTF-8, else detected (e.g. gbk)
+    pos_label: str | int | bool | None = None  # binary: the class the scores are for
     # files larger than memory: read in chunks instead of loading (mlplab.data.stream);
     # "auto" streams Parquet/CSV files above stream_above_mb
     stream: bool | Literal["auto"] = "auto"
     stream_above_mb: int = Field(2048, ge=1)
     chunk_rows: int = Field(262_144, ge=1_000, le=50_000_000)  # rows read per chunk
     shuffle_buffer: int = Field(1_048_576, ge=0, le=100_000_000)  # rows mixed before batching
+
+    @field_validator("target", "features", "drop", "categorical", "numeric", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:  # DataFrames may have integer column names
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        return [str(x) for x in v] if isinstance(v, list | tuple) else v
 
     @field_validator("test_size")
     @classmethod

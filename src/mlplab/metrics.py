@@ -17,7 +17,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
+import sklearn.metrics as skm
 
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_KEYS = ("r2", "mae", "rmse")
@@ -42,8 +42,10 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, *, task: str,
     """Accuracy, precision, recall, F1, ROC-AUC, log loss and the confusion matrix.
 
     ``y`` holds class indices (n,) or a 0/1 matrix (n, L) for multilabel; ``proba`` is (n, k).
-    Binary scores are for the positive class (index 1); multiclass and multilabel are
-    macro-averaged. ROC-AUC is ``None`` where it is undefined (one class present).
+    Binary scores are for the positive class (index 1), with their macro averages beside
+    them (``precision_macro``, ``recall_macro``, ``f1_macro``); multiclass and multilabel are
+    macro-averaged over all ``k`` classes, present or not, so every split averages the same
+    set. ROC-AUC is ``None`` where it is undefined (one class present).
     """
     y = np.asarray(y)
     proba = np.asarray(proba, dtype=np.float64)
@@ -57,9 +59,16 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, *, task: str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision on a class never predicted -> 0
         out["accuracy"] = float(skm.accuracy_score(y, pred, sample_weight=w))
-        p, r, f, _ = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0,
-                                                         sample_weight=w)
+        labels = list(range(k))  # every class, so train and test average the same set
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y, pred, average=avg, labels=None if task == "binary" else labels,
+            zero_division=0, sample_weight=w)
         out.update(precision=float(p), recall=float(r), f1=float(f))  # type: ignore[arg-type]
+        if task == "binary":  # the macro averages beside the positive class's scores
+            p, r, f, _ = skm.precision_recall_fscore_support(
+                y, pred, average="macro", labels=labels, zero_division=0, sample_weight=w)
+            out.update(precision_macro=float(p), recall_macro=float(r),  # type: ignore[arg-type]
+                       f1_macro=float(f))
         out["roc_auc"] = _roc_auc(y, proba, task, k, w)
         clipped = np.clip(proba, 1e-15, 1 - 1e-15)
         if task == "multilabel":

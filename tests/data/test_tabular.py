@@ -204,8 +204,8 @@ def test_transform_validates_input() -> None:
     pre = Preprocessor.fit(pd.DataFrame({"n": [1.0, 2.0], "c": ["a", "b"]}))
     with pytest.raises(DataError, match="missing input column: c"):
         pre.transform(pd.DataFrame({"n": [1.0]}))
-    with pytest.raises(DataError, match=r"column 'n' should be numeric: found text value "
-                       r"'oops' in 1 rows"):
+    with pytest.raises(DataError, match=r"column 'n' should be numeric: found text "
+                       r"'oops' \(1 rows\) \(hint: the model learned numbers here"):
         pre.transform(pd.DataFrame({"n": ["3", "oops"], "c": ["a", "a"]}))
     with pytest.raises(DataError, match="non-finite value in column 'n'"):
         pre.transform(pd.DataFrame({"n": [np.inf], "c": ["a"]}))

@@ -19,32 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from mlplab import registry
+from mlplab.data.encoders import Preprocessor
 from mlplab.data.split import Split, split_indices
-from mlplab.data.tabular import (
-    Preprocessor,
-    TargetEncoder,
-    clean_missing,
-    infer_task,
-    read_file,
-    select_columns,
-)
+from mlplab.data.table import Table
+from mlplab.data.tabular import clean_missing, frame_table, read_file, select_columns
+from mlplab.data.targets import TargetEncoder, infer_task
 from mlplab.errors import DataError, did_you_mean
 
 if TYPE_CHECKING:
     from mlplab.config import DataConfig
-
-
-@dataclass
-class Table:
-    """Raw data before splitting: features and target(s) with their original values."""
-
-    X: pd.DataFrame  # raw features, original column names
-    y: pd.DataFrame  # target column(s), original values
-    source: str  # dataset name or file path
-    kind: str  # 'synthetic' | 'real' | 'file' (or 'memory' for in-memory data)
 
 
 def load_table(cfg: DataConfig, seed: int) -> Table:
@@ -52,7 +39,8 @@ def load_table(cfg: DataConfig, seed: int) -> Table:
 
     Generators get ``n_samples``, ``noise``, ``label_noise``, ``imbalance``, ``n_classes``
     and ``n_features`` (columns ``x1..xd``, target ``y``) and ignore ``target``/``features``;
-    real datasets honour ``target``/``features``; files need ``target``.
+    real datasets honour ``target``/``features``/``drop``; files need ``target`` and honour
+    ``features``, ``drop`` and ``encoding``.
 
     Raises
     ------
@@ -70,10 +58,9 @@ def load_table(cfg: DataConfig, seed: int) -> Table:
         return Table(Xf, pd.DataFrame({"y": y}), name, "synthetic")
     if info is not None:
         X, y = info.load()()
-        if cfg.target is not None:
-            X, y = select_columns(pd.concat([X, y], axis=1), cfg.target, cfg.features)
-        elif cfg.features is not None:
-            X, _ = select_columns(pd.concat([X, y], axis=1), list(y.columns), cfg.features)
+        if cfg.target is not None or cfg.features is not None or cfg.drop:
+            X, y = select_columns(pd.concat([X, y], axis=1), cfg.target or list(y.columns),
+                                  cfg.features, cfg.drop)
         return Table(X, y, name, "real")
     path = Path(name)
     if not path.suffix and not path.exists():
@@ -81,7 +68,45 @@ def load_table(cfg: DataConfig, seed: int) -> Table:
                         expected=f"a built-in name ({', '.join(registry.DATASETS)}) or a "
                         "CSV/Parquet file", hint=did_you_mean(name, registry.DATASETS)
                         or "`mlplab datasets` lists the built-in ones")
-    return read_file(path, cfg.target, cfg.features)
+    return read_file(path, cfg.target, cfg.features, encoding=cfg.encoding, drop=cfg.drop)
+
+
+@dataclass
+class Encoded:
+    """A table split and encoded: encoders fitted on the training rows, all rows encoded."""
+
+    split: Split
+    preprocessor: Preprocessor
+    target_encoder: TargetEncoder
+    X: np.ndarray  # float32 (n, n_features_out), every row
+    y: np.ndarray  # encoded targets of every row (regression: standardised)
+
+
+def encode_table(table: Table, cfg: DataConfig, task: str, seed: int) -> Encoded:
+    """Split ``table`` (stratified for classes) and fit both encoders on the training rows.
+
+    The target encoder learns the task and classes from all rows (binary: the positive class
+    as :class:`TargetEncoder` picks it, or ``cfg.pos_label``); regression targets are
+    standardised with the training rows' statistics.
+
+    Example
+    -------
+    >>> from mlplab.config import DataConfig
+    >>> X, y = pd.DataFrame({"x": [1.0, 2, 3, 4, 5]}), pd.DataFrame({"y": [10, 20, 30, 40, 50.5]})
+    >>> t = Table(X, y, "memory", "memory")
+    >>> e = encode_table(t, DataConfig(test_size=0.2), "auto", seed=0)
+    >>> e.target_encoder.task, e.X.shape, round(float(e.y[e.split.train].mean()), 6)
+    ('regression', (5, 1), 0.0)
+    """
+    encoder = TargetEncoder.fit(table.y, task, pos_label=cfg.pos_label)
+    strat = encoder.transform(table.y) if encoder.task in ("binary", "multiclass") else None
+    split = split_indices(len(table.X), test_size=cfg.test_size, val_size=cfg.val_size,
+                          seed=seed, stratify=strat)
+    encoder.fit_scaler(table.y.iloc[split.train])
+    pre = Preprocessor.fit(table.X.iloc[split.train], scale=cfg.scale, impute=cfg.impute,
+                           categorical=cfg.categorical, numeric=cfg.numeric,
+                           na_values=cfg.na_values, decimal=cfg.decimal)
+    return Encoded(split, pre, encoder, pre.transform(table.X), encoder.transform(table.y))
 
 
 @functools.cache
@@ -118,5 +143,6 @@ def dataset_summary(name: str) -> dict[str, Any]:
     return dict(_summary(name))
 
 
-__all__ = ["Preprocessor", "Split", "Table", "TargetEncoder", "clean_missing",
-           "dataset_summary", "infer_task", "load_table", "read_file", "split_indices"]
+__all__ = ["Encoded", "Preprocessor", "Split", "Table", "TargetEncoder", "clean_missing",
+           "dataset_summary", "encode_table", "frame_table", "infer_task", "load_table",
+           "read_file", "split_indices"]

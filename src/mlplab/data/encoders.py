@@ -1,7 +1,10 @@
-"""Fitted encoders: raw feature columns -> float32 matrix, raw targets -> class indices.
+"""The fitted feature encoder: raw feature columns -> float32 matrix.
 
-Both are fitted on the training rows only, hold nothing but JSON-safe values, and round-trip
-through ``to_dict`` / ``from_dict`` (saved in ``model.json``; never pickled).
+:class:`Preprocessor` is fitted on the training rows only, holds nothing but JSON-safe values
+and round-trips through ``to_dict`` / ``from_dict`` (saved in ``model.json``; never pickled).
+Each column is numeric, categorical (one-hot, matched by canonical value), a date (numeric
+parts) or a duration (seconds); :func:`~mlplab.data.columns.infer_kind` decides unless the
+column is declared.
 
 Example
 -------
@@ -16,64 +19,51 @@ Example
 from __future__ import annotations
 
 import warnings
-from typing import Any, get_args
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlplab.config import TaskName
-from mlplab.errors import ConfigError, DataError, MlplabWarning
+from mlplab.data.columns import (
+    blank_tokens,
+    canonical,
+    canonical_values,
+    column_names,
+    date_features,
+    date_format,
+    date_parts,
+    infer_kind,
+    sort_key,
+    to_datetime,
+    to_float,
+    to_seconds,
+)
+from mlplab.data.columns import (
+    is_numeric_column as is_numeric_column,  # re-exported for older imports
+)
+from mlplab.errors import ConfigError, DataError, MlplabWarning, did_you_mean
 
-SCALES = ("standard", "minmax", "none")
+SCALES = ("standard", "robust", "minmax", "none")
 IMPUTES = ("error", "drop", "mean", "median", "most_frequent")
-TASKS = get_args(TaskName)
 IMPUTE_HINT = "--impute mean|median|most_frequent|drop"
 MANY_CATEGORIES = 50  # a categorical column with more distinct values gets a note
+CLIP = 3.0  # robust scaling bends values smoothly towards +-CLIP (RealMLP's smooth clip)
 
 
-def json_safe(v: Any) -> Any:
-    """A plain Python value (int/float/bool/str) that JSON keeps as it is."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    return v if isinstance(v, bool | int | float | str) else str(v)
+def smooth_clip(x: np.ndarray) -> np.ndarray:
+    """``x / sqrt(1 + (x / 3)^2)``: close to ``x`` near 0, never beyond +-3.
 
-
-def _sort_key(v: Any) -> tuple[bool, Any]:
-    return (isinstance(v, str), v)  # numbers (and bools) first, then text
-
-
-def is_numeric_column(col: pd.Series) -> bool:
-    """Numeric/bool dtype, or text whose non-missing values all parse as numbers.
-
-    >>> is_numeric_column(pd.Series(["1", "2.5", None])), is_numeric_column(pd.Series(["a"]))
-    (True, False)
+    >>> smooth_clip(np.array([0.0, 1.0, 1e9])).round(3).tolist()
+    [0.0, 0.949, 3.0]
     """
-    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return True
-    values = col.dropna()
-    if len(values) == 0 or isinstance(col.dtype, pd.CategoricalDtype):
-        return False
-    if values.map(lambda v: isinstance(v, bool | np.bool_)).any():
-        return False
-    return bool(pd.to_numeric(values, errors="coerce").notna().all())
-
-
-def to_float(col: pd.Series, name: str) -> np.ndarray:
-    """A column as float64 (n,), NaN where missing; text that is not a number -> DataError."""
-    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return np.array(col.to_numpy(dtype=np.float64, na_value=np.nan))
-    conv = pd.to_numeric(col.astype(object), errors="coerce")
-    bad = conv.isna() & col.notna()
-    if bad.any():
-        raise DataError(f"column '{name}' should be numeric",
-                        found=f"text value {str(col[bad].iloc[0])!r} in {int(bad.sum())} rows",
-                        hint="fix or blank those values")
-    return np.array(conv.to_numpy(dtype=np.float64, na_value=np.nan))
+    return x / np.sqrt(1.0 + (x / CLIP) ** 2)  # type: ignore[no-any-return]
 
 
 def _frame(X: Any, columns: list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame with string column names; never the caller's object itself."""
     if isinstance(X, pd.DataFrame):
-        return X
+        return X.set_axis([str(c) for c in X.columns], axis=1)  # a new frame, same data
     if isinstance(X, pd.Series):
         return X.to_frame()
     arr = np.asarray(X)
@@ -86,44 +76,77 @@ def _frame(X: Any, columns: list[str]) -> pd.DataFrame:
 
 
 class Preprocessor:
-    """Impute, one-hot encode and scale feature columns with statistics from training rows.
+    """Impute, encode and scale feature columns with statistics from training rows.
 
-    Numeric columns (numeric or bool dtype, or text that parses as numbers) are imputed and
-    scaled; other columns become one-hot blocks (an unseen category is all zeros). Build
-    with :meth:`fit`; the constructor takes the saved fields.
+    Numeric columns are imputed and scaled (``robust`` also clips smoothly); categorical
+    columns become one-hot blocks over their canonical values (an unseen category is all
+    zeros, with one warning); a date column becomes days since 1970, year, month, day,
+    weekday (and hour if training rows have times), each scaled; a duration becomes
+    seconds. ``center``/``spread``/``fill`` are keyed by output feature name. Build with
+    :meth:`fit`; the constructor takes the saved fields.
     """
 
     def __init__(self, *, input_columns: list[str], numeric: list[str],
                  categorical: dict[str, list[Any]], scale: str, impute: str,
                  center: dict[str, float], spread: dict[str, float],
-                 fill: dict[str, Any], notes: list[str] | None = None) -> None:
+                 fill: dict[str, Any], notes: list[str] | None = None,
+                 dates: dict[str, dict[str, Any]] | None = None,
+                 durations: list[str] | None = None, na_values: list[str] | None = None,
+                 decimal: str = ".") -> None:
         self.input_columns = list(input_columns)
         self.numeric = list(numeric)
-        self.categorical = {c: list(v) for c, v in categorical.items()}
+        self.categorical = {c: [canonical(v) for v in vals] for c, vals in categorical.items()}
+        self.dates: dict[str, dict[str, Any]] = {  # column -> strftime format, parts
+            c: {"format": d.get("format"), "parts": list(d["parts"])}
+            for c, d in (dates or {}).items()}
+        self.durations = list(durations or [])
         self.scale, self.impute = scale, impute
-        self.center, self.spread, self.fill = dict(center), dict(spread), dict(fill)
+        self.center, self.spread = dict(center), dict(spread)
+        self.fill: dict[str, Any] = {k: (canonical(v) if k in self.categorical else v)
+                                     for k, v in fill.items()}
         self.notes = list(notes or [])
+        self.na_values, self.decimal = list(na_values or []), decimal
         self.feature_names_out: list[str] = []
         for c in self.input_columns:
-            if c in self.categorical:
-                self.feature_names_out += [f"{c}={v}" for v in self.categorical[c]]
-            else:
-                self.feature_names_out.append(c)
+            self.feature_names_out += self._outputs(c)
+
+    def _outputs(self, c: str) -> list[str]:
+        if c in self.categorical:
+            return [f"{c}={v}" for v in self.categorical[c]]
+        if c in self.dates:
+            return [f"{c}.{p}" for p in self.dates[c]["parts"]]
+        return [c]
+
+    @property
+    def clip(self) -> bool:
+        """Scaled numeric features pass through :func:`smooth_clip` (``scale='robust'``)."""
+        return self.scale == "robust"
+
+    @property
+    def all_numeric(self) -> bool:
+        """Every input column is a plain number (the :meth:`transform_array` fast path)."""
+        return not (self.categorical or self.dates or self.durations)
 
     @classmethod
-    def fit(cls, X: pd.DataFrame, *, scale: str = "standard",
-            impute: str = "error") -> Preprocessor:
-        """Learn column types, categories, fill values and scaling from the training rows.
+    def fit(cls, X: pd.DataFrame, *, scale: str = "standard", impute: str = "error",
+            categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+            na_values: Sequence[str] = (), decimal: str = ".") -> Preprocessor:
+        """Learn column kinds, categories, fill values and scaling from the training rows.
 
         Parameters
         ----------
         X : DataFrame
             Raw training features.
-        scale : {'standard', 'minmax', 'none'}
-            Scaling of numeric columns (one-hot columns stay 0/1).
+        scale : {'standard', 'robust', 'minmax', 'none'}
+            Scaling of numeric features (one-hot columns stay 0/1). ``robust``: median and
+            interquartile range, then :func:`smooth_clip`, so outliers cannot dominate.
         impute : {'error', 'drop', 'mean', 'median', 'most_frequent'}
             Fill value for missing entries; mean/median fall back to the most frequent
             value for categorical columns. With 'error'/'drop', missing values raise.
+        categorical, numeric : column names
+            Declared kinds, instead of the inferred ones.
+        na_values : text tokens read as missing (e.g. ``?``, ``n/a``).
+        decimal : the decimal mark of numbers written as text (``.`` or ``,``).
         """
         if scale not in SCALES:
             raise ConfigError(f"unknown scale '{scale}'", expected=" | ".join(SCALES))
@@ -133,39 +156,64 @@ class Preprocessor:
         if len(X) == 0 or X.shape[1] == 0:
             raise DataError("cannot fit preprocessing", expected="training rows and columns",
                             found=f"shape {X.shape}")
+        declared = _declared(list(X.columns), categorical, numeric)
+        self = cls(input_columns=list(X.columns), numeric=[], categorical={}, scale=scale,
+                   impute=impute, center={}, spread={}, fill={}, na_values=list(na_values),
+                   decimal=decimal)
         imputing = impute in ("mean", "median", "most_frequent")
-        numeric, categorical, notes = [], {}, []
-        center, spread, fill = {}, {}, {}
-        for c in map(str, X.columns):
-            col = X[c]
-            if col.isna().any() and not imputing:
-                raise DataError(f"missing values in column '{c}' ({int(col.isna().sum())})",
-                                hint=IMPUTE_HINT)
-            if is_numeric_column(col):
-                numeric.append(c)
-                vals = to_float(col, c)  # (n,) float64, NaN = missing
-                seen = vals[~np.isnan(vals)]
-                if not np.isfinite(seen).all():
-                    raise DataError(f"non-finite value in column '{c}'",
-                                    found=repr(float(seen[~np.isfinite(seen)][0])),
-                                    hint="replace inf values")
-                fill[c] = _numeric_fill(seen, impute) if imputing else None
-                if fill[c] is not None:
-                    vals[np.isnan(vals)] = fill[c]
-                center[c], spread[c] = _scaling(vals, scale)
+        for c in self.input_columns:
+            col = blank_tokens(X[c], self.na_values)
+            kind = declared.get(c) or infer_kind(col, c, decimal)
+            if kind == "categorical":
+                self._fit_categories(c, col, imputing)
+                continue
+            if kind == "date":
+                fmt = date_format(col)
+                t = to_datetime(col, fmt, c)
+                self.dates[c] = {"format": fmt, "parts": date_parts(t)}
+                values = date_features(t, self.dates[c]["parts"])  # (n, parts)
+            elif kind == "duration":
+                self.durations.append(c)
+                values = to_seconds(col, c)[:, None]
             else:
-                seen_col = col.dropna()
-                cats = sorted({json_safe(v) for v in pd.unique(seen_col)}, key=_sort_key)
-                categorical[c] = cats
-                fill[c] = _most_frequent(seen_col) if imputing and cats else None
-                if len(cats) > MANY_CATEGORIES or (len(cats) == len(col) and len(col) > 20):
-                    notes.append(f"column '{c}' has {len(cats)} distinct values "
-                                 f"({len(col)} rows); is it an ID?")
-        for note in notes:
+                self.numeric.append(c)
+                values = to_float(col, c, self.na_values, decimal)[:, None]
+            for name, v in zip(self._outputs(c), values.T, strict=True):
+                self._fit_numeric(name, c, v, impute)
+        self.feature_names_out = [f for c in self.input_columns for f in self._outputs(c)]
+        for note in self.notes:
             warnings.warn(note + " (kept as one-hot columns)", MlplabWarning, stacklevel=2)
-        return cls(input_columns=list(map(str, X.columns)), numeric=numeric,
-                   categorical=categorical, scale=scale, impute=impute, center=center,
-                   spread=spread, fill=fill, notes=notes)
+        return self
+
+    def _fit_numeric(self, name: str, column: str, vals: np.ndarray, impute: str) -> None:
+        na = np.isnan(vals)
+        imputing = impute in ("mean", "median", "most_frequent")
+        if na.any() and not imputing:
+            raise DataError(f"missing values in column '{column}' ({int(na.sum())})",
+                            hint=IMPUTE_HINT)
+        seen = vals[~na]
+        if not np.isfinite(seen).all():
+            raise DataError(f"non-finite value in column '{column}'",
+                            found=repr(float(seen[~np.isfinite(seen)][0])),
+                            hint="replace inf values")
+        fill = _numeric_fill(seen, impute) if imputing else None
+        self.fill[name] = fill
+        filled = vals if fill is None else np.where(na, fill, vals)
+        self.center[name], self.spread[name] = _scaling(filled, self.scale)
+
+    def _fit_categories(self, c: str, col: pd.Series, imputing: bool) -> None:
+        keys = pd.Series(canonical_values(col), dtype=object)
+        if keys.isna().any() and not imputing:
+            raise DataError(f"missing values in column '{c}' ({int(keys.isna().sum())})",
+                            hint=IMPUTE_HINT)
+        counts = keys.dropna().value_counts()
+        cats = sorted(counts.index, key=sort_key)
+        self.categorical[c] = cats
+        self.fill[c] = min(counts.index[counts == counts.max()], key=sort_key) \
+            if imputing and cats else None
+        if len(cats) > MANY_CATEGORIES or (len(cats) == len(col) and len(col) > 20):
+            self.notes.append(f"column '{c}' has {len(cats)} distinct values "
+                              f"({len(col)} rows); is it an ID? (--drop {c} leaves it out)")
 
     @property
     def n_features_out(self) -> int:
@@ -173,9 +221,11 @@ class Preprocessor:
         return len(self.feature_names_out)
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw rows -> float32 matrix (n, n_features_out); extra columns are ignored."""
+        """Raw rows -> float32 matrix (n, n_features_out); extra columns are ignored.
+
+        Each row is encoded on its own: the result for a row never depends on the others.
+        """
         X = _frame(X, self.input_columns)
-        X.columns = [str(c) for c in X.columns]
         missing = [c for c in self.input_columns if c not in X.columns]
         if missing:
             raise DataError(f"missing input column{'s' if len(missing) > 1 else ''}: "
@@ -183,16 +233,50 @@ class Preprocessor:
                             f"{', '.join(self.input_columns[:20])}",
                             hint="give the columns the model was trained on")
         out = np.empty((len(X), self.n_features_out), dtype=np.float32)
+        unseen: dict[str, tuple[int, list[str]]] = {}
         j = 0
         for c in self.input_columns:
+            col = blank_tokens(X[c], self.na_values)
+            names = self._outputs(c)
             if c in self.categorical:
-                k = len(self.categorical[c])
-                out[:, j:j + k] = self._one_hot(c, X[c])
-                j += k
+                out[:, j:j + len(names)] = self._one_hot(c, col, unseen)
             else:
-                out[:, j] = self._numeric(c, X[c])
-                j += 1
+                out[:, j:j + len(names)] = self._numeric_block(c, col)
+            j += len(names)
+        if unseen:
+            parts = "; ".join(f"'{c}': {n} ({', '.join(map(repr, ex))})"
+                              for c, (n, ex) in unseen.items())
+            warnings.warn(f"rows with categories not seen in training (encoded as none of "
+                          f"the known ones): {parts}", MlplabWarning, stacklevel=2)
         return out
+
+    def _numeric_block(self, c: str, col: pd.Series) -> np.ndarray:
+        if c in self.dates:
+            t = to_datetime(col, self.dates[c]["format"], c)
+            values = date_features(t, self.dates[c]["parts"])
+        elif c in self.durations:
+            values = to_seconds(col, c)[:, None]
+        else:
+            values = to_float(col, c, self.na_values, self.decimal,
+                              hint="the model learned numbers here: fix or blank those "
+                              "values")[:, None]
+        for k, name in enumerate(self._outputs(c)):
+            values[:, k] = self._scaled(name, c, values[:, k])
+        return values
+
+    def _scaled(self, name: str, column: str, vals: np.ndarray) -> np.ndarray:
+        na = np.isnan(vals)
+        if na.any():
+            if self.fill.get(name) is None:
+                raise DataError(f"missing values in column '{column}' ({int(na.sum())})",
+                                hint=f"fill them in, or train with {IMPUTE_HINT}")
+            vals = np.where(na, self.fill[name], vals)
+        if not np.isfinite(vals).all():
+            raise DataError(f"non-finite value in column '{column}'",
+                            found=repr(float(vals[~np.isfinite(vals)][0])),
+                            hint="replace inf values")
+        z = (vals - self.center[name]) / self.spread[name]
+        return smooth_clip(z) if self.clip else z
 
     def transform_array(self, A: np.ndarray) -> np.ndarray:
         """Fast path for an all-numeric model: a (n, d) number array in input-column order.
@@ -201,8 +285,8 @@ class Preprocessor:
         float32 instead of column by column through pandas in float64 (results agree to
         ~1e-7; several times faster on 1M rows).
         """
-        if self.categorical:
-            raise DataError("this model has categorical inputs",
+        if not self.all_numeric:
+            raise DataError("this model has categorical, date or duration inputs",
                             hint="pass a DataFrame with the named columns")
         A = np.asarray(A)
         if A.ndim != 2 or A.shape[1] != len(self.input_columns):
@@ -225,33 +309,23 @@ class Preprocessor:
                                 hint="replace inf values")
         out -= np.array([self.center[c] for c in self.input_columns], dtype=np.float32)
         out /= np.array([self.spread[c] for c in self.input_columns], dtype=np.float32)
-        return out
+        return smooth_clip(out) if self.clip else out
 
-    def _numeric(self, c: str, col: pd.Series) -> np.ndarray:
-        vals = to_float(col, c)  # (n,)
-        na = np.isnan(vals)
-        if na.any():
-            if self.fill.get(c) is None:
-                raise DataError(f"missing values in column '{c}' ({int(na.sum())})",
-                                hint=f"fill them in, or train with {IMPUTE_HINT}")
-            vals[na] = self.fill[c]
-        if not np.isfinite(vals).all():
-            raise DataError(f"non-finite value in column '{c}'",
-                            found=repr(float(vals[~np.isfinite(vals)][0])),
-                            hint="replace inf values")
-        return (vals - self.center[c]) / self.spread[c]
-
-    def _one_hot(self, c: str, col: pd.Series) -> np.ndarray:
+    def _one_hot(self, c: str, col: pd.Series,
+                 unseen: dict[str, tuple[int, list[str]]]) -> np.ndarray:
         cats = self.categorical[c]
-        values = col.astype(object)
-        na = values.isna().to_numpy()
+        keys = canonical_values(col)  # (n,) canonical strings, None = missing
+        na = pd.isna(keys)
         if na.any():
             if self.fill.get(c) is None:
                 raise DataError(f"missing values in column '{c}' ({int(na.sum())})",
                                 hint=f"fill them in, or train with {IMPUTE_HINT}")
-            values = values.where(~na, self.fill[c])
-        codes = pd.Index(cats, dtype=object).get_indexer(values)  # -1 = unseen category
-        block = np.zeros((len(values), len(cats)), dtype=np.float32)  # (n, k)
+            keys = np.where(na, self.fill[c], keys)
+        codes = pd.Index(cats, dtype=object).get_indexer(keys)  # -1 = unseen category
+        if (codes < 0).any():
+            new = pd.unique(keys[codes < 0])
+            unseen[c] = (int((codes < 0).sum()), [str(v) for v in new[:3]])
+        block = np.zeros((len(keys), len(cats)), dtype=np.float32)  # (n, k)
         rows = np.flatnonzero(codes >= 0)
         block[rows, codes[rows]] = 1.0
         return block
@@ -259,19 +333,39 @@ class Preprocessor:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe fields; :meth:`from_dict` rebuilds an identical preprocessor."""
         return {"input_columns": self.input_columns, "numeric": self.numeric,
-                "categorical": self.categorical, "scale": self.scale, "impute": self.impute,
+                "categorical": self.categorical, "dates": self.dates,
+                "durations": self.durations, "scale": self.scale, "impute": self.impute,
                 "center": self.center, "spread": self.spread, "fill": self.fill,
+                "na_values": self.na_values, "decimal": self.decimal,
                 "notes": self.notes, "feature_names_out": self.feature_names_out}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output (older runs lack the optional fields)."""
         keys = ("input_columns", "numeric", "categorical", "scale", "impute", "center",
                 "spread", "fill")
         lost = [k for k in keys if k not in d]
         if lost:
             raise DataError("saved preprocessing is incomplete", found=f"no {', '.join(lost)}")
-        return cls(**{k: d[k] for k in keys}, notes=d.get("notes"))
+        return cls(**{k: d[k] for k in keys}, notes=d.get("notes"), dates=d.get("dates"),
+                   durations=d.get("durations"), na_values=d.get("na_values"),
+                   decimal=d.get("decimal", "."))
+
+
+def _declared(columns: list[str], categorical: Sequence[str],
+              numeric: Sequence[str]) -> dict[str, str]:
+    """Declared kinds by column, checking each name exists and is declared once."""
+    out: dict[str, str] = {}
+    for kind, names in (("categorical", categorical), ("numeric", numeric)):
+        for c in column_names(names, columns):
+            if c not in columns:
+                raise DataError(f"--{kind} names an unknown feature column '{c}'",
+                                expected=f"one of {', '.join(columns[:20])}",
+                                hint=did_you_mean(c, columns) or "check the column name")
+            if c in out:
+                raise DataError(f"column '{c}' is declared both categorical and numeric")
+            out[c] = kind
+    return out
 
 
 def _numeric_fill(seen: np.ndarray, impute: str) -> float:
@@ -281,20 +375,17 @@ def _numeric_fill(seen: np.ndarray, impute: str) -> float:
         return float(seen.mean())
     if impute == "median":
         return float(np.median(seen))
-    return float(_most_frequent(pd.Series(seen)))
-
-
-def _most_frequent(values: pd.Series) -> Any:
-    """The commonest value (JSON-safe); ties go to the smallest, so it is deterministic."""
-    counts = values.value_counts(sort=False)
-    best = counts.max()
-    return min((json_safe(v) for v, n in counts.items() if n == best), key=_sort_key)
+    values, counts = np.unique(seen, return_counts=True)  # ties -> the smallest value
+    return float(values[np.argmax(counts)])
 
 
 def _scaling(vals: np.ndarray, scale: str) -> tuple[float, float]:
     """(center, spread) so that ``(x - center) / spread`` is the scaled value."""
     if scale == "standard":
         center, spread = float(vals.mean()), float(vals.std())
+    elif scale == "robust":  # median and IQR; a constant-ish column falls back to std
+        q25, center, q75 = (float(q) for q in np.quantile(vals, [0.25, 0.5, 0.75]))
+        spread = q75 - q25 if q75 > q25 else float(vals.std())
     elif scale == "minmax":
         center, spread = float(vals.min()), float(vals.max() - vals.min())
     else:
@@ -302,153 +393,4 @@ def _scaling(vals: np.ndarray, scale: str) -> tuple[float, float]:
     return center, spread if spread > 0 and np.isfinite(spread) else 1.0
 
 
-# --- targets -------------------------------------------------------------------------------
-
-
-def is_binary_frame(y: pd.DataFrame) -> bool:
-    """Every value is 0 or 1 (numbers or bools), none missing."""
-    for c in y.columns:
-        col = y[c]
-        if col.isna().any() or not is_numeric_column(col):
-            return False
-        if not np.isin(to_float(col, str(c)), (0.0, 1.0)).all():
-            return False
-    return True
-
-
-class TargetEncoder:
-    """Original target values <-> what the loss needs (class indices, 0/1 matrix, floats).
-
-    ``classes`` holds the original labels in index order (sorted), the label columns for
-    multilabel, and ``[]`` for regression.
-
-    Example
-    -------
-    >>> enc = TargetEncoder.fit(pd.DataFrame({"species": ["b", "a", "b"]}))
-    >>> enc.task, enc.classes, enc.transform(pd.DataFrame({"species": ["a", "b"]})).tolist()
-    ('binary', ['a', 'b'], [0, 1])
-    >>> enc.inverse(np.array([1, 0])).tolist()
-    ['b', 'a']
-    """
-
-    def __init__(self, task: str, classes: list[Any], target_names: list[str]) -> None:
-        self.task, self.classes, self.target_names = task, list(classes), list(target_names)
-
-    @classmethod
-    def fit(cls, y: pd.DataFrame, task: str = "auto") -> TargetEncoder:
-        """Learn the task (``'auto'``: :func:`infer_task`) and the classes from targets."""
-        from mlplab.data.tabular import infer_task  # tabular imports this module
-
-        if task not in TASKS:
-            raise ConfigError(f"unknown task '{task}'", expected=" | ".join(TASKS))
-        y = _frame(y, ["y"])
-        names = [str(c) for c in y.columns]
-        if not names:
-            raise DataError("no target column")
-        na = y.isna().sum()
-        if na.any():
-            raise DataError(f"target has missing values ({int(na.sum())})",
-                            hint="drop those rows (any --impute other than error does)")
-        task = infer_task(y) if task == "auto" else task
-        if task in ("binary", "multiclass"):
-            if len(names) > 1:
-                raise DataError(f"task {task} needs one target column",
-                                found=f"{len(names)}: {', '.join(names)}",
-                                hint="use task multilabel for several 0/1 columns")
-            classes = sorted({_label(v) for v in pd.unique(_labels(y.iloc[:, 0]))},
-                             key=_sort_key)
-            if len(classes) < 2:
-                raise DataError(f"target '{names[0]}' has a single class",
-                                found=repr(classes[0]), hint="a classifier needs at least "
-                                "two classes: check the target column and the rows kept")
-            if task == "binary" and len(classes) > 2:
-                raise DataError("task binary needs exactly 2 classes",
-                                found=f"{len(classes)}", hint="use --task multiclass or auto")
-            return cls(task, classes, names)
-        if task == "multilabel":
-            if not is_binary_frame(y):
-                raise DataError("multilabel targets must be 0/1 in every column",
-                                found=f"columns {', '.join(names)}")
-            return cls(task, names, names)
-        for c in names:  # regression
-            if not is_numeric_column(y[c]):
-                raise DataError(f"regression target '{c}' is not numeric",
-                                found=f"value {str(y[c].iloc[0])!r}",
-                                hint="pick a numeric --target, or a classification task")
-        return cls(task, [], names)
-
-    def _select(self, y: pd.DataFrame) -> pd.DataFrame:
-        y = _frame(y, self.target_names)
-        if all(n in y.columns for n in self.target_names):
-            return y[self.target_names]
-        if y.shape[1] == len(self.target_names):
-            return y  # same shape, other names (e.g. arrays): by position
-        raise DataError("target columns do not match", expected=", ".join(self.target_names),
-                        found=", ".join(map(str, y.columns)))
-
-    def transform(self, y: pd.DataFrame) -> np.ndarray:
-        """Binary/multiclass: int64 (n,) indices; multilabel float32 (n, L); regression
-        float32 (n, n_targets)."""
-        y = self._select(y)
-        if y.isna().any().any():
-            raise DataError("target has missing values", found=f"{int(y.isna().sum().sum())}")
-        if self.task == "multilabel":
-            if not is_binary_frame(y):
-                raise DataError("multilabel targets must be 0/1 in every column")
-            return np.column_stack([to_float(y[c], str(c)) for c in y.columns]) \
-                .astype(np.float32)
-        if self.task == "regression":
-            out = np.column_stack([to_float(y[c], str(c)) for c in y.columns])
-            if not np.isfinite(out).all():
-                raise DataError("regression target has non-finite values", hint="drop them")
-            return out.astype(np.float32)
-        values = _labels(y.iloc[:, 0])  # (n,)
-        codes = pd.Index(self.classes, dtype=object).get_indexer(values)
-        if (codes < 0).any():
-            raise DataError(f"unknown class {_label(values[codes < 0][0])!r} in target "
-                            f"'{self.target_names[0]}'",
-                            expected=f"one of {', '.join(map(repr, self.classes))}",
-                            hint="the model only knows the classes it was trained on")
-        return codes.astype(np.int64)
-
-    def inverse(self, idx: np.ndarray) -> np.ndarray:
-        """Class indices -> original labels (int64 array for integer labels, else object)."""
-        idx = np.asarray(idx)
-        if self.task not in ("binary", "multiclass"):
-            return idx
-        all_int = all(isinstance(c, int) and not isinstance(c, bool) for c in self.classes)
-        lut = np.array(self.classes, dtype=np.int64 if all_int else object)
-        return lut[idx.astype(np.int64)]  # type: ignore[no-any-return]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe fields: task, classes, target_names."""
-        return {"task": self.task, "classes": self.classes, "target_names": self.target_names}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TargetEncoder:
-        """Rebuild from :meth:`to_dict` output."""
-        try:
-            return cls(d["task"], d["classes"], d["target_names"])
-        except (KeyError, TypeError):
-            raise DataError("saved target encoding is incomplete",
-                            expected="task, classes, target_names") from None
-
-
-def _labels(col: pd.Series) -> np.ndarray:
-    """Label values, vectorised: integral floats become int64 (1.0 -> 1), text stays text."""
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        vals = col.to_numpy()
-        if vals.dtype.kind == "f" and np.all(np.mod(vals, 1) == 0):
-            return vals.astype(np.int64)
-        return vals
-    return col.to_numpy(dtype=object)
-
-
-def _label(v: Any) -> Any:
-    """A class label as a JSON-safe value; 1.0 becomes 1 so labels print as people wrote them."""
-    v = json_safe(v)
-    return int(v) if isinstance(v, float) and v.is_integer() else v
-
-
-__all__ = ["Preprocessor", "TargetEncoder", "is_binary_frame", "is_numeric_column", "json_safe",
-           "to_float"]
+__all__ = ["SCALES", "Preprocessor", "is_numeric_column", "smooth_clip"]

@@ -17,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from sklearn import datasets as skd
+import sklearn.datasets as skd
 
 Frames = tuple[pd.DataFrame, pd.DataFrame]
 

@@ -1,17 +1,18 @@
-"""CSV / Parquet files -> typed frames; target inference; missing values; encoders.
+"""CSV / Parquet files and in-memory frames -> a :class:`~mlplab.data.table.Table`; missing
+values.
 
 Reading only parses (pandas' C parser or pyarrow): nothing in a file is ever executed or
-unpickled. Every problem with a file becomes a one-line :class:`~mlplab.errors.DataError`.
-
-The fitted encoders, :class:`Preprocessor` (features) and :class:`TargetEncoder` (labels), live
-in ``encoders.py`` and are re-exported here: both are fitted on the training rows and saved as
-JSON.
+unpickled. Text files are read as UTF-8 (a byte-order mark is dropped) or, failing that, in the
+encoding ``charset-normalizer`` detects (GBK/GB18030 from Excel, cp1252, ...), or as
+``encoding`` says. Every problem with a file becomes a one-line
+:class:`~mlplab.errors.DataError`.
 
 Example
 -------
->>> y = pd.DataFrame({"label": ["yes", "no", "yes"]})
->>> infer_task(y)
-'binary'
+>>> frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "id": [7, 8], "label": [0, 1]})
+>>> t = frame_table(frame, "label", None, drop=["id"])
+>>> list(t.X.columns), list(t.y.columns)
+(['a', 'b'], ['label'])
 """
 
 from __future__ import annotations
@@ -20,27 +21,27 @@ import codecs
 import csv
 import re
 import warnings
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from mlplab.data.encoders import (
-    IMPUTE_HINT,
-    Preprocessor,
-    TargetEncoder,
-    is_binary_frame,
-    is_numeric_column,
-)
+from mlplab.data.columns import column_names
+from mlplab.data.encoders import IMPUTE_HINT
+from mlplab.data.table import Table
 from mlplab.errors import DataError, MlplabWarning, did_you_mean
-
-if TYPE_CHECKING:
-    from mlplab.data import Table
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
-MAX_INTEGER_CLASSES = 20  # more distinct integer targets than this -> regression
+# detected legacy encodings read as their superset (GB2312 < GBK < GB18030)
+ENCODING_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "utf-8": "utf-8-sig",
+                      "ascii": "utf-8-sig"}
+LEGACY_ENCODINGS = ("gb18030", "big5", "cp932", "cp949", "cp1252")  # Excel's usual exports
+WIDE_ENCODINGS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le",
+                  "utf_7"]
+ENCODING_HINT = ("this is a text-encoding problem: pass --encoding with the file's encoding "
+                 "(e.g. gbk, gb18030, cp1252, utf-16), or save the file as UTF-8")
 
 
 def list_names(names: list[str], limit: int = 20) -> str:
@@ -56,11 +57,15 @@ def list_names(names: list[str], limit: int = 20) -> str:
 # --- reading files -------------------------------------------------------------------------
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
+def read_frame(path: str | Path, encoding: str | None = None,
+               expect: Sequence[str] = ()) -> pd.DataFrame:
     """Read a CSV/TSV/text or Parquet file into a DataFrame with string column names.
 
     The format comes from the suffix (``.parquet``/``.pq``, ``.csv``, ``.tsv``) or, failing
-    that, from the content: Parquet's magic bytes, else a sniffed text separator.
+    that, from the content: Parquet's magic bytes, else a sniffed text separator. Text is
+    decoded with ``encoding``, or the detected one when ``None`` (the column names in
+    ``expect``, such as the target, settle a guess between legacy encodings). Duplicate column
+    names are kept apart (``a``, ``a.1``) with a warning.
 
     Raises
     ------
@@ -83,12 +88,37 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if p.suffix.lower() in PARQUET_SUFFIXES or head.startswith(b"PAR1"):
         frame = _read_parquet(p)
     else:
-        frame = _read_text(p, head)
+        frame = _read_text(p, head, encoding, expect)
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"'{p}' has a header but no rows", found=f"{frame.shape[1]} columns",
                         hint="add data rows below the header")
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
+    return string_columns(frame, f"'{p}'")
+
+
+def string_columns(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``frame`` with ``str`` column names, duplicates renamed ``a.1``, ``a.2`` (warned).
+
+    >>> with warnings.catch_warnings(record=True):
+    ...     list(string_columns(pd.DataFrame([[1, 2, 3]], columns=["a", "a", 0]), "x").columns)
+    ['a', 'a.1', '0']
+    """
+    names = [str(c) for c in frame.columns]
+    seen: Counter[str] = Counter()
+    renamed = []
+    for n in names:
+        renamed.append(n if seen[n] == 0 else f"{n}.{seen[n]}")
+        seen[n] += 1
+    _warn_duplicates(where, names, renamed)
+    return frame.set_axis(renamed, axis=1)
+
+
+def _warn_duplicates(where: str, names: list[str], renamed: list[str]) -> None:
+    dupes = {n: k for n, k in Counter(names).items() if k > 1}
+    if dupes:
+        kept = [r for n, r in zip(names, renamed, strict=True) if n in dupes]
+        warnings.warn(f"{where} has duplicate column names: "
+                      + ", ".join(f"'{n}' ({k} times)" for n, k in dupes.items())
+                      + f"; read as {list_names(kept)}", MlplabWarning, stacklevel=4)
 
 
 def _read_parquet(p: Path) -> pd.DataFrame:
@@ -100,22 +130,71 @@ def _read_parquet(p: Path) -> pd.DataFrame:
                         hint="check the file, or save it as CSV") from None
 
 
-def _read_text(p: Path, head: bytes) -> pd.DataFrame:
-    not_text = DataError(f"'{p}' is not a text table", found="binary or undecodable bytes",
-                         hint="give a UTF-8 CSV/TSV or a Parquet file")
-    if b"\0" in head:
-        raise not_text
+def detect_encoding(p: Path, head: bytes, expect: Sequence[str] = ()) -> str:
+    """UTF-8 (``utf-8-sig``, dropping a byte-order mark) if ``head`` decodes as such; else the
+    first candidate (``charset-normalizer``'s guesses, then common legacy encodings) whose
+    header line holds every name in ``expect``; else ``charset-normalizer``'s best guess.
+
+    Short CJK files fool statistics alone (GBK read as Korean cp949), which is why a known
+    column name decides when there is one.
+
+    >>> gbk = "特征一,特征二,标签\\n0.1,1.0,猫\\n0.9,0.0,狗\\n".encode("gbk")
+    >>> detect_encoding(Path("t.csv"), gbk, expect=["标签"])
+    'gb18030'
+    """
     try:  # incremental: the head may end inside a multi-byte character
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-        encoding = "utf-8-sig"
+        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+        return "utf-8-sig"
     except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    guesses = [m.encoding for m in from_bytes(head, cp_exclusion=WIDE_ENCODINGS)]
+    for enc in dict.fromkeys(guesses + list(LEGACY_ENCODINGS)) if expect else ():
+        try:
+            header = codecs.getincrementaldecoder(enc)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        if all(name in header.split("\n", 1)[0] for name in expect):
+            guesses = [enc]
+            break
+    if not guesses:
+        raise DataError(f"cannot tell the text encoding of '{p}'",
+                        found="bytes that are not UTF-8", hint=ENCODING_HINT)
+    name = codecs.lookup(guesses[0]).name
+    return ENCODING_SUPERSETS.get(name, name)
+
+
+def _codec(encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise DataError(f"unknown text encoding '{encoding}'",
+                        expected="a Python codec name such as utf-8, gbk, gb18030, cp1252") \
+            from None
+    return ENCODING_SUPERSETS.get(name, name) if name == "utf-8" else name
+
+
+def _read_text(p: Path, head: bytes, encoding: str | None,
+               expect: Sequence[str]) -> pd.DataFrame:
+    not_text = DataError(f"'{p}' is not a text table", found="binary bytes",
+                         hint="give a CSV/TSV text file or a Parquet file")
+    if b"\0" in head and not (encoding or "").lower().startswith("utf-16"):
+        raise not_text
+    if encoding is None:
         if re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", head):
-            raise not_text from None
-        text, encoding = head.decode("latin-1"), "latin-1"  # legacy 8-bit text
+            raise not_text
+        encoding = detect_encoding(p, head, expect)
+        if encoding != "utf-8-sig":
+            warnings.warn(f"'{p}' is not UTF-8; read it as {encoding} (detected; --encoding "
+                          "sets it)", MlplabWarning, stacklevel=3)
+    else:
+        encoding = _codec(encoding)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     sep = _separator(text, TEXT_SEPARATORS.get(p.suffix.lower()))
     try:
-        return pd.read_csv(p, sep=sep, encoding=encoding, skipinitialspace=True,
-                           engine="c", low_memory=False)
+        frame = pd.read_csv(p, sep=sep, encoding=encoding, skipinitialspace=True,
+                            engine="c", low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"file '{p}' is empty", expected="a header line and data rows") \
             from None
@@ -126,12 +205,18 @@ def _read_text(p: Path, head: bytes) -> pd.DataFrame:
                  if m else msg.splitlines()[0][:200])
         raise DataError(f"'{p}' has rows with the wrong number of fields", found=found,
                         hint="check separators and quotes on that line") from None
-    except UnicodeDecodeError:
-        raise not_text from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot decode '{p}' as {encoding}",
+                        found=f"byte {e.object[e.start:e.start + 1]!r} at offset {e.start} "
+                        "of a block", hint=ENCODING_HINT) from None
     except (ValueError, OSError) as e:
         raise DataError(f"cannot read '{p}' as a table",
                         found=str(e).splitlines()[0][:200] if str(e) else type(e).__name__,
                         ) from None
+    header = next(csv.reader(text.splitlines()[:1], delimiter=sep, skipinitialspace=True), [])
+    if len(header) == frame.shape[1]:  # pandas renamed duplicates already: warn about them
+        _warn_duplicates(f"'{p}'", header, list(map(str, frame.columns)))
+    return frame
 
 
 def _separator(text: str, default: str | None) -> str:
@@ -146,34 +231,38 @@ def _separator(text: str, default: str | None) -> str:
         return default or ","
 
 
-def select_columns(frame: pd.DataFrame, target: str | list[str] | None,
-                   features: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _check_known(given: list[str], names: list[str], what: str, flag: str) -> None:
+    for c in given:
+        if c not in names:
+            raise DataError(f"unknown {what} column '{c}'", expected=f"one of: "
+                            f"{list_names(names)}", hint=did_you_mean(c, names) or flag)
+
+
+def select_columns(frame: pd.DataFrame, target: str | Sequence[str] | None,
+                   features: Sequence[str] | None,
+                   drop: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``frame`` into (features, target) frames, checking every name.
 
-    ``features=None`` means every column but the target(s).
+    ``features=None`` means every column but the target(s) and ``drop``.
     """
     names = [str(c) for c in frame.columns]
-    if target is None or (not isinstance(target, str) and len(target) == 0):
+    targets = column_names(target, names)
+    if not targets:
         raise DataError("no target column given", hint=f"--target COL (columns: "
                         f"{list_names(names)})")
-    targets = [target] if isinstance(target, str) else list(dict.fromkeys(target))
-    for t in targets:
-        if t not in names:
-            raise DataError(f"unknown target column '{t}'",
-                            expected=f"one of: {list_names(names)}",
-                            hint=did_you_mean(t, names) or "--target COL")
+    _check_known(targets, names, "target", "--target COL")
+    dropped = column_names(drop, names)
+    _check_known(dropped, names, "--drop", "check --drop")
     if features is None:
-        feats = [c for c in names if c not in targets]
+        feats = [c for c in names if c not in targets and c not in dropped]
     else:
-        feats = list(dict.fromkeys(features))
+        feats = column_names(features, names)
+        _check_known(feats, names, "feature", "check --features")
         for c in feats:
-            if c not in names:
-                raise DataError(f"unknown feature column '{c}'",
-                                expected=f"one of: {list_names(names)}",
-                                hint=did_you_mean(c, names) or "check --features")
             if c in targets:
                 raise DataError(f"column '{c}' is both the target and a feature",
                                 hint="remove it from --features")
+        feats = [c for c in feats if c not in dropped]
     if not feats:
         raise DataError("no feature columns left", found=f"only the target "
                         f"{', '.join(targets)}", hint="the file needs at least one column "
@@ -181,9 +270,21 @@ def select_columns(frame: pd.DataFrame, target: str | list[str] | None,
     return frame[feats].reset_index(drop=True), frame[targets].reset_index(drop=True)
 
 
-def read_file(path: str | Path, target: str | list[str] | None,
-              features: list[str] | None) -> Table:
-    """Read a CSV or Parquet file into a :class:`~mlplab.data.Table`.
+def frame_table(frame: pd.DataFrame, target: str | Sequence[str] | None,
+                features: Sequence[str] | None, drop: Sequence[str] = ()) -> Table:
+    """A Table from an in-memory DataFrame; column names become strings (``0`` -> ``'0'``)."""
+    frame = string_columns(frame, "the DataFrame")
+    if isinstance(target, int) or (not isinstance(target, str) and target is not None):
+        target = [str(t) for t in target] if not isinstance(target, int) else str(target)
+    feats = None if features is None else [str(f) for f in features]
+    X, y = select_columns(frame, target, feats, drop)
+    return Table(X, y, "dataframe", "memory")
+
+
+def read_file(path: str | Path, target: str | Sequence[str] | None,
+              features: Sequence[str] | None, *, encoding: str | None = None,
+              drop: Sequence[str] = ()) -> Table:
+    """Read a CSV or Parquet file into a :class:`~mlplab.data.table.Table`.
 
     Parameters
     ----------
@@ -192,7 +293,11 @@ def read_file(path: str | Path, target: str | list[str] | None,
     target : str or list of str
         The target column (several: multilabel or multi-output regression). Required.
     features : list of str, optional
-        Feature columns; default all columns except the target(s).
+        Feature columns; default all columns except the target(s) and ``drop``.
+    encoding : str, optional
+        Text encoding (default: UTF-8 if it decodes, else detected).
+    drop : list of str
+        Columns left out.
 
     Example
     -------
@@ -203,45 +308,12 @@ def read_file(path: str | Path, target: str | list[str] | None,
     >>> list(t.X.columns), t.y["label"].tolist(), t.kind
     (['a', 'b'], ['yes', 'no'], 'file')
     """
-    from mlplab.data import Table  # the package imports this module
-
-    X, y = select_columns(read_frame(path), target, features)
+    expect = column_names(target, []) + column_names(features, [])
+    X, y = select_columns(read_frame(path, encoding, expect), target, features, drop)
     return Table(X, y, str(path), "file")
 
 
-# --- the target and missing values ---------------------------------------------------------
-
-
-def infer_task(y: pd.DataFrame) -> str:
-    """'binary', 'multiclass', 'multilabel' or 'regression' from the target values.
-
-    Several columns: multilabel (values must be 0/1). One column: floats with fractions or
-    more than 20 distinct integers mean regression; otherwise 2 distinct values are binary,
-    more are multiclass. Text and bools are always classes.
-
-    Example
-    -------
-    >>> infer_task(pd.DataFrame({"t": [0.5, 1.25, 3.0]}))
-    'regression'
-    >>> infer_task(pd.DataFrame({"t": [1, 2, 3]}))
-    'multiclass'
-    """
-    if y.shape[1] > 1:
-        if not is_binary_frame(y):
-            raise DataError("several target columns need 0/1 values (multilabel)",
-                            found=f"columns {', '.join(map(str, y.columns))}",
-                            hint="give one --target, or pass --task regression for several "
-                            "numeric targets")
-        return "multilabel"
-    col = y.iloc[:, 0].dropna()
-    if len(col) == 0:
-        raise DataError(f"target column '{y.columns[0]}' has no values")
-    n_distinct = col.nunique()
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        values = col.to_numpy(dtype=np.float64)
-        if not np.all(np.mod(values, 1) == 0) or n_distinct > MAX_INTEGER_CLASSES:
-            return "regression"
-    return "binary" if n_distinct <= 2 else "multiclass"
+# --- missing values ------------------------------------------------------------------------
 
 
 def clean_missing(table: Table, impute: str = "error") -> Table:
@@ -254,7 +326,6 @@ def clean_missing(table: Table, impute: str = "error") -> Table:
 
     Example
     -------
-    >>> from mlplab.data import Table
     >>> X, y = pd.DataFrame({"a": [1.0, None, 3.0]}), pd.DataFrame({"y": [0, 1, 0]})
     >>> t = Table(X, y, "memory", "memory")
     >>> len(clean_missing(t, "drop").X)
@@ -283,5 +354,6 @@ def clean_missing(table: Table, impute: str = "error") -> Table:
     return type(table)(table.X[keep].reset_index(drop=True),
                        table.y[keep].reset_index(drop=True), table.source, table.kind)
 
-__all__ = ["Preprocessor", "TargetEncoder", "clean_missing", "infer_task", "is_numeric_column",
-           "read_file", "read_frame", "select_columns"]
+
+__all__ = ["clean_missing", "detect_encoding", "frame_table", "list_names",
+           "read_file", "read_frame", "select_columns", "string_columns"]

@@ -91,7 +91,7 @@ class Run:
 
     def features(self, X: ArrayLike) -> torch.Tensor:
         """Raw rows -> the preprocessed float tensor the model takes (on the model's device)."""
-        if not isinstance(X, pd.DataFrame) and not self.preprocessor.categorical:
+        if not isinstance(X, pd.DataFrame) and self.preprocessor.all_numeric:
             raw = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
             if raw.dtype.kind in "biuf":  # numbers in column order: no DataFrame detour
                 raw = raw.reshape(1, -1) if raw.ndim == 1 else raw
@@ -107,8 +107,11 @@ class Run:
 
     @torch.inference_mode()
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Raw model outputs (logits, or values for regression), shape (n, n_outputs)."""
-        return self._forward(self.features(X)).cpu().numpy()
+        """Raw model outputs (n, n_outputs): logits, or regression values in the target's
+        own units (the model itself predicts standardised targets)."""
+        out = self._forward(self.features(X)).cpu().numpy()
+        return self.target_encoder.inverse_values(out) if not self.task.is_classification \
+            else out
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         was = self.model.training
@@ -132,7 +135,7 @@ class Run:
         """Predicted original labels (n,), 0/1 label sets (n, L), or values (n,) / (n, t)."""
         out = self._forward(self.features(X))
         if not self.task.is_classification:
-            vals = out.cpu().numpy().astype(np.float64)
+            vals = self.target_encoder.inverse_values(out.cpu().numpy())
             return vals[:, 0] if vals.shape[1] == 1 else vals
         idx = self.task.labels(self.task.proba(out)).cpu().numpy()
         return idx if self.task.name == "multilabel" else self.target_encoder.inverse(idx)
@@ -180,7 +183,8 @@ class Run:
             return classification_metrics(y_enc, proba, task=self.task.name,
                                           threshold=self.task.threshold,
                                           n_classes=len(self.classes))
-        return regression_metrics(y_enc, self.decision_function(X))
+        return regression_metrics(self.target_encoder.inverse_values(y_enc),
+                                  self.decision_function(X))
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -204,6 +208,8 @@ class Run:
             "threshold": self.task.threshold,
             "preprocessing": self.preprocessor.to_dict(),
             "target_encoder": self.target_encoder.to_dict(),
+            "target_scaler": self.target_encoder.scaler,  # regression: mean, scale per target
+            "pos_label": self.target_encoder.pos_label,  # binary: the class scores are for
             "training": self.info,
             "versions": {"mlplab": __version__, "torch": torch.__version__,
                          "python": platform.python_version()},
@@ -255,7 +261,7 @@ def load(path: str | Path, model: nn.Module | None = None, device: str = "cpu") 
         cfg = RunConfig.from_dict(config_d)
         task = TaskSpec.from_dict(info["task"])
         pre = Preprocessor.from_dict(info["preprocessing"])
-        enc = TargetEncoder.from_dict(info["target_encoder"])
+        enc = TargetEncoder.from_dict(info["target_encoder"], info.get("target_scaler"))
         arch = info["architecture"]
     except (KeyError, TypeError, ValueError) as e:
         raise RunError(f"'{path}' has an incomplete model.json ({type(e).__name__}: {e})",

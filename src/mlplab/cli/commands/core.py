@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -16,8 +16,15 @@ Opt = typer.Option
 
 def train(
     data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
-    target: Annotated[Optional[str], Opt(help="target column(s), comma-separated")] = None,
+    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several (a column whose name has a comma is kept whole)")] = None,  # noqa: E501
     features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
+    drop: Annotated[Optional[list[str]], Opt(help="leave a column out (repeat, or comma-separated)")] = None,  # noqa: E501
+    categorical: Annotated[Optional[list[str]], Opt(help="treat a column as categories (repeat, or comma-separated)")] = None,  # noqa: E501
+    numeric: Annotated[Optional[list[str]], Opt(help="treat a column as numbers (repeat, or comma-separated)")] = None,  # noqa: E501
+    na_values: Annotated[Optional[str], Opt(help="text read as missing, comma-separated, e.g. '?,n/a'")] = None,  # noqa: E501
+    decimal: Annotated[Optional[str], Opt(help="decimal mark of numbers written as text: . or ,")] = None,  # noqa: E501
+    encoding: Annotated[Optional[str], Opt(help="text encoding of the file (default: UTF-8, else detected), e.g. gbk")] = None,  # noqa: E501
+    pos_label: Annotated[Optional[str], Opt(help="binary: the positive class (default: 1/True/yes, else the minority)")] = None,  # noqa: E501
     task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
     hidden: Annotated[Optional[str], Opt(help="hidden sizes, e.g. 10,10 ('' or none: no hidden layer)")] = None,  # noqa: E501
     activation: Annotated[Optional[str], Opt(help="relu, tanh, ... or one per layer: relu,tanh")] = None,  # noqa: E501
@@ -45,7 +52,7 @@ def train(
     noise: Annotated[Optional[float], Opt(help="generated data: noise level")] = None,
     test_size: Annotated[Optional[float], Opt()] = None,
     val_size: Annotated[Optional[float], Opt()] = None,
-    scale: Annotated[Optional[str], Opt(help="standard | minmax | none")] = None,
+    scale: Annotated[Optional[str], Opt(help="standard | robust | minmax | none")] = None,
     impute: Annotated[Optional[str], Opt(help="error | mean | median | most_frequent | drop")] = None,  # noqa: E501
     tensorboard: Annotated[Optional[bool], Opt("--tensorboard/--no-tensorboard")] = None,
     name: Annotated[Optional[str], Opt(help="run name (directory prefix)")] = None,
@@ -70,8 +77,11 @@ def train(
         return [] if v.strip().lower() in ("", "none", "[]") else parse_value(v + ",")
 
     flags = {
-        "data.source": data, "data.target": None if target is None else
-        (target if "," not in target else target.split(",")),
+        "data.source": data, "data.target": None if not target else
+        (target[0] if len(target) == 1 else target),
+        "data.drop": drop, "data.categorical": categorical, "data.numeric": numeric,
+        "data.na_values": None if na_values is None else na_values.split(","),
+        "data.decimal": decimal, "data.encoding": encoding, "data.pos_label": pos_label,
         "data.features": None if features is None else features.split(","),
         "task": task, "model.hidden": listed(hidden),
         "model.activation": None if activation is None else
@@ -104,6 +114,8 @@ def train(
     reason = run.info.get("stop_reason", "completed")
     if not quiet:
         out.print(metrics_table(run.metrics, run.task.name))
+        if run.task.name == "binary":
+            out.print(binary_note(run.classes[1], run.metrics))
         if reason != "completed":
             out.print(f"stopped: {reason}")
     out.print(f"run saved to {run.path}")
@@ -112,10 +124,18 @@ def train(
         report_for_run(run, out)
 
 
+def binary_note(positive: object, metrics: dict[str, Any]) -> str:
+    """One line: which class precision/recall/F1 describe, and the macro F1 beside them."""
+    macro = "  ".join(f"{split} {fmt(m.get('f1_macro'))}" for split, m in metrics.items()
+                      if isinstance(m, dict) and "f1_macro" in m)
+    return f"precision, recall and F1 are for class {positive!r}; macro F1: {macro}"
+
+
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     data: Annotated[str, Opt("--data", "-d", help="CSV/Parquet file, or a dataset name")],
-    target: Annotated[Optional[str], Opt(help="target column(s) (default: the run's)")] = None,
+    target: Annotated[Optional[list[str]], Opt(help="target column(s) (default: the run's)")] = None,  # noqa: E501
+    encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
     seed: Annotated[int, Opt(help="seed for generated data")] = 12345,
     as_json: Annotated[bool, Opt("--json", help="print metrics as JSON")] = False,
 ) -> None:
@@ -125,16 +145,18 @@ def evaluate(
     from mlplab.registry import DATASETS
 
     run = load(run_dir)
-    names = target.split(",") if target else run.target_encoder.target_names
+    names = target or run.target_encoder.target_names
     if data in DATASETS:
         table = load_table(run.config.data.model_copy(update={"source": data}), seed)
     else:
-        table = read_file(data, names if len(names) > 1 else names[0], None)
+        table = read_file(data, names, None, encoding=encoding)
     metrics = run.evaluate(table.X, table.y)
     if as_json:
         print(json.dumps(metrics, indent=2))
     else:
         out.print(metrics_table({"test": metrics}, run.task.name, title=f"metrics on {data}"))
+        if run.task.name == "binary":
+            out.print(binary_note(run.classes[1], {"test": metrics}))
 
 
 def predict(
@@ -142,6 +164,7 @@ def predict(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/Parquet of rows")],
     output_file: Annotated[Optional[Path], Opt("--output", "-o", help="CSV to write (default: stdout)")] = None,  # noqa: E501
     overwrite: Annotated[bool, Opt(help="replace an existing output file")] = False,
+    encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
 ) -> None:
     """Add probability columns and the predicted label to each input row."""
     from mlplab import load
@@ -152,7 +175,7 @@ def predict(
         raise DataError(f"output file '{output_file}' exists", hint="pass --overwrite or "
                         "choose another -o")
     run = load(run_dir)
-    frame = read_frame(input_file)
+    frame = read_frame(input_file, encoding, expect=run.feature_names)
     extra = [c for c in run.target_encoder.target_names if c in frame.columns]
     result = run.predict_frame(frame.drop(columns=extra))
     text = result.to_csv(index=False)
@@ -169,7 +192,7 @@ def show(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None
 
     run = load(run_dir)
     c, info = run.config, run.info
-    arch = " -> ".join(str(x) for x in [len(run.feature_names), *c.model.hidden,
+    arch = " -> ".join(str(x) for x in [run.preprocessor.n_features_out, *c.model.hidden,
                                          run.task.n_outputs])
     out.print(f"[bold]{run.path}[/bold]  {c.description}")
     out.print(f"data     {c.data.source}  features: {', '.join(run.feature_names)}")
