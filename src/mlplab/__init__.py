@@ -19,7 +19,7 @@ from mlplab._version import __version__
 # name -> module that defines it; imported on first use, so `import mlplab` (and the CLI's
 # `--help`) costs no torch, pandas or scikit-learn until something needs them.
 _LAZY = {
-    "prepare": "mlplab.api", "train": "mlplab.api", "RunConfig": "mlplab.config",
+    "prepare": "mlplab.pipeline", "train": "mlplab.api", "RunConfig": "mlplab.config",
     "StackedMLP": "mlplab.training.runners.stacked",
     "train_members": "mlplab.training.runners.stacked",
     "ConfigError": "mlplab.errors", "DataError": "mlplab.errors", "MlplabError": "mlplab.errors",
@@ -34,7 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from mlplab.api import prepare, train
+    from mlplab.api import train
     from mlplab.config import RunConfig
     from mlplab.errors import (
         ConfigError,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         TrainingError,
     )
     from mlplab.inspect.helpers import evaluate, plot_decision_boundary, plot_history
+    from mlplab.pipeline import prepare
     from mlplab.runs.run import Run, load
     from mlplab.search.sweep import SweepResult, sweep
     from mlplab.sklearn.estimator import MLPClassifier, MLPRegressor, load_estimator, save

@@ -167,6 +167,7 @@ SCHEDULERS: dict[str, Callable[..., Scheduler] | None] = {
     "onecycle": _onecycle,
 }
 STEP_PER_BATCH = frozenset({"onecycle"})
+STEP_PER_EPOCH = frozenset({"step", "cosine"})  # plateau steps at evaluations, on the loss
 
 # --- weight initialisation -----------------------------------------------------------------
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 from torch import nn
 
+from mlplab import registry
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 
 TASK_NAMES = ("binary", "multiclass", "multilabel", "regression")
@@ -82,6 +84,60 @@ class TaskSpec:
     @property
     def is_classification(self) -> bool:
         return self.name != "regression"
+
+    @property
+    def score_name(self) -> str:
+        """What :meth:`score` measures: ``"r2"`` for regression, else ``"accuracy"``."""
+        return "accuracy" if self.is_classification else "r2"
+
+    @cached_property
+    def _mean_loss(self) -> nn.Module:
+        return registry.LOSSES[self.loss].build()
+
+    @cached_property
+    def _elementwise_loss(self) -> nn.Module:
+        return registry.LOSSES[self.loss].build(reduction="none")
+
+    def sample_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-sample losses (B,): the loss of each row, averaged over its outputs."""
+        return self._elementwise_loss(out, y).reshape(len(out), -1).mean(dim=1)
+
+    def batch_loss(self, out: torch.Tensor, y: torch.Tensor,
+                   w: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean loss of a batch (0-dim); with per-sample weights ``sum(w*l) / sum(w)``.
+
+        Unweighted, it is torch's own reduced loss (one fused operator), exactly what a plain
+        PyTorch loop computes.
+
+        Example
+        -------
+        >>> t = resolve_task("regression", n_classes=1, n_targets=1, loss="mse",
+        ...                  output="logits")
+        >>> out, y = torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [0.0]])
+        >>> float(t.batch_loss(out, y)), float(t.batch_loss(out, y, torch.tensor([1.0, 0.0])))
+        (5.0, 1.0)
+        """
+        if w is None:
+            return self._mean_loss(out, y)  # type: ignore[no-any-return]
+        return (self.sample_losses(out, y) * w).sum() / w.sum()
+
+    def score(self, out: torch.Tensor, y: torch.Tensor) -> float:
+        """Accuracy (exact match per row for multilabel), or R² for regression.
+
+        Example
+        -------
+        >>> t = resolve_task("binary", n_classes=2, n_targets=1, loss="auto", output="logits")
+        >>> t.score(torch.tensor([[2.0], [-1.0], [3.0]]), torch.tensor([[1.0], [0.0], [0.0]]))
+        0.6666666865348816
+        """
+        if self.name == "regression":
+            resid = ((y - out) ** 2).sum()
+            total = ((y - y.mean(dim=0)) ** 2).sum()
+            return float(1.0 - resid / total) if float(total) > 0 else float("nan")
+        pred = self.labels(self.proba(out))
+        if self.name == "multilabel":
+            return float((pred == y.long()).all(dim=1).float().mean())
+        return float((pred == y.reshape(-1).long()).float().mean())
 
     def targets(self, y: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         """Encoded targets (from TargetEncoder) as the tensor the loss wants.

@@ -1,4 +1,5 @@
-"""Streaming files in chunks: one-pass statistics, the shuffle buffer, training on a stream."""
+"""Streaming files in chunks: one-pass statistics, the shuffle buffer, training on a stream
+(through the same ``fit`` and step as in-memory data)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from mlplab.data.stream import (
     scan,
     should_stream,
     shuffled_batches,
-    train_stream,
 )
 from mlplab.errors import DataError
 
@@ -66,11 +66,11 @@ def test_train_stream_learns_and_saves(files, tmp_path):
     import mlplab
 
     df, pq, _ = files
-    run = train_stream({"data": {"source": str(pq), "target": "label", "chunk_rows": 1000,
-                                 "shuffle_buffer": 2000},
+    run = mlplab.train({"data": {"source": str(pq), "target": "label", "chunk_rows": 1000,
+                                 "shuffle_buffer": 2000, "stream": True},
                         "model": {"hidden": [8]}, "optim": {"lr": 0.02},
-                        "train": {"epochs": 3, "batch_size": 128}},
-                       out=tmp_path / "run")
+                        "train": {"epochs": 3, "batch_size": 128, "eval_every": 1},
+                        "log": {"quiet": True}}, out=tmp_path / "run")
     assert run.info["runner"] == "stream" and run.metrics["test"]["accuracy"] > 0.95
     assert run.info["peak_rss_mb"] > 0 and len(run.history) == 3
     back = mlplab.load(tmp_path / "run")
@@ -101,3 +101,55 @@ def test_mlplab_train_streams_when_asked(files, tmp_path):
                         "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 128},
                         "log": {"quiet": True}}, out=tmp_path / "run")
     assert run.info["runner"] == "stream" and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def _streamed_and_in_memory(pq, **changes):
+    import mlplab
+
+    cfg = {"data": {"source": str(pq), "target": "label", "chunk_rows": 1000,
+                    "shuffle_buffer": 2000},
+           "model": {"hidden": [8]}, "train": {"epochs": 5, "batch_size": 128},
+           "log": {"quiet": True, "plots": False}}
+    for key, value in changes.items():
+        cfg[key] = {**cfg.get(key, {}), **value}
+    streamed = mlplab.train({**cfg, "data": {**cfg["data"], "stream": True}}, save=False)
+    in_memory = mlplab.train({**cfg, "data": {**cfg["data"], "stream": False}}, save=False)
+    assert streamed.info["runner"] == "stream" and in_memory.info["runner"] == "eager"
+    return streamed, in_memory
+
+
+def test_streamed_l1_is_honoured(files):
+    """Regression (issue 10): `--set data.stream=true --set optim.l1=1.0` ignored the L1
+    penalty (0.867 streamed, 0.50 in memory). Both now drive every weight to ~0."""
+    _, pq, _ = files
+    streamed, in_memory = _streamed_and_in_memory(pq, optim={"l1": 1.0})
+    for run in (streamed, in_memory):
+        assert run.metrics["test"]["accuracy"] < 0.8
+        first = run.model.linears()[0].weight
+        assert float(first.detach().abs().max()) < 0.05
+
+
+def test_streamed_early_stopping_stops(files):
+    """Regression (issue 10): streamed early stopping trained all epochs. With patience 1 and
+    an SGD step far too large to settle, the loss soon fails to improve: both runs stop."""
+    _, pq, _ = files
+    streamed, in_memory = _streamed_and_in_memory(
+        pq, train={"epochs": 40, "early_stopping": 1, "eval_every": 1, "batch_size": 128},
+        optim={"name": "sgd", "lr": 5.0})
+    for run in (streamed, in_memory):
+        assert run.info["epochs_run"] < 40
+        assert run.info["stop_reason"].startswith("early stopping")
+        assert run.info["best_epoch"] is not None
+
+
+def test_streamed_run_refuses_sample_weights_and_checkpoints(files, tmp_path):
+    """Options the stream runner cannot honour are refused before training."""
+    import mlplab
+    from mlplab.errors import ConfigError
+
+    _, pq, _ = files
+    with pytest.raises(ConfigError, match=r"stream runner does not support log\.checkpoint_every"):
+        mlplab.train({"data": {"source": str(pq), "target": "label", "stream": True},
+                      "train": {"epochs": 2}, "log": {"quiet": True, "checkpoint_every": 1}},
+                     out=tmp_path / "r")
+    assert not (tmp_path / "r" / "model.safetensors").exists()

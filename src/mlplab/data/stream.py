@@ -4,7 +4,9 @@ One pass (:func:`scan`) computes the preprocessing statistics (per-column mean/s
 min/max, merged chunk by chunk with Chan's formula) and the target's classes; each training
 epoch then reads the file again, chunk by chunk (Parquet record batches via pyarrow; CSV via
 pyarrow's streaming reader), mixes rows in a shuffle buffer of ``data.shuffle_buffer`` rows and
-trains on mini-batches. Rows go to the test split by a hash of their row number, so the split
+yields mini-batches (:class:`FileBatches`) to the stream runner
+(:mod:`mlplab.training.runners.stream`), which trains through the same ``fit`` and step as
+in-memory data. Rows go to the test split by a hash of their row number, so the split
 does not depend on chunk sizes. Memory stays around one chunk + the shuffle buffer + the
 model, whatever the file size. Only numeric feature columns can stream.
 
@@ -21,9 +23,6 @@ Example
 
 from __future__ import annotations
 
-import resource
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +35,10 @@ from mlplab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from mlplab.config import DataConfig, RunConfig
-    from mlplab.runs.run import Run
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv"}
 MAX_CLASSES = 50  # more distinct target values than this: regression
-EVAL_ROWS = 200_000  # rows of each split kept in memory for metrics
+EVAL_ROWS = 200_000  # rows of each split kept in memory for evaluation and metrics
 
 
 def should_stream(cfg: DataConfig) -> bool:
@@ -211,10 +209,10 @@ def shuffled_batches(chunks: Iterator[tuple[np.ndarray, np.ndarray]], batch_size
             yield Xa[sel], ya[sel]
 
 
-# --- training on a stream ------------------------------------------------------------------
+# --- batches for training --------------------------------------------------------------------
 
 
-def _encode_chunks(cfg: RunConfig, stats: StreamStats, classes: list[Any] | None,
+def encoded_chunks(cfg: RunConfig, stats: StreamStats, classes: list[Any] | None,
                    want_test: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Preprocessed (X, y-encoded) of the train rows (or the test rows) of each chunk."""
     c = np.array([stats.center[f] for f in stats.features], dtype=np.float32)
@@ -231,7 +229,9 @@ def _encode_chunks(cfg: RunConfig, stats: StreamStats, classes: list[Any] | None
         yield Xk, ye
 
 
-def _head(it: Iterator[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+def head_rows(it: Iterator[tuple[np.ndarray, np.ndarray]], n: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` rows of a chunk stream, as one (X, y)."""
     X, y, got = [], [], 0
     for a, b in it:
         X.append(a[: n - got])
@@ -242,100 +242,38 @@ def _head(it: Iterator[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarr
     return np.concatenate(X), np.concatenate(y)
 
 
-def train_stream(config: Any, *, out: str | Path | None = None, overwrite: bool = False) -> Run:
-    """Train on a Parquet/CSV file too large for memory; returns a normal :class:`Run`.
+@dataclass
+class FileBatches:
+    """An epoch of shuffled, preprocessed training mini-batches read from the file again.
 
-    Mini-batch only (``train.batch_size`` 'auto' means 1024 here); metrics are computed on the
-    first 200,000 rows of each split.
+    The shuffle buffer's generator is seeded once, so epoch ``k`` of two runs with the same
+    seed sees the same batches.
     """
-    import torch
 
-    from mlplab.api import Prepared, finish_run, model_spec
-    from mlplab.config import RunConfig
-    from mlplab.data import Preprocessor, Split, Table, TargetEncoder
-    from mlplab.models import build_model
-    from mlplab.tasks import resolve_task
-    from mlplab.training.loop import (
-        DataTensors,
-        TrainState,
-        build_optimizer,
-        evaluate_split,
-        make_loss,
-    )
+    cfg: RunConfig
+    stats: StreamStats
+    classes: list[Any] | None
+    rng: np.random.Generator = field(init=False)
 
-    cfg = RunConfig.from_any(config)
-    t0 = time.perf_counter()
-    stats = scan(cfg.data, cfg.seed)
-    ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
-                         else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
-    enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
-    pre = Preprocessor(input_columns=stats.features, numeric=stats.features, categorical={},
-                       scale=cfg.data.scale, impute="error", center=stats.center,
-                       spread=stats.spread, fill={f: None for f in stats.features})
-    n_classes = len(enc.classes) if enc.task != "regression" else 1
-    task = resolve_task(enc.task, n_classes=n_classes, n_targets=1, loss=cfg.loss,
-                        output=cfg.model.output, threshold=cfg.train.threshold)
-    classes = None if enc.task == "regression" else list(enc.classes)
-    torch.manual_seed(cfg.seed)
-    model = build_model(model_spec(cfg, len(stats.features), task), seed=cfg.seed)
-    opt = build_optimizer(model, cfg)
-    loss_fn = make_loss(task, weighted=False)
-    bs = cfg.train.batch_size if isinstance(cfg.train.batch_size, int) else 1024
-    X_eval = {"train": _head(_encode_chunks(cfg, stats, classes, False), EVAL_ROWS)}
-    if cfg.data.test_size > 0:
-        X_eval["test"] = _head(_encode_chunks(cfg, stats, classes, True), EVAL_ROWS)
-    data = DataTensors({s: torch.as_tensor(X) for s, (X, _) in X_eval.items()},
-                       {s: task.targets(y) for s, (_, y) in X_eval.items()})
-    rng = np.random.default_rng(cfg.seed)
-    history: list[dict[str, Any]] = []
-    t_train = time.perf_counter()
-    for epoch in range(1, cfg.train.epochs + 1):
-        model.train()
-        total, rows = torch.zeros(()), 0
-        for Xb, yb in shuffled_batches(_encode_chunks(cfg, stats, classes, False), bs,
-                                       cfg.data.shuffle_buffer, rng):
-            x, y = torch.from_numpy(Xb), task.targets(yb)
-            loss = loss_fn(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * len(Xb)
-            rows += len(Xb)
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": float(total) / max(rows, 1)}
-        for split in data.X:
-            sl, sc = evaluate_split(model, task, loss_fn, data.X[split], data.y[split])
-            if split != "train":
-                row[f"{split}_loss"] = sl
-            row[f"{split}_{'r2' if task.name == 'regression' else 'accuracy'}"] = sc
-        row["lr"], row["seconds"] = opt.param_groups[0]["lr"], round(time.perf_counter() - t0, 3)
-        history.append(row)
-    seconds = time.perf_counter() - t_train
-    empty = np.zeros((0, len(stats.features)), np.float32)
-    Xs = {s: X_eval[s][0] if s in X_eval else empty for s in ("train", "val", "test")}
-    ys = {s: X_eval[s][1] if s in X_eval else np.zeros(0) for s in ("train", "val", "test")}
-    p = Prepared(cfg, Table(pd.DataFrame(), pd.DataFrame(), cfg.data.source, "file"),
-                 Split(np.arange(stats.n_train), np.arange(0),
-                       np.arange(stats.n_rows - stats.n_train)), pre, enc, task, Xs, ys)
-    state = TrainState(model=model, optimizer=opt, scheduler=None, task=task, cfg=cfg,
-                       data=data, epochs=cfg.train.epochs, batch_size=bs,
-                       epoch=cfg.train.epochs, history=history, runner_name="stream",
-                       seconds=seconds)
-    run = finish_run(cfg, model, p, data, state)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    run.info["rows_per_second"] = round(stats.n_train * cfg.train.epochs / seconds)
-    run.info["peak_rss_mb"] = round(rss / (1024 if sys.platform != "darwin" else 1024**2), 1)
-    if out is not None:
-        run.save(out, overwrite=overwrite)
-    return run
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.cfg.seed)
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(X float32 (b, d), encoded y (b,)) per mini-batch of one pass over the train rows."""
+        return shuffled_batches(encoded_chunks(self.cfg, self.stats, self.classes, False),
+                                batch_size, self.cfg.data.shuffle_buffer, self.rng)
 
 
 __all__ = [
+    "EVAL_ROWS",
+    "FileBatches",
     "StreamStats",
     "columns_of",
+    "encoded_chunks",
+    "head_rows",
     "holdout_mask",
     "iter_chunks",
     "scan",
     "should_stream",
     "shuffled_batches",
-    "train_stream",
 ]

@@ -123,7 +123,6 @@ class SnapshotCallback(Callback):
     def on_train_end(self, state: TrainState) -> None:
         if self.snapshots is not None and self.snapshots.epochs[-1] != state.epoch:
             self._take(state)
-        state.extra["snapshots"] = self.snapshots
 
     def _take(self, state: TrainState) -> None:
         if self.snapshots is None or self.plane is None or \

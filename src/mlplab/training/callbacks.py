@@ -13,14 +13,10 @@ A callback stops training by setting ``state.stop = True`` (and ``state.stop_rea
 
 from __future__ import annotations
 
-import copy
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-
-if TYPE_CHECKING:
-    from mlplab.training.loop import TrainState
+from mlplab.training.state import BestState, TrainState
 
 
 class Callback:
@@ -45,40 +41,36 @@ class EarlyStopping(Callback):
     """Stop when the monitored loss has not improved for ``patience`` evaluations.
 
     Monitors ``val_loss`` when there is a validation split, otherwise ``train_loss``; the best
-    weights are restored at the end.
+    weights are restored at the end. Its memory is ``state.best`` (a typed
+    :class:`~mlplab.training.state.BestState` that checkpoints save), so a resumed run
+    continues the count where the interrupted one left it.
     """
 
     def __init__(self, patience: int, min_delta: float = 0.0) -> None:
         self.patience = patience
         self.min_delta = min_delta
-        self.best: float = float("inf")
-        self.best_epoch = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.bad = 0
-        self.monitor = "val_loss"
 
     def on_train_begin(self, state: TrainState) -> None:
-        self.monitor = "val_loss" if state.data.has("val") else "train_loss"
+        if state.best is None:  # a fresh run (a resumed one brings its own)
+            state.best = BestState("val_loss" if state.data.has("val") else "train_loss")
 
     def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
-        value = row.get(self.monitor)
+        best = state.best
+        assert best is not None  # set in on_train_begin
+        value = row.get(best.monitor)
         if value is None:
             return
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.bad = value, row["epoch"], 0
-            self.best_state = copy.deepcopy(state.model.state_dict())
-        else:
-            self.bad += 1
-            if self.bad >= self.patience:
-                state.stop = True
-                state.stop_reason = (f"early stopping: {self.monitor} did not improve for "
-                                     f"{self.patience} evaluations (best {self.best:.4g} at "
-                                     f"epoch {self.best_epoch})")
+        best.update(value, row["epoch"], state.model.state_dict(), self.min_delta)
+        if best.bad >= self.patience and not state.stop:
+            state.stop = True
+            state.stop_reason = (f"early stopping: {best.monitor} did not improve for "
+                                 f"{self.patience} evaluations (best {best.best_loss:.4g} at "
+                                 f"epoch {best.best_epoch})")
 
     def on_train_end(self, state: TrainState) -> None:
-        if self.best_state is not None:
-            state.model.load_state_dict(self.best_state)
-            state.best_epoch = self.best_epoch
+        if state.best is not None and state.best.weights:
+            state.model.load_state_dict(state.best.weights)
+            state.best_epoch = state.best.best_epoch
 
 
 class ProgressBar(Callback):

@@ -4,10 +4,10 @@ uninterrupted run would have ended.
 A checkpoint is a directory ``<run>/checkpoints/epoch-00000040/`` holding
 
 - ``state.safetensors``: every tensor (model weights, optimizer state such as Adam's moments,
-  the torch / batch-generator / numpy RNG states);
+  early stopping's best weights, the torch / batch-generator / numpy RNG states);
 - ``state.json``: everything else (epoch, history, the resolved config, the optimizer's and
-  scheduler's structure with placeholders pointing at the tensors, Python's RNG state) and the
-  SHA-256 of the tensor file.
+  scheduler's structure with placeholders pointing at the tensors, early stopping's best loss,
+  best epoch and patience counter, Python's RNG state) and the SHA-256 of the tensor file.
 
 Nothing is pickled. ``checkpoints/latest.json`` names the newest complete checkpoint; it is
 replaced atomically only after the new directory is complete and renamed into place, and older
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import random
 import shutil
@@ -43,10 +42,16 @@ from mlplab.config import RunConfig
 from mlplab.errors import RunError
 from mlplab.runs import store as runs
 from mlplab.training.callbacks import Callback
+from mlplab.training.state import BestState, TrainState
+from mlplab.training.step import (
+    build_optimizer,
+    build_scheduler,
+    resolve_batch_size,
+    steps_per_epoch,
+)
 
 if TYPE_CHECKING:
     from mlplab.runs.run import Run
-    from mlplab.training.loop import TrainState
 
 CKPT_DIR = "checkpoints"
 LATEST = "latest.json"
@@ -67,7 +72,19 @@ class Checkpoint:
     meta: dict[str, Any]
 
     def model_state(self) -> dict[str, torch.Tensor]:
-        return {k[len("model/"):]: v for k, v in self.tensors.items() if k.startswith("model/")}
+        return self._prefixed("model/")
+
+    def best(self) -> BestState | None:
+        """Early stopping's state when the checkpoint was written (None if it was off)."""
+        b = self.meta.get("best")
+        if b is None:
+            return None
+        return BestState(monitor=str(b["monitor"]), best_loss=float(b["best_loss"]),
+                         best_epoch=b["best_epoch"], bad=int(b["bad"]),
+                         weights=self._prefixed("best/"))
+
+    def _prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
 
 # --- nested state <-> (JSON, tensors) ----------------------------------------------------
@@ -171,8 +188,15 @@ def save_checkpoint(run_dir: str | Path, state: TrainState) -> Path:
         "optimizer": _encode(state.optimizer.state_dict(), "optim", tensors),
         "scheduler": None if state.scheduler is None else
         _encode(state.scheduler.state_dict(), "sched", tensors),
-        "rng": _rng_state(state.extra["generator"], tensors),
+        "rng": _rng_state(state.generator, tensors),
+        "best": None,
     }
+    if state.best is not None:
+        b = state.best
+        for k, v in b.weights.items():
+            tensors[f"best/{k}"] = v.detach().cpu().contiguous().clone()
+        meta["best"] = {"monitor": b.monitor, "best_loss": b.best_loss,
+                        "best_epoch": b.best_epoch, "bad": b.bad}
     blob = save(tensors, metadata={"format": "pt"})
     meta["sha256"] = hashlib.sha256(blob).hexdigest()
     tmp = root / f".tmp-{name}-{os.getpid()}"
@@ -240,7 +264,7 @@ class Checkpointer(Callback):
 
     def on_train_begin(self, state: TrainState) -> None:
         if self.restore is not None:
-            _restore_rng(self.restore, state.extra["generator"])
+            _restore_rng(self.restore, state.generator)
         elif self.run_dir is not None:  # a fresh run: forget checkpoints of a replaced run
             shutil.rmtree(self.run_dir / CKPT_DIR, ignore_errors=True)
             (self.run_dir / "model.json").unlink(missing_ok=True)  # mark it unfinished
@@ -268,8 +292,6 @@ def optimizer_and_scheduler(net: nn.Module, cfg: RunConfig, n_train: int,
                             ck: Checkpoint | None = None) -> dict[str, Any]:
     """``fit`` keyword arguments: optimizer and scheduler built for ``n_train`` global rows,
     and, given a checkpoint, the weights, their states, the start epoch and the history."""
-    from mlplab.training.loop import build_optimizer, build_scheduler, resolve_batch_size
-
     if ck is not None:
         try:
             net.load_state_dict(ck.model_state())
@@ -277,15 +299,14 @@ def optimizer_and_scheduler(net: nn.Module, cfg: RunConfig, n_train: int,
             raise RunError(f"checkpoint '{ck.path}' does not fit the model",
                            found=str(e).splitlines()[0]) from None
     bs = resolve_batch_size(cfg.train.batch_size, n_train)
-    steps = 1 if bs is None else math.ceil(n_train / bs)
     opt = build_optimizer(net, cfg)
-    sched = build_scheduler(opt, cfg, cfg.train.epochs, steps)
+    sched = build_scheduler(opt, cfg, cfg.train.epochs, steps_per_epoch(bs, n_train))
     kwargs: dict[str, Any] = {"optimizer": opt, "scheduler": sched}
     if ck is not None:
         opt.load_state_dict(_decode(ck.meta["optimizer"], ck.tensors))
         if sched is not None and ck.meta.get("scheduler") is not None:
             sched.load_state_dict(_decode(ck.meta["scheduler"], ck.tensors))
-        kwargs.update(start_epoch=ck.epoch, history=ck.history)
+        kwargs.update(start_epoch=ck.epoch, history=ck.history, best=ck.best())
     return kwargs
 
 

@@ -39,10 +39,10 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,9 +51,9 @@ from mlplab import registry
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.training.callbacks import Callback
-
-if TYPE_CHECKING:
-    from mlplab.training.loop import DataTensors, Runner, TrainState
+from mlplab.training.runners import support
+from mlplab.training.state import DataTensors, TrainState
+from mlplab.training.step import Step
 
 DEFAULT_TIMEOUT_S = 300.0  # a collective waiting longer than this means another rank is gone
 TIMEOUT_ENV = "MLPLAB_DIST_TIMEOUT"
@@ -95,7 +95,6 @@ class DistContext:
     backend: str | None = None
     device: torch.device | None = None  # the device this rank must use (None: config's)
     timeout: float = DEFAULT_TIMEOUT_S
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -111,18 +110,15 @@ class DistContext:
         """This rank's training rows (strided); val/test stay whole."""
         if not self.active:
             return data
-        from mlplab.training.loop import DataTensors
-
         X, y = dict(data.X), dict(data.y)
         X["train"] = data.X["train"][self.rank::self.world_size].contiguous()
         y["train"] = data.y["train"][self.rank::self.world_size].contiguous()
         w = None if data.w is None else data.w[self.rank::self.world_size].contiguous()
-        self.extra["n_train_global"] = data.n_train
-        return DataTensors(X, y, w)
+        return DataTensors(X, y, w, n_train_global=data.n_train)
 
-    def runner(self) -> Runner | None:
+    def runner(self) -> DDPRunner | None:
         """The DDP runner for :func:`mlplab.training.loop.fit`, or None (fit picks its own)."""
-        return ddp_runner(self) if self.active else None
+        return DDPRunner(self) if self.active else None
 
     def callbacks(self) -> list[Callback]:
         """Callbacks that must come first: train metrics all-reduced as sums and counts."""
@@ -262,83 +258,61 @@ def global_batch_sizes(n: int, batch_size: int) -> list[int]:
 # --- the runner --------------------------------------------------------------------------
 
 
-def _per_row_loss(state: TrainState) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    fn = registry.LOSSES[state.task.loss].build(reduction="none")
+class DDPRunner:
+    """Trains the rank's shard under DDP with the shared :class:`~mlplab.training.step.Step`.
 
-    def per_row(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # -> (B,)
-        return fn(out, y).reshape(len(out), -1).mean(dim=1)
-
-    return per_row
-
-
-def ddp_runner(ctx: DistContext) -> Runner:
-    """A :data:`mlplab.training.loop.Runner` that trains the rank's shard under DDP.
-
-    Same step as ``loop.eager_runner`` (L1, clipping, schedulers), but each local
-    loss is ``sum(per-row losses) * W / global_batch`` so DDP's gradient average equals the
-    single-process mean over the global batch.
+    Each rank's loss is ``sum(per-row losses) * W / global_batch`` (or ``/ global weight``),
+    so DDP's gradient average equals the single-process mean over the global batch; the
+    penalty, clipping, optimizer and schedules are the step's own.
     """
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
-    holder: dict[str, Any] = {}
+    name = "ddp"
+    supports = support.DDP
 
-    def run(state: TrainState, n_epochs: int) -> None:
-        if "ddp" not in holder:
-            with collective_errors(ctx):
-                holder["ddp"] = DDP(state.model, device_ids=None if ctx.device is None or
-                                    ctx.device.type != "cuda" else [ctx.device])
-            holder["per_row"] = _per_row_loss(state)
+    def __init__(self, ctx: DistContext) -> None:
+        self.ctx = ctx
+        self.ddp: nn.Module | None = None
+        self.step: Step | None = None
+
+    def __call__(self, state: TrainState, n_epochs: int) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ctx = self.ctx
         with collective_errors(ctx):
-            _run_epochs(ctx, state, holder["ddp"], holder["per_row"], n_epochs)
+            if self.ddp is None or self.step is None:
+                self.ddp = DDP(state.model, device_ids=None if ctx.device is None or
+                               ctx.device.type != "cuda" else [ctx.device])
+                self.step = Step.for_state(state)
+            _run_epochs(ctx, state, self.ddp, self.step, n_epochs)
 
-    return run
 
-
-def _run_epochs(ctx: DistContext, state: TrainState, ddp: nn.Module,
-                per_row: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+def _run_epochs(ctx: DistContext, state: TrainState, ddp: nn.Module, step: Step,
                 n_epochs: int) -> None:
-    from mlplab.training.loop import l1_penalty, resolve_batch_size
-
-    opt, cfg, world = state.optimizer, state.cfg, ctx.world_size
+    cfg, world = state.cfg, ctx.world_size
     X, y, w = state.data.X["train"], state.data.y["train"], state.data.w
-    n = int(ctx.extra.get("n_train_global", len(X) * world))
-    gen: torch.Generator = state.extra["generator"]
-    l1, clip = cfg.optim.l1, cfg.train.clip_grad_norm
-    per_batch = cfg.schedule.name in registry.STEP_PER_BATCH
-    per_epoch = state.scheduler is not None and not per_batch and cfg.schedule.name != "plateau"
-    bs = resolve_batch_size(cfg.train.batch_size, n)  # the global batch, not the shard's
-    state.batch_size = bs
+    n = state.data.n_train  # global rows
+    per_epoch = state.scheduler is not None and cfg.schedule.name in registry.STEP_PER_EPOCH
+    bs = state.batch_size  # the global batch, resolved by fit against the global rows
     state.model.train()
     for _ in range(n_epochs):
         if bs is None:  # full batch: all our rows, one step
             idx_list: list[torch.Tensor | None] = [None]
             sizes = [n]
         else:  # the same global permutation on every rank (shared seed)
-            perm = torch.randperm(n, generator=gen, device=gen.device)
+            perm = torch.randperm(n, generator=state.generator, device=state.generator.device)
             idx_list = list(local_batches(perm, bs, ctx.rank, world))
             sizes = global_batch_sizes(n, bs)
         total = torch.zeros((), device=X.device)
         for idx, size in zip(idx_list, sizes, strict=True):
             xb, yb = (X, y) if idx is None else (X[idx.to(X.device)], y[idx.to(X.device)])
-            per = per_row(ddp(xb), yb)  # (b_local,)
-            if w is None:
-                local_sum = per.sum()
-                loss = local_sum * (world / size)
-            else:
-                wb = w if idx is None else w[idx.to(X.device)]
-                w_total = ctx.all_reduce(wb.sum().detach().clone())  # sum of the global batch
-                local_sum = (per * wb).sum() * (size / w_total)
-                loss = (per * wb).sum() * (world / w_total)
-            if l1 > 0:
-                loss = loss + l1 * l1_penalty(state.model)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # DDP averages the gradients over ranks here
-            if clip is not None:
-                nn.utils.clip_grad_norm_(state.model.parameters(), clip)
-            opt.step()
-            if per_batch:
-                state.scheduler.step()
-            total += local_sum.detach()
+            wb = w if idx is None or w is None else w[idx.to(X.device)]
+            denom: float | torch.Tensor = size
+            if wb is not None:  # the global batch's weight
+                denom = ctx.all_reduce(wb.sum().detach().clone())
+            loss = step(xb, yb, wb, scale=world / denom, forward=ddp)  # DDP averages grads
+            pen = step.last_penalty
+            data_sum = loss if pen is None else loss - pen.detach()
+            total += data_sum * (size / world)  # this rank's share of sum(l) over the batch
         if per_epoch:
             state.scheduler.step()
         state.epoch += 1
@@ -387,5 +361,5 @@ class GlobalTrainMetrics(Callback):
         row[key] = float(s[0] / s[1])
 
 
-__all__ = ["DistContext", "GlobalTrainMetrics", "check_resume_flags", "ddp_runner", "env_world",
+__all__ = ["DDPRunner", "DistContext", "GlobalTrainMetrics", "check_resume_flags", "env_world",
            "is_main_process", "launch", "local_batches", "setup", "torchrun_command"]

@@ -1,22 +1,24 @@
-"""The full-batch fast path's NumPy kernel, for the tiniest nets (see :mod:`.fused`).
+"""The fused full-batch runner's NumPy kernel, for the tiniest nets (see :mod:`.fused`).
 
-Same maths as :class:`mlplab.training.runners.fused.FastRunner`, on flat float32 NumPy buffers.
+The same maths as :class:`mlplab.training.runners.fused.FastRunner` on flat float32 NumPy
+buffers, but NumPy's kernels round differently from torch's: the weights agree with the eager
+runner's to float rounding only, and rounding differences grow over long runs (issue 15: a
+9,792-epoch SGD run can end elsewhere). So it is never chosen automatically, only with
+``train.fast: on``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from mlplab.training.runners.fused import FastRunner
-
-if TYPE_CHECKING:
-    from mlplab.training.loop import TrainState
+from mlplab.training.state import TrainState
 
 # --- the same epoch in NumPy, for the tiniest nets -----------------------------------------
 # A NumPy ufunc on a 100 x 4 array costs ~0.7 µs against ~1.5-3 µs for a torch operator, and
@@ -58,8 +60,16 @@ def _np_head_grad(loss: str, z: Any, t: Any, s: float) -> Any:
 class NumpyRunner(FastRunner):
     """:class:`FastRunner`'s epoch computed with NumPy on flat buffers (tiny nets only)."""
 
+    name = "numpy"
+
     def __init__(self, state: TrainState) -> None:
         super().__init__(state)
+        n_out = self.weights[-1].shape[0]
+        per_row = state.task.loss == "cross_entropy"
+        self.scale = 1.0 / (len(self.X) if per_row else len(self.X) * n_out)
+        y = torch.nn.functional.one_hot(self.y, n_out).float() if per_row else self.y
+        # targets pre-scaled for _np_head_grad: -y*s (sigmoid/softmax), -2y*s (mse), y (l1)
+        self.t = {"mse": y * (-2 * self.scale), "l1": y}.get(state.task.loss, y * -self.scale)
         self.np_acts = [NP_ACTS[a] for a in state.model.spec.activations]  # type: ignore
         self.loss_name = state.task.loss
         shapes = [(W.shape[1], W.shape[0]) for W in self.weights]  # Wt (in, out)
@@ -123,11 +133,11 @@ class NumpyRunner(FastRunner):
         return z if want_z else None
 
     def _np_update(self, lr: float, group: dict[str, Any], st: dict[str, Any]) -> None:
-        P, G, o = self.P, self.G, self.cfg.optim
+        P, G = self.P, self.G
         f32 = np.float32
-        if o.l1 > 0:
-            G += f32(o.l1) * np.sign(P) * self.wmask
-        clip = self.cfg.train.clip_grad_norm
+        if self.l1 > 0:
+            G += f32(self.l1) * np.sign(P) * self.wmask
+        clip = self.clip
         if clip is not None:
             norm = float(np.sqrt(np.dot(G, G)))
             G *= f32(min(1.0, clip / (norm + 1e-6)))
@@ -168,10 +178,10 @@ class NumpyRunner(FastRunner):
         lr = float(group["lr"])
         st = self._opt_state(opt)
         nst: dict[str, Any] = {}
-        if "bufs" in st:
+        if self.kind == "sgd" and group["momentum"]:
             nst["B"] = np.zeros(self.total, np.float32)
-            nst["first"] = st["first"]
-            if not st["first"]:
+            nst["first"] = st["bufs"] is None
+            if not nst["first"]:
                 self._flat(st["bufs"], nst["B"])
         if "m" in st:
             nst["M"], nst["V"] = np.empty_like(self.P), np.empty_like(self.P)
@@ -185,14 +195,15 @@ class NumpyRunner(FastRunner):
                 if z is not None:
                     self._unflat(self.P, self.params)
                     with torch.no_grad():
-                        state.last_loss = self._loss(torch.from_numpy(z.copy()))
+                        state.last_loss = self.loss(torch.from_numpy(z.copy()))
                 self._np_update(lr, group, nst)
                 state.epoch += 1
         finally:  # write weights and optimizer state back (also after Ctrl-C)
             self._unflat(self.P, self.params)
             if "B" in nst and not nst["first"]:
+                if st["bufs"] is None:
+                    st["bufs"] = [torch.zeros_like(p) for p in self.params]
                 self._unflat(nst["B"], st["bufs"])
-                st["first"] = False
                 self._save_state(opt, st)
             if "M" in nst:
                 self._unflat(nst["M"], st["m"])

@@ -36,12 +36,17 @@ import torch
 from torch import Tensor
 
 from mlplab import registry
-from mlplab.models import MLP
-from mlplab.training.runners.fused import ACTS, HEADS, head_targets
+from mlplab.config import RunConfig
+from mlplab.errors import ConfigError
+from mlplab.models import MLP, build_model
+from mlplab.pipeline import Prepared, finish_run, model_spec, prepare
+from mlplab.training.runners import support
+from mlplab.training.runners.fused import ACTS
+from mlplab.training.runners.stacked_heads import HEADS, head_targets
+from mlplab.training.state import TrainState
+from mlplab.training.step import resolve_batch_size
 
 if TYPE_CHECKING:
-    from mlplab.api import Prepared
-    from mlplab.config import RunConfig
     from mlplab.runs.run import Run
 
 # RunConfig paths that may differ between members of one ensemble (no change of shape/code)
@@ -52,16 +57,22 @@ OPTIM_KINDS = ("sgd", "adam", "adamw")
 
 
 def why_not_batched(cfg: RunConfig) -> str | None:
-    """None when ``cfg`` can train inside an ensemble, else the reason it cannot."""
+    """None when ``cfg`` can train inside an ensemble, else the reason it cannot.
+
+    Training options come from the runner's declaration (:data:`.support.STACKED`); the rest
+    are the shapes and code paths the stacked maths implements.
+    """
+    bs = cfg.train.batch_size
+    gaps = support.missing(support.STACKED, support.requested(
+        cfg, weighted=False, mini_batch=isinstance(bs, int)))
+    if gaps:
+        return gaps[0]
     checks = [
         (cfg.optim.name not in OPTIM_KINDS, f"optimizer {cfg.optim.name}"),
-        (cfg.schedule.name != "none", "a learning-rate schedule"),
-        (cfg.train.early_stopping is not None, "early stopping"),
-        (cfg.model.batchnorm, "batch norm"),
         (any(a not in ACTS for a in cfg.model.activations()), "an unsupported activation"),
+        (bool(getattr(cfg.model, "crosses", None)), "model.crosses"),
         (cfg.train.device not in ("auto", "cpu"), "a device other than the CPU"),
-        (cfg.log.tensorboard or cfg.log.snapshots_every is not None
-         or cfg.log.checkpoint_every is not None, "per-run logging"),
+        (cfg.log.tensorboard or cfg.log.snapshots_every is not None, "per-run logging"),
     ]
     return next((why for bad, why in checks if bad), None)
 
@@ -282,21 +293,17 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
                   on_eval: EvalHook | None = None) -> list[Run]:
     """Train same-shaped configs as one ensemble; one :class:`~mlplab.runs.run.Run` per member.
 
-    ``prepared`` (from :func:`mlplab.api.prepare`) may be passed to reuse loaded data.
+    ``prepared`` (from :func:`mlplab.pipeline.prepare`) may be passed to reuse loaded data.
     ``on_eval(epoch, rows, trainer)`` sees each evaluation's history rows (one per member)
     and may freeze members by zeroing ``trainer.active[k]`` (pruning).
     """
-    from mlplab.api import finish_run, model_spec, prepare
-    from mlplab.errors import ConfigError
-    from mlplab.models import build_model
-    from mlplab.training.loop import TrainState, resolve_batch_size
 
     cfgs = list(cfgs)
     for c in cfgs:
         why = why_not_batched(c)
         if why is not None:
-            raise ConfigError(f"config '{c.name}' cannot train in an ensemble: {why}",
-                              hint="train it alone with mlplab.train")
+            raise ConfigError(f"the stacked runner does not support {why} (config '{c.name}')",
+                              hint=support.HINTS["stacked"])
     preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
     if len({group_key(c, p) for c, p in zip(cfgs, preps, strict=True)}) != 1:
         raise ConfigError("ensemble members differ in more than per-member settings",

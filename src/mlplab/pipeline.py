@@ -1,0 +1,223 @@
+"""The stages of a run, in order: prepare (load -> clean -> split -> preprocess -> task) ->
+tensors -> fit -> finish (metrics and the :class:`~mlplab.runs.run.Run`).
+
+:func:`mlplab.api.train` strings these together with logging and saving; the sweep, the
+playground, the baselines and the report call the stages they need.
+
+Example
+-------
+>>> from mlplab.config import RunConfig, with_overrides
+>>> p = prepare(RunConfig.from_dict({"data": {"source": "moons", "n_samples": 100}}))
+>>> p.task.name, p.n_features, len(p.X["train"]) + len(p.X["test"])
+('binary', 2, 100)
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mlplab.config import RunConfig, with_overrides
+from mlplab.data import (
+    Preprocessor,
+    Split,
+    Table,
+    TargetEncoder,
+    clean_missing,
+    encode_table,
+    frame_table,
+    load_table,
+)
+from mlplab.data.stream import (
+    EVAL_ROWS,
+    MAX_CLASSES,
+    FileBatches,
+    encoded_chunks,
+    head_rows,
+    scan,
+)
+from mlplab.errors import ConfigError, DataError, MlplabWarning
+from mlplab.metrics import classification_metrics, regression_metrics
+from mlplab.models import ModelSpec, count_parameters
+from mlplab.runs.run import Run
+from mlplab.tasks import TaskSpec, resolve_task
+from mlplab.training.state import DataTensors, TrainState
+
+SPLITS = ("train", "val", "test")
+DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
+
+
+@dataclass
+class Prepared:
+    """Data split, preprocessed and encoded, with the resolved task (no model yet)."""
+
+    cfg: RunConfig
+    table: Table
+    split: Split
+    preprocessor: Preprocessor
+    target_encoder: TargetEncoder
+    task: TaskSpec
+    X: dict[str, np.ndarray]  # float32 (n, features) per split
+    y: dict[str, np.ndarray]  # encoded targets per split
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X["train"].shape[1])
+
+    def tensors(self, device: torch.device | str = "cpu",
+                sample_weight: np.ndarray | None = None) -> DataTensors:
+        X = {s: torch.as_tensor(a, device=device) for s, a in self.X.items()}
+        y = {s: self.task.targets(a, device) for s, a in self.y.items()}
+        w = None if sample_weight is None else \
+            torch.as_tensor(np.asarray(sample_weight, dtype=np.float32), device=device)
+        return DataTensors(X, y, w)
+
+
+def table_from(data: DataLike, cfg: RunConfig) -> Table:
+    """A Table from in-memory data: a DataFrame (target named in the config) or (X, y)."""
+    if data is None:
+        return load_table(cfg.data, cfg.seed)
+    if isinstance(data, pd.DataFrame):
+        if cfg.data.target is None:
+            raise ConfigError("a DataFrame needs data.target", hint="set data.target to the "
+                              f"label column (columns: {', '.join(map(str, data.columns))})")
+        return frame_table(data, cfg.data.target, cfg.data.features, cfg.data.drop)
+    if isinstance(data, tuple) and len(data) == 2:
+        X, y = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v)
+                for v in data)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+        if len(X) != len(y):
+            raise DataError("X and y have different lengths", found=f"{len(X)} vs {len(y)}")
+        y = _fix_label_shape(y, cfg.task)
+        Xf = pd.DataFrame(X, columns=[f"x{i + 1}" for i in range(X.shape[1])])
+        ycols = ["y"] if y.ndim == 1 else [f"y{i + 1}" for i in range(y.shape[1])]
+        return Table(Xf, pd.DataFrame(y.reshape(len(y), -1), columns=ycols), "arrays", "memory")
+    raise ConfigError("cannot use this data", expected="a DataFrame or a tuple (X, y)",
+                      found=type(data).__name__)
+
+
+def _fix_label_shape(y: np.ndarray, task: str) -> np.ndarray:
+    """Undo the label shapes tutorials produce: (n, 1) columns and one-hot rows."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    if y.ndim == 2 and task != "multilabel" and task != "regression" and \
+            np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+        warnings.warn("y looks one-hot encoded; using class indices y.argmax(1) (pass "
+                      "task='multilabel' if a row may have several labels)", MlplabWarning,
+                      stacklevel=3)
+        return y.argmax(axis=1)
+    return y
+
+
+def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) -> Prepared:
+    """Load, clean, split, fit the preprocessing on the train split and resolve the task."""
+    table = clean_missing(table_from(data, cfg), cfg.data.impute)
+    e = encode_table(table, cfg.data, cfg.task, cfg.seed)
+    split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
+    n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
+    n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
+    task = resolve_task(encoder.task, n_classes=n_classes, n_targets=n_targets, loss=cfg.loss,
+                        output=output or cfg.model.output, threshold=cfg.train.threshold)
+    Xs = {s: X_all[getattr(split, s)] for s in SPLITS}
+    ys = {s: y_all[getattr(split, s)] for s in SPLITS}
+    return Prepared(cfg, table, split, pre, encoder, task, Xs, ys)
+
+
+def model_spec(cfg: RunConfig, n_features: int, task: TaskSpec) -> ModelSpec:
+    """The MLP that ``cfg.model`` describes for ``n_features`` inputs and ``task``'s head."""
+    return ModelSpec(in_features=n_features, hidden=list(cfg.model.hidden),
+                     activations=cfg.model.activations(), n_outputs=task.n_outputs,
+                     output=cfg.model.output, dropout=cfg.model.dropout,
+                     batchnorm=cfg.model.batchnorm, init=cfg.model.init,
+                     crosses=list(cfg.model.crosses))
+
+
+def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
+                  data: DataTensors) -> dict[str, Any]:
+    """Final metrics per split (scikit-learn's functions), plus each split's loss."""
+    out: dict[str, Any] = {}
+    model.eval()
+    with torch.inference_mode():
+        for split in SPLITS:
+            if not data.has(split):
+                continue
+            raw = model(data.X[split])
+            if task.is_classification:
+                m = classification_metrics(p.y[split], task.proba(raw).cpu().numpy(),
+                                           task=task.name, threshold=task.threshold,
+                                           n_classes=len(p.target_encoder.classes))
+            else:  # in the target's own units
+                unscale = p.target_encoder.inverse_values
+                m = regression_metrics(unscale(p.y[split]), unscale(raw.cpu().numpy()))
+            m["loss"] = float(task.batch_loss(raw, data.y[split]))
+            out[split] = m
+    return out
+
+
+def finish_run(cfg: RunConfig, net: nn.Module, p: Prepared, tensors: DataTensors,
+               state: TrainState) -> Run:
+    """Metrics and bookkeeping after training: the :class:`Run` to save or return."""
+    metrics = split_metrics(net, p.task, p, tensors)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    info = {"epochs_run": state.epoch, "stop_reason": state.stop_reason or "completed",
+            "best_epoch": state.best_epoch, "summary": state.summary,
+            "seconds": round(state.seconds, 3),
+            "runner": state.runner_name, "batch_size": state.batch_size,
+            "device": str(next(net.parameters()).device), "n_parameters": count_parameters(net),
+            "n_train": len(p.split.train), "n_val": len(p.split.val),
+            "n_test": len(p.split.test),
+            "peak_rss_mb": round(rss / (1024 if sys.platform != "darwin" else 1024**2), 1)}
+    metrics["training"] = info
+    return Run(config=cfg, model=net, task=p.task, preprocessor=p.preprocessor,
+               target_encoder=p.target_encoder, metrics=metrics, history=state.history,
+               info=info)
+
+
+
+def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
+    """The streamed counterpart of :func:`prepare` for a file too large for memory.
+
+    One pass over the file learns the scaling and the classes; evaluation uses the first
+    ``EVAL_ROWS`` rows of each split (in memory); training batches come from the returned
+    :class:`~mlplab.data.stream.FileBatches`. Mini-batches are 1024 rows unless
+    ``train.batch_size`` is a number (the returned ``Prepared.cfg`` says so).
+    """
+    if not isinstance(cfg.train.batch_size, int):
+        cfg = with_overrides(cfg, {"train.batch_size": 1024})
+    stats = scan(cfg.data, cfg.seed)
+    ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
+                         else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
+    enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
+    pre = Preprocessor(input_columns=stats.features, numeric=stats.features, categorical={},
+                       scale=cfg.data.scale, impute="error", center=stats.center,
+                       spread=stats.spread, fill={f: None for f in stats.features})
+    n_classes = len(enc.classes) if enc.task != "regression" else 1
+    task = resolve_task(enc.task, n_classes=n_classes, n_targets=1, loss=cfg.loss,
+                        output=cfg.model.output, threshold=cfg.train.threshold)
+    classes = None if enc.task == "regression" else list(enc.classes)
+    sample = {"train": head_rows(encoded_chunks(cfg, stats, classes, False), EVAL_ROWS)}
+    if cfg.data.test_size > 0:
+        sample["test"] = head_rows(encoded_chunks(cfg, stats, classes, True), EVAL_ROWS)
+    empty = np.zeros((0, len(stats.features)), np.float32)
+    Xs = {s: sample[s][0] if s in sample else empty for s in SPLITS}
+    ys = {s: sample[s][1] if s in sample else np.zeros(0) for s in SPLITS}
+    split = Split(np.arange(stats.n_train), np.arange(0), np.arange(stats.n_rows - stats.n_train))
+    p = Prepared(cfg, Table(pd.DataFrame(), pd.DataFrame(), cfg.data.source, "file"), split,
+                 pre, enc, task, Xs, ys)
+    tensors = DataTensors({s: torch.as_tensor(X) for s, (X, _) in sample.items()},
+                          {s: task.targets(y) for s, (_, y) in sample.items()},
+                          n_train_global=stats.n_train)
+    return p, tensors, FileBatches(cfg, stats, classes)
+
+
+__all__ = ["DataLike", "Prepared", "finish_run", "model_spec", "prepare", "prepare_stream",
+           "split_metrics", "table_from"]

@@ -1,0 +1,68 @@
+"""Which runner trains a run: the choice, and the refusal of what a runner cannot do.
+
+``train.fast``:
+
+- ``auto`` (default): the fused runner where it applies and every option the run asks for is
+  one it supports (it is bitwise equal to eager there), else the eager runner;
+- ``on``: a fused runner always, the NumPy kernel for the tiniest nets (equal to rounding
+  only), refusing before training anything it cannot do;
+- ``off``: the eager runner.
+
+The fused runners also need an :class:`~mlplab.models.MLP` on the CPU with a supported
+activation, output/loss pair and optimizer (:func:`.fused.why_not_fused`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mlplab.errors import ConfigError
+from mlplab.models import ModelSpec
+from mlplab.training.runners import support
+from mlplab.training.runners.eager import EagerRunner
+from mlplab.training.runners.fused import FastRunner, why_not_fused
+from mlplab.training.runners.numpy import NP_ACTS, NUMPY_MAX_ROWS, NumpyRunner
+from mlplab.training.state import TrainState
+
+
+class Runner(Protocol):
+    """Runs ``n_epochs`` epochs of ``state`` (moving ``state.epoch`` and ``state.last_loss``)."""
+
+    def __call__(self, state: TrainState, n_epochs: int) -> None: ...
+
+
+def wanted(state: TrainState) -> list[str]:
+    """The options this training state asks for (see :mod:`.support`)."""
+    return support.requested(state.cfg, weighted=state.data.w is not None,
+                             mini_batch=state.batch_size is not None)
+
+
+def check_runner(runner: Runner, state: TrainState) -> None:
+    """Refuse, before training, options a runner declares it does not support."""
+    supports = getattr(runner, "supports", None)
+    if supports is not None:
+        support.check(getattr(runner, "name", "chosen"), supports, wanted(state))
+
+
+def select_runner(state: TrainState) -> tuple[Runner, str]:
+    """The runner for this training state and its name (recorded in the run's metrics)."""
+    mode = state.cfg.train.fast
+    if mode == "off":
+        return EagerRunner(), "eager"
+    why = why_not_fused(state)
+    gaps = support.missing(support.FUSED, wanted(state))
+    if mode == "auto":
+        if why is None and not gaps:
+            return FastRunner(state), "fast"
+        return EagerRunner(), "eager"
+    if why is not None:
+        raise ConfigError(f"train.fast=on cannot train this run: {why}",
+                          hint="use --set train.fast=auto (mlplab picks a runner that can)")
+    support.check("fast", support.FUSED, wanted(state))
+    spec: ModelSpec = state.model.spec  # type: ignore[assignment]  # an MLP (why_not_fused)
+    if state.data.n_train <= NUMPY_MAX_ROWS and all(a in NP_ACTS for a in spec.activations):
+        return NumpyRunner(state), "numpy"
+    return FastRunner(state), "fast"
+
+
+__all__ = ["Runner", "check_runner", "select_runner", "wanted"]

@@ -1,0 +1,93 @@
+"""What each runner supports, declared in one table, and the refusal of everything else.
+
+An *option* is a training feature a run may ask for (L1, clipping, a schedule, sample weights,
+mini-batches, ...). Each runner lists the options it honours; :func:`check` raises one
+:class:`~mlplab.errors.ConfigError` naming the first option a runner cannot honour and the way
+around it, before any training happens. Options that :func:`~mlplab.training.loop.fit` itself
+handles for every runner (evaluation, callbacks, early stopping, the NaN check, Ctrl-C) are not
+listed: no runner can lack them.
+
+Example
+-------
+>>> from mlplab.config import RunConfig
+>>> cfg = RunConfig.from_dict({"optim": {"l1": 0.1}, "schedule": {"name": "plateau"}})
+>>> requested(cfg, weighted=False, mini_batch=False)
+['optim.l1', 'schedule.plateau']
+>>> check("stacked", STACKED, requested(cfg, weighted=False, mini_batch=False))
+Traceback (most recent call last):
+...
+mlplab.errors.ConfigError: the stacked runner does not support schedule.plateau (hint: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from mlplab.config import RunConfig
+from mlplab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Option:
+    """A training option: its user-facing name and whether a config asks for it."""
+
+    name: str
+    wanted: Callable[[RunConfig, bool, bool], bool]  # (cfg, weighted, mini_batch) -> bool
+
+
+def _schedule(name: str) -> Option:
+    return Option(f"schedule.{name}", lambda c, w, b: c.schedule.name == name)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("optim.l1", lambda c, w, b: c.optim.l1 > 0),
+    Option("train.clip_grad_norm", lambda c, w, b: c.train.clip_grad_norm is not None),
+    _schedule("step"), _schedule("cosine"), _schedule("plateau"), _schedule("onecycle"),
+    Option("sample weights", lambda c, w, b: w),
+    Option("mini-batches", lambda c, w, b: b),
+    Option("model.dropout", lambda c, w, b: c.model.dropout > 0),
+    Option("model.batchnorm", lambda c, w, b: c.model.batchnorm),
+    Option("train.early_stopping", lambda c, w, b: c.train.early_stopping is not None),
+    Option("log.checkpoint_every", lambda c, w, b: c.log.checkpoint_every is not None),
+)
+ALL = frozenset(o.name for o in OPTIONS)
+
+# --- the declarations -----------------------------------------------------------------------
+EAGER = ALL
+DDP = ALL
+STREAM = ALL - {"sample weights", "log.checkpoint_every"}
+FUSED = ALL - {"sample weights", "mini-batches", "model.dropout", "model.batchnorm",
+               "schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle"}
+STACKED = ALL - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
+                 "sample weights", "model.batchnorm", "train.early_stopping",
+                 "log.checkpoint_every"}
+
+HINTS = {  # runner -> how to get an option it refuses
+    "stream": "load the file into memory (--set data.stream=false)",
+    "fast": "let mlplab choose the runner (--set train.fast=auto)",
+    "numpy": "let mlplab choose the runner (--set train.fast=auto)",
+    "stacked": "train these runs one at a time (sweep does so for members it cannot stack)",
+}
+
+
+def requested(cfg: RunConfig, *, weighted: bool, mini_batch: bool) -> list[str]:
+    """The options a run asks for, in table order."""
+    return [o.name for o in OPTIONS if o.wanted(cfg, weighted, mini_batch)]
+
+
+def missing(supported: Collection[str], wanted: list[str]) -> list[str]:
+    """The wanted options a runner does not support."""
+    return [name for name in wanted if name not in supported]
+
+
+def check(runner: str, supported: Collection[str], wanted: list[str]) -> None:
+    """Refuse, before training, the first wanted option ``runner`` cannot honour."""
+    gaps = missing(supported, wanted)
+    if gaps:
+        raise ConfigError(f"the {runner} runner does not support {gaps[0]}",
+                          hint=HINTS.get(runner, "use the eager runner (--set train.fast=off)"))
+
+
+__all__ = ["ALL", "DDP", "EAGER", "FUSED", "HINTS", "OPTIONS", "STACKED", "STREAM", "Option",
+           "check", "missing", "requested"]
