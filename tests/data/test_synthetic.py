@@ -24,19 +24,21 @@ def test_shapes_dtypes_and_exact_size(name: str) -> None:
     X, y = getattr(synthetic, name)(101, None, 0)
     assert X.shape[0] == 101 and y.shape == (101,)
     assert X.dtype == np.float32
-    assert y.dtype == (np.float32 if name == "linear" else np.int64)
+    assert y.dtype == (np.float32 if name in ("linear", "line") else np.int64)
     assert np.isfinite(X).all()
 
 
 @pytest.mark.parametrize("name", SYNTHETIC)
 def test_deterministic_per_seed_and_different_across_seeds(name: str) -> None:
     gen = getattr(synthetic, name)
-    X1, y1 = gen(200, None, 3)
-    X2, y2 = gen(200, None, 3)
-    X3, _ = gen(200, None, 4)
+    noise = 0.1 if name == "line" else None  # the tutorial's line has no noise by default
+    X1, y1 = gen(200, noise, 3)
+    X2, y2 = gen(200, noise, 3)
+    X3, y3 = gen(200, noise, 4)
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(y1, y2)
-    assert not np.array_equal(X1, X3)
+    # the regression sets keep the tutorials' x grid; their noise moves with the seed
+    assert not (np.array_equal(X1, X3) and np.array_equal(y1, y3))
 
 
 def test_disk_labels_follow_the_inside_circle_rule() -> None:
@@ -70,15 +72,29 @@ def test_xor_label_is_sign_xor() -> None:
     np.testing.assert_array_equal(y, (np.sign(X[:, 0]) != np.sign(X[:, 1])).astype(int))
 
 
-def test_linear_is_3x_plus_2() -> None:
-    X, y = synthetic.linear(50, 0.0, 0)
-    assert X.shape == (50, 1) and ((X >= 0) & (X < 1)).all()
-    np.testing.assert_allclose(y, 3 * X[:, 0] + 2, rtol=1e-6)
+def test_linear_is_tutorial_003s_data() -> None:
+    """x = torch.linspace(0, 10, n), y = 3x + 2 + 2 * torch.randn(n) (tutorial 003)."""
+    X, y = synthetic.linear(100, None, 0)
+    np.testing.assert_array_equal(X[:, 0], torch.linspace(0, 10, 100).numpy())
+    g = torch.Generator().manual_seed(0)
+    ref = 3 * torch.linspace(0, 10, 100) + 2 + 2.0 * torch.randn(100, generator=g)
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-6)
     X, y = synthetic.linear(50, 0.0, 0, n_features=3)
-    np.testing.assert_allclose(y, 3 * X.sum(1) + 2, rtol=1e-6)
-    _, y_noisy = synthetic.linear(2000, 0.5, 0)
-    X, _ = synthetic.linear(2000, 0.5, 0)
-    assert abs(np.std(y_noisy - (3 * X[:, 0] + 2)) - 0.5) < 0.05
+    assert ((X[:, 1:] >= 0) & (X[:, 1:] < 10)).all()
+    np.testing.assert_allclose(y, 3 * X.sum(1) + 2, rtol=1e-5)
+
+
+def test_line_is_tutorial_002s_straight_line() -> None:
+    X, y = synthetic.line(100, None, 0)
+    np.testing.assert_allclose(X[:, 0], torch.arange(0, 1, 0.01).numpy(), atol=1e-6)
+    np.testing.assert_allclose(y, 0.7 * X[:, 0] + 0.3, atol=1e-6)
+
+
+def test_random_is_tutorial_001s_stand_in_rows() -> None:
+    X, y = synthetic.random(5, None, 3)
+    g = torch.Generator().manual_seed(3)
+    np.testing.assert_array_equal(X, torch.randn(5, 2, generator=g).numpy())
+    np.testing.assert_array_equal(y, torch.randint(0, 2, (5,), generator=g).numpy())
 
 
 def test_blobs_and_spiral_classes_and_features() -> None:
@@ -92,11 +108,13 @@ def test_blobs_and_spiral_classes_and_features() -> None:
     assert np.bincount(y).tolist() == [20] * 5
 
 
-def test_gaussians_centres() -> None:
+def test_gaussians_are_tutorial_004s_clusters_in_its_class_order() -> None:
+    """Regression: class 1 used to sit where the tutorial has class 0 (around (2, 2))."""
     X, y = synthetic.gaussians(4000, None, 0)
-    np.testing.assert_allclose(X[y == 1].mean(0), [2, 2], atol=0.1)
-    np.testing.assert_allclose(X[y == 0].mean(0), [-2, -2], atol=0.1)
-    np.testing.assert_allclose(X[y == 1].std(0), [1, 1], atol=0.1)
+    assert y[:2000].tolist() == [0] * 2000 and y[2000:].tolist() == [1] * 2000
+    np.testing.assert_allclose(X[y == 0].mean(0), [2, 2], atol=0.1)
+    np.testing.assert_allclose(X[y == 1].mean(0), [-2, -2], atol=0.1)
+    np.testing.assert_allclose(X[y == 0].std(0), [1, 1], atol=0.1)
 
 
 @pytest.mark.parametrize("name,k", [("moons", 2), ("blobs", 4), ("spiral", 3)])

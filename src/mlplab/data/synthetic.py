@@ -7,9 +7,11 @@ them alike::
                    n_classes=None, n_features=None)
 
 ``X`` is float32 ``(n_samples, d)``; ``y`` holds int64 class indices ``0..k-1`` (float32 values
-for ``linear``). The output depends on ``seed`` only. ``noise=None`` picks the generator's own
-default (see ``DEFAULT_NOISE``). ``label_noise`` flips that fraction of labels to another class;
-``imbalance`` (binary data only) makes class 1 that fraction of the rows.
+for the regression sets ``linear`` and ``line``). Where a tutorial made the data, the generator
+draws it the same way (the tutorial is named in its docstring). The output depends on ``seed``
+only. ``noise=None`` picks the generator's own default (see ``DEFAULT_NOISE``).
+``label_noise`` flips that fraction of labels to another class; ``imbalance`` (binary data
+only) makes class 1 that fraction of the rows.
 
 Example
 -------
@@ -24,9 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 
 from mlplab.errors import ConfigError
+from sklearn import datasets as skd
 
 Arrays = tuple[np.ndarray, np.ndarray]
 Draw = Callable[[int, int], Arrays]  # (n rows, seed) -> (X (n, d), y (n,)), exactly n rows
@@ -40,7 +42,9 @@ DEFAULT_NOISE: dict[str, float] = {
     "gaussians": 1.0,  # std of each cluster
     "xor": 0.0,  # jitter after labelling, as in the TF playground
     "spiral": 0.2,  # angle noise (radians), as in the CS231n spiral
-    "linear": 0.1,  # std of the Gaussian noise on y
+    "linear": 2.0,  # std of the Gaussian noise on y (tutorial 003: torch.randn(100, 1) * 2)
+    "line": 0.0,  # tutorial 002's straight line has no noise
+    "random": 0.0,  # unused: the labels are already unrelated to the rows
 }
 CIRCLES_FACTOR = 0.8  # inner radius / outer radius (scikit-learn's default)
 
@@ -67,6 +71,12 @@ def _only_2d(name: str, n_features: int | None) -> None:
         raise ConfigError(f"{name} data is 2-D", expected="n_features 2 or unset",
                           found=str(n_features), hint="n_features applies to blobs, "
                           "gaussians and linear")
+
+
+def _only_1d(name: str, n_features: int | None) -> None:
+    if n_features is not None and n_features != 1:
+        raise ConfigError(f"{name} data has one feature", expected="n_features 1 or unset",
+                          found=str(n_features))
 
 
 def _only_binary(name: str, n_classes: int | None) -> None:
@@ -242,9 +252,17 @@ def blobs(n_samples: int, noise: float | None, seed: int, *, label_noise: float 
 def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
               imbalance: float | None = None, n_classes: int | None = None,
               n_features: int | None = None) -> Arrays:
-    """Two Gaussian clusters: class 0 around (-2, -2), class 1 around (2, 2) (std ``noise``).
+    """Two Gaussian clusters as tutorial 004 draws them: class 0 around (2, 2), then class 1
+    around (-2, -2), std ``noise`` (default 1), rows in that order.
 
-    With ``n_features`` d, the centres are -2 and +2 in every coordinate.
+    The first ``n - n // 2`` rows are class 0 (``torch.normal(2 * ones, 1)``), the rest class 1.
+    With ``n_features`` d, the centres are +2 and -2 in every coordinate.
+
+    Example
+    -------
+    >>> X, y = gaussians(4, 0.0, seed=0)
+    >>> X.tolist(), y.tolist()
+    ([[2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [-2.0, -2.0]], [0, 0, 1, 1])
     """
     _check_common("gaussians", n_samples, label_noise, imbalance)
     _only_binary("gaussians", n_classes)
@@ -254,10 +272,11 @@ def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: fl
     sd = _noise("gaussians", noise)
 
     def draw(n: int, s: int) -> Arrays:
-        rng = np.random.default_rng(s)
-        y = (np.arange(n) >= n // 2).astype(np.int64)  # half and half (n odd: one more 1)
-        X = rng.normal(0.0, sd, size=(n, d)) + np.where(y[:, None] == 1, 2.0, -2.0)
-        return _shuffled(X, y, s)
+        g = torch.Generator().manual_seed(s)
+        y = (torch.arange(n) >= n - n // 2).long()  # (n,): class 0 first, as the tutorial
+        centre = torch.where(y[:, None] == 0, 2.0, -2.0)  # (n, 1)
+        X = centre + sd * torch.randn(n, d, generator=g)  # (n, d)
+        return X.numpy(), y.numpy()
 
     return _classification("gaussians", draw, n_samples, seed, 2, label_noise, imbalance)
 
@@ -317,34 +336,95 @@ def spiral(n_samples: int, noise: float | None, seed: int, *, label_noise: float
     return _classification("spiral", draw, n_samples, seed, k, label_noise, imbalance)
 
 
+def _regression_only(name: str, label_noise: float, imbalance: float | None,
+                     n_classes: int | None) -> None:
+    if label_noise > 0 or imbalance is not None or n_classes is not None:
+        raise ConfigError(f"{name} is a regression dataset",
+                          found="label_noise, imbalance or n_classes set",
+                          hint="these apply to classification datasets only")
+
+
 def linear(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
            imbalance: float | None = None, n_classes: int | None = None,
            n_features: int | None = None) -> Arrays:
-    """Regression: ``y = 3 * sum(x) + 2 + noise * randn`` with x uniform in [0, 1)^d.
+    """Regression data of tutorial 003: ``x = linspace(0, 10, n)``, ``y = 3x + 2 + noise * randn``
+    (``noise`` default 2).
 
-    ``n_features`` d defaults to 1; ``y`` is float32 (n,). ``label_noise``, ``imbalance`` and
+    With ``n_features`` d > 1 the other columns are uniform in [0, 10) and
+    ``y = 3 * sum(x) + 2 + noise``. ``y`` is float32 (n,). ``label_noise``, ``imbalance`` and
     ``n_classes`` do not apply and raise ConfigError when set.
 
     Example
     -------
     >>> X, y = linear(5, 0.0, seed=0)
-    >>> bool(np.allclose(y, 3 * X[:, 0] + 2))
-    True
+    >>> X[:, 0].tolist(), y.tolist()
+    ([0.0, 2.5, 5.0, 7.5, 10.0], [2.0, 9.5, 17.0, 24.5, 32.0])
     """
     _check_common("linear", n_samples, label_noise, imbalance)
-    if label_noise > 0 or imbalance is not None or n_classes is not None:
-        raise ConfigError("linear is a regression dataset",
-                          found="label_noise, imbalance or n_classes set",
-                          hint="these apply to classification datasets only")
+    _regression_only("linear", label_noise, imbalance, n_classes)
     d = 1 if n_features is None else n_features
     if d < 1:
         raise ConfigError("linear: bad n_features", expected=">= 1", found=str(d))
     sd = _noise("linear", noise)
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0.0, 1.0, size=(n_samples, d))
-    y = 3.0 * X.sum(axis=1) + 2.0 + sd * rng.normal(size=n_samples)
-    return X.astype(np.float32), y.astype(np.float32)
+    g = torch.Generator().manual_seed(seed)
+    X = torch.linspace(0.0, 10.0, n_samples).reshape(-1, 1)  # (n, 1)
+    if d > 1:
+        X = torch.cat([X, 10.0 * torch.rand(n_samples, d - 1, generator=g)], dim=1)  # (n, d)
+    y = 3.0 * X.sum(dim=1) + 2.0 + sd * torch.randn(n_samples, generator=g)  # (n,)
+    return X.numpy().astype(np.float32), y.numpy().astype(np.float32)
 
 
-__all__ = ["DEFAULT_NOISE", "blobs", "circles", "disk", "flip_labels", "gaussians", "linear",
-           "moons", "spiral", "xor"]
+def line(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+         imbalance: float | None = None, n_classes: int | None = None,
+         n_features: int | None = None) -> Arrays:
+    """Tutorial 002's sanity check: a straight line ``y = 0.7x + 0.3`` at
+    ``x = 0, 1/n, 2/n, ...`` (``torch.arange(0, 1, 0.01)`` for n = 100), plus ``noise * randn``
+    (default 0).
+
+    Example
+    -------
+    >>> X, y = line(4, None, seed=0)
+    >>> X[:, 0].tolist(), [round(v, 3) for v in y.tolist()]
+    ([0.0, 0.25, 0.5, 0.75], [0.3, 0.475, 0.65, 0.825])
+    """
+    _check_common("line", n_samples, label_noise, imbalance)
+    _regression_only("line", label_noise, imbalance, n_classes)
+    _only_1d("line", n_features)
+    sd = _noise("line", noise)
+    g = torch.Generator().manual_seed(seed)
+    X = (torch.arange(n_samples, dtype=torch.float64) / n_samples).reshape(-1, 1)  # (n, 1)
+    y = 0.7 * X[:, 0] + 0.3 + sd * torch.randn(n_samples, generator=g, dtype=torch.float64)
+    return X.numpy().astype(np.float32), y.numpy().astype(np.float32)
+
+
+def random(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
+           imbalance: float | None = None, n_classes: int | None = None,
+           n_features: int | None = None) -> Arrays:
+    """Tutorial 001's stand-in data: ``torch.randn(n, d)`` rows with ``torch.randint(0, k)``
+    labels, unrelated to the rows (nothing to learn; it shows the shapes of one step).
+
+    ``n_features`` d defaults to 2 and ``n_classes`` k to 2; ``noise`` does not apply.
+
+    Example
+    -------
+    >>> X, y = random(5, None, seed=0)
+    >>> X.shape, sorted(set(y.tolist())) <= [0, 1]
+    ((5, 2), True)
+    """
+    _check_common("random", n_samples, label_noise, imbalance)
+    k = 2 if n_classes is None else n_classes
+    d = 2 if n_features is None else n_features
+    if k < 2 or d < 1:
+        raise ConfigError("random: bad shape", expected="n_classes >= 2 and n_features >= 1",
+                          found=f"n_classes={k}, n_features={d}")
+
+    def draw(n: int, s: int) -> Arrays:
+        g = torch.Generator().manual_seed(s)
+        X = torch.randn(n, d, generator=g)  # (n, d)
+        return X.numpy(), torch.randint(0, k, (n,), generator=g).numpy()
+
+    return _classification("random", draw, n_samples, seed, k, label_noise, imbalance)
+
+
+__all__ = ["DEFAULT_NOISE", "blobs", "circles", "disk", "flip_labels", "gaussians", "line",
+           "linear", "moons", "random", "spiral", "xor"]

@@ -1,9 +1,14 @@
-"""A training diagnosis in plain words, each finding with a suggested change.
+"""A training diagnosis that reasons: one consistent set of findings, ranked by what explains
+the result, each with changes that neither contradict each other nor the run's settings.
 
-The evidence is the history (losses and scores per evaluation), the model's gradient and
-activation statistics (:func:`model_stats`, taken during training by the snapshot callback and
-once more at the end), and the class counts. Each check is one function in :data:`CHECKS`;
-each returns a :class:`Finding` or ``None``.
+The checks read an :class:`~mlplab.inspect.evidence.Evidence` (history, settings, model
+statistics). Specific causes come first (divergence, a rate too high, a schedule that drove the
+rate to ~0, a collapse, a linear model on curved data); a generic "under-fitting" is only
+reported when no specific cause explains a poor fit, and dead or saturated units only when the
+fit suffers. Each suggestion is an :class:`Action` on a topic ("lr", "capacity", ...) with a
+direction; the best-ranked finding decides a topic, and actions the run already does (say
+``--scale standard`` on standardised inputs) are dropped. Texts come from the i18n catalogs
+(``diagnosis.*``).
 
 Example
 -------
@@ -21,14 +26,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from mlplab.tasks import TaskSpec
+from mlplab.i18n import tr
+from mlplab.inspect.evidence import Evidence, evidence_for, model_stats
 
-STAT_ROWS = 4096  # rows used for gradient / activation statistics
-SATURATION = {"sigmoid": lambda a: (a < 0.01) | (a > 0.99), "tanh": lambda a: a.abs() > 0.99}
 LEVELS = ("problem", "warning", "info", "ok")
+# rates above which an optimizer rarely settles on small nets (the tutorials stay at or below)
+LR_LIMITS = {"sgd": 2.0, "adam": 0.1, "adamw": 0.1, "rmsprop": 0.05}
+GOOD_FIT = 0.95  # train score from which dead / saturated units are not said to hurt
+VANISHED = 1e-3  # the schedule "drove the rate to ~0" below this fraction of its start
+TINY_SPLIT = 10  # rows below which a split's scores are too coarse to trust
+
+
+@dataclass(frozen=True)
+class Action:
+    """A suggested change: ``topic`` and ``direction`` decide conflicts; ``key`` names the
+    text (``diagnosis.do.<key>``)."""
+
+    key: str
+    topic: str
+    direction: int = 0
+    fmt: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -40,9 +58,12 @@ class Finding:
     title: str
     detail: str
     suggestion: str = ""
+    actions: list[Action] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("actions")
+        return d
 
     def text(self) -> str:
         """One paragraph: title, evidence and suggestion."""
@@ -50,116 +71,120 @@ class Finding:
         return s + (f" Try: {self.suggestion}" if self.suggestion else "")
 
 
-@dataclass
-class Evidence:
-    """What the checks look at. Only ``history`` and ``task`` are required."""
-
-    history: list[dict[str, Any]]
-    task: str
-    lr: float | None = None
-    activations: list[str] = field(default_factory=list)  # one per hidden layer
-    stats: list[dict[str, Any]] = field(default_factory=list)  # model_stats during training
-    final: dict[str, Any] | None = None  # model_stats of the final model
-    class_counts: list[int] | None = None  # train rows per class (binary / multiclass)
-    n_classes: int | None = None
-
-    @property
-    def chance_loss(self) -> float | None:
-        """Cross-entropy of a model that knows nothing (uniform over the classes)."""
-        if self.task in ("binary", "multilabel"):
-            return float(np.log(2))
-        if self.task == "multiclass" and self.n_classes:
-            return float(np.log(self.n_classes))
-        return None
-
-    @property
-    def score(self) -> str:
-        return "r2" if self.task == "regression" else "accuracy"
-
-    def series(self, key: str) -> np.ndarray:
-        return np.array([r[key] for r in self.history if _num(r.get(key))], dtype=np.float64)
-
-    def last(self, key: str) -> float | None:
-        for r in reversed(self.history):
-            if _num(r.get(key)):
-                return float(r[key])
-        return None
+Check = Callable[[Evidence], "Finding | None"]
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and np.isfinite(v)
+def _finding(code: str, level: str, detail: str, actions: list[Action] | None = None,
+             **fmt: Any) -> Finding:
+    return Finding(code, level, tr(f"diagnosis.{code}.title"),
+                   detail or tr(f"diagnosis.{code}.detail", **fmt),
+                   actions=actions or [])
 
 
-# --- statistics from a model -----------------------------------------------------------------
+def _good(ev: Evidence) -> bool:
+    score = ev.train_score()
+    return score is not None and score >= GOOD_FIT
 
 
-def model_stats(model: nn.Module, task: TaskSpec, X: torch.Tensor, y: torch.Tensor,
-                rows: int = STAT_ROWS) -> dict[str, Any]:
-    """Loss, gradient norm per Linear layer and, for mlplab MLPs, the fraction of dead units
-    and of saturated activations per hidden layer, on the first ``rows`` rows.
-
-    Uses ``torch.autograd.grad`` (the parameters' ``.grad`` and the optimizer are untouched);
-    the model is evaluated in eval mode and left in the mode it was in.
-    """
-    from mlplab.models import MLP
-    from mlplab.training.loop import make_loss
-
-    x, t = X[:rows], y[:rows]
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    params = [m.weight for m in linears if m.weight.requires_grad]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            loss = make_loss(task, weighted=False)(model(x), t)
-            grads = torch.autograd.grad(loss, params, allow_unused=True)
-        out: dict[str, Any] = {
-            "loss": float(loss.detach()),
-            "grad_norms": [float(g.norm()) if g is not None else 0.0 for g in grads]}
-        if isinstance(model, MLP) and model.spec.hidden:
-            with torch.inference_mode():
-                acts = model.hidden_activations(x)
-            names = model.spec.activations
-            out["dead"] = [float((a == 0).all(dim=0).float().mean()) for a in acts]
-            out["saturated"] = [float(SATURATION[n](a).float().mean()) if n in SATURATION
-                                else None for a, n in zip(acts, names, strict=True)]
-    finally:
-        model.train(was_training)
-    return out
+# --- what went wrong with the optimisation ---------------------------------------------------
 
 
-# --- the checks --------------------------------------------------------------------------
+def check_diverged(ev: Evidence) -> Finding | None:
+    """A loss that became NaN or infinite."""
+    for r in ev.history:
+        v = r.get("train_loss")
+        if isinstance(v, int | float) and not np.isfinite(v):
+            return _finding("diverged", "problem", "", [Action("lower_lr", "lr", -1, _lower(ev)),
+                                                        Action("clip", "clip")],
+                            value=v, epoch=r.get("epoch"))
+    return None
+
+
+def _lower(ev: Evidence) -> dict[str, Any]:
+    return {"lr": ev.lr / 10} if ev.lr else {"lr": 0.001}
 
 
 def check_lr(ev: Evidence) -> Finding | None:
-    """Loss that rises away from its best or jumps up and down: the steps are too big."""
+    """Loss that rises away from its best, jumps up and down, or blows past chance; or a rate
+    far above what the optimizer tolerates on a run that did not fit."""
     loss = ev.series("train_loss")
-    if len(loss) < 4:
+    parts: list[str] = []
+    if len(loss) >= 4:
+        d = np.diff(loss)
+        rel = np.abs(d) / np.maximum(loss[:-1], 1e-12)
+        ups = float((d > 0).mean())
+        chance = ev.chance_loss
+        if chance is not None and loss.max() > 3 * chance:
+            parts.append(tr("diagnosis.lr_too_high.blown", max=loss.max(), chance=chance))
+        if loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5:
+            parts.append(tr("diagnosis.lr_too_high.rising", last=loss[-1],
+                            ratio=loss[-1] / loss.min(), best=loss.min()))
+        if ups >= 0.3 and float(np.median(rel)) > 0.05:
+            parts.append(tr("diagnosis.lr_too_high.oscillating", ups=ups,
+                            rel=float(np.median(rel))))
+    limit = LR_LIMITS.get(ev.optimizer or "")
+    if ev.lr is not None and limit is not None and ev.lr > 5 * limit and not _good(ev):
+        parts.append(tr("diagnosis.lr_too_high.large", lr=ev.lr, optimizer=ev.optimizer,
+                        limit=limit))
+    if not parts:
         return None
-    d = np.diff(loss)
-    rel = np.abs(d) / np.maximum(loss[:-1], 1e-12)
-    ups = float((d > 0).mean())
-    rising = loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5
-    oscillating = ups >= 0.3 and float(np.median(rel)) > 0.05
-    chance = ev.chance_loss
-    blown = chance is not None and loss.max() > 3 * chance
-    if not (rising or oscillating or blown):
+    rate = f" {ev.lr:g}" if ev.lr else ""
+    return _finding("lr_too_high", "problem", tr("diagnosis.lr_too_high.detail",
+                                                 evidence="; ".join(parts), lr=rate),
+                    [Action("lower_lr", "lr", -1, _lower(ev)), Action("clip", "clip")])
+
+
+def _scheduled_lr(ev: Evidence) -> tuple[np.ndarray, np.ndarray] | None:
+    """(epochs, rate) over the run: the history's lr column, or StepLR worked out."""
+    lrs, epochs = ev.series("lr"), ev.epochs_of("lr")
+    s = ev.schedule
+    if s.get("name") == "step" and ev.lr and ev.epochs:
+        epochs = np.arange(ev.epochs + 1)
+        return epochs, ev.lr * float(s.get("gamma", 1.0)) ** (epochs // int(s["step_size"]))
+    return (epochs, lrs) if len(lrs) >= 2 else None
+
+
+def check_schedule(ev: Evidence) -> Finding | None:
+    """A schedule that shrank the rate to ~0 long before the end: the rest of the epochs
+    change nothing."""
+    if ev.schedule.get("name") in (None, "none") or not ev.lr:
         return None
-    what = []
-    if blown:
-        what.append(f"the train loss reached {loss.max():.4g}, far above the {chance:.3f} of "
-                    "guessing the class frequencies")
-    if rising:
-        what.append(f"the train loss ended at {loss[-1]:.4g}, {loss[-1] / loss.min():.1f}x its "
-                    f"best ({loss.min():.4g})")
-    if oscillating:
-        what.append(f"it went up in {ups:.0%} of the evaluations, by a median "
-                    f"{np.median(rel):.0%} of its value")
-    lr = f" (e.g. --lr {ev.lr / 10:g})" if ev.lr else ""
-    return Finding("lr_too_high", "problem", "learning rate too high",
-                   "; ".join(what) + ": the optimizer overshoots instead of settling.",
-                   f"lower the learning rate{lr}, add a schedule (--schedule cosine), or clip "
-                   "gradients (--clip-grad-norm 1.0).")
+    curve = _scheduled_lr(ev)
+    if curve is None:
+        return None
+    epochs, lrs = curve
+    low = np.flatnonzero(lrs < VANISHED * ev.lr)
+    if not len(low) or epochs[low[0]] > 0.5 * epochs[-1]:
+        return None
+    s = ev.schedule
+    params = f"step_size={s.get('step_size')}, gamma={s.get('gamma')}" \
+        if s.get("name") == "step" else ""
+    return _finding("schedule_vanished", "problem", "",
+                    [Action("gentler_schedule", "schedule", 0,
+                            {"step": max(1, int(epochs[-1]) // 5)})],
+                    schedule=s["name"], params=params, lr0=ev.lr, lr_end=float(lrs[-1]),
+                    epoch=int(epochs[low[0]]), frac=1 - epochs[low[0]] / max(epochs[-1], 1))
+
+
+def check_collapse(ev: Evidence) -> Finding | None:
+    """Every unit of a hidden layer dead: the network's output no longer depends on the
+    input. Names the epoch from the snapshots, or from when the loss stopped moving."""
+    dead = (ev.final or {}).get("dead") or []
+    layers = [i for i, v in enumerate(dead) if v is not None and v >= 1.0]
+    if not layers:
+        return None
+    k = layers[0]
+    epoch = next((e for e, s in zip(ev.stat_epochs, ev.stats, strict=False)
+                  if len(s.get("dead") or []) > k and s["dead"][k] >= 1.0), None)
+    loss, when = ev.series("train_loss"), ev.epochs_of("train_loss")
+    if epoch is None and len(loss) >= 2:  # no snapshots: since when the loss sits at its end
+        away = np.flatnonzero(np.abs(loss - loss[-1]) > 0.01 * abs(loss[-1]) + 1e-4)
+        epoch = int(when[away[-1] + 1]) if len(away) else int(when[0])
+    return _finding("collapse", "problem", "",
+                    [Action("lower_lr", "lr", -1, _lower(ev)), Action("leaky", "activation"),
+                     Action("init_kaiming", "init")],
+                    layer=k + 1, epoch="?" if epoch is None else epoch,
+                    loss=float(loss[-1]) if len(loss) else float("nan"))
 
 
 def check_gradients(ev: Evidence) -> Finding | None:
@@ -170,142 +195,181 @@ def check_gradients(ev: Evidence) -> Finding | None:
         return None
     total = np.array([float(np.sqrt(np.sum(np.square(n)))) for n in norms])
     if total.max() > 1e3 or (len(total) > 2 and total[-1] > 1e3 * max(total[0], 1e-12)):
-        return Finding("exploding_gradients", "problem", "exploding gradients",
-                       f"the gradient norm reached {total.max():.3g} (first {total[0]:.3g}).",
-                       "clip gradients (--clip-grad-norm 1.0), lower the learning rate, or "
-                       "standardise the inputs (--scale standard).")
+        return _finding("exploding_gradients", "problem", "",
+                        [Action("clip", "clip"), Action("lower_lr", "lr", -1, _lower(ev)),
+                         Action("scale", "scale")], max=total.max(), first=total[0])
     deep = [n for n in norms if len(n) >= 3 and n[-1] > 1e-8]
-    score = ev.last(f"train_{ev.score}")
-    if deep and (score is None or score < 0.95):
+    if deep and not _good(ev):
         ratio = float(np.median([n[0] / n[-1] for n in deep]))
         if ratio < 1e-3:
-            return Finding("vanishing_gradients", "warning", "vanishing gradients",
-                           f"the first layer's gradient is {ratio:.1e} times the last layer's "
-                           "(median over training), so the early layers barely learn.",
-                           "use relu (or gelu) instead of sigmoid/tanh, fewer layers, "
-                           "--batchnorm, or --init kaiming.")
+            return _finding("vanishing_gradients", "warning", "",
+                            [Action("relu", "activation"), Action("init_kaiming", "init")],
+                            ratio=ratio)
     return None
 
 
-def _layers(values: list[Any] | None) -> list[tuple[int, float]]:
-    return [(i, float(v)) for i, v in enumerate(values or []) if v is not None]
+# --- what the model is and what it can do ----------------------------------------------------
 
 
-def check_dead_units(ev: Evidence) -> Finding | None:
-    """ReLU units that output 0 for every training row never learn again."""
-    dead = _layers((ev.final or {}).get("dead"))
-    bad = [(i, v) for i, v in dead if v >= 0.2]
-    if not bad:
+def check_linear(ev: Evidence) -> Finding | None:
+    """A linear model (no activation between its layers) on data that needs a curved
+    boundary: more epochs or wider layers will not help."""
+    score = ev.train_score()
+    dead = (ev.final or {}).get("dead") or []
+    if not ev.linear or ev.reference is None or score is None or \
+            any(v is not None and v >= 1.0 for v in dead):  # collapsed, not built linear
         return None
-    worst = max(v for _, v in bad)
-    where = ", ".join(f"layer {i + 1}: {v:.0%}" for i, v in bad)
-    score = ev.last(f"train_{ev.score}")
-    level = "info" if worst < 0.5 else "warning" if score is not None and score >= 0.95 \
-        else "problem"
-    return Finding("dead_units", level, "dead ReLU units",
-                   f"some hidden units output 0 for every training row ({where}); they get no "
-                   "gradient and stay dead.",
-                   "use --activation leaky_relu (or gelu), lower the learning rate, or "
-                   "--init kaiming / --batchnorm.")
-
-
-def check_saturation(ev: Evidence) -> Finding | None:
-    """Sigmoid / tanh units stuck near their asymptotes pass almost no gradient."""
-    sat = _layers((ev.final or {}).get("saturated"))
-    bad = [(i, v) for i, v in sat if v >= 0.25]
-    if not bad:
+    if ev.reference - score < 0.1:
         return None
-    worst = max(v for _, v in bad)
-    where = ", ".join(f"layer {i + 1} ({ev.activations[i] if i < len(ev.activations) else '?'})"
-                      f": {v:.0%}" for i, v in bad)
-    return Finding("saturated_units", "problem" if worst >= 0.5 else "warning",
-                   "saturated sigmoid/tanh units",
-                   f"many activations sit at the flat ends of the curve ({where} of "
-                   "unit outputs within 0.01 of the limits), where the gradient is ~0.",
-                   "standardise the inputs (--scale standard), use --init xavier, lower the "
-                   "learning rate, or switch to --activation relu.")
+    return _finding("linear_model", "problem", "", [Action("nonlinear", "activation")],
+                    score=score, reference=ev.reference, metric=ev.score)
+
+
+def check_units(ev: Evidence) -> Finding | None:
+    """Dead ReLU units or saturated sigmoid/tanh units, reported when the fit suffers."""
+    final = ev.final or {}
+    acts = ev.activations or final.get("activations") or []
+    dead = [(i, v) for i, v in enumerate(final.get("dead") or []) if v and v >= 0.2]
+    sat = [(i, v) for i, v in enumerate(final.get("saturated") or []) if v and v >= 0.25]
+    if _good(ev) or not (dead or sat):
+        return None
+    if dead:
+        where = ", ".join(f"{tr('diagnosis.layer', n=i + 1)}: {v:.0%}" for i, v in dead)
+        return _finding("dead_units", "warning", "",
+                        [Action("leaky", "activation"), Action("lower_lr", "lr", -1, _lower(ev)),
+                         Action("init_kaiming", "init")], where=where)
+    where = ", ".join(f"{tr('diagnosis.layer', n=i + 1)} "
+                      f"({acts[i] if i < len(acts) else '?'}): {v:.0%}" for i, v in sat)
+    return _finding("saturated_units", "problem" if max(v for _, v in sat) >= 0.5 else "warning",
+                    "", [Action("scale", "scale"), Action("relu", "activation"),
+                         Action("lower_lr", "lr", -1, _lower(ev))], where=where)
+
+
+def check_unscaled(ev: Evidence) -> Finding | None:
+    """Raw inputs on very different (or large) scales, on a run that did not fit well."""
+    std = np.asarray(ev.feature_std, dtype=np.float64)
+    if ev.scale != "none" or not len(std) or _good(ev) or std.min() <= 0:
+        return None
+    ratio, big = float(std.max() / std.min()), float(std.max())
+    if ratio < 10 and big < 5:
+        return None
+    return _finding("unscaled_inputs", "warning", "", [Action("scale", "scale")],
+                    ratio=ratio, big=big)
+
+
+# --- what the result looks like --------------------------------------------------------------
 
 
 def check_fit(ev: Evidence) -> Finding | None:
     """Over-fitting (train much better than held-out) or under-fitting (train itself poor)."""
-    train = ev.last(f"train_{ev.score}")
+    train = ev.train_score()
     split = "val" if ev.last(f"val_{ev.score}") is not None else "test"
     held = ev.last(f"{split}_{ev.score}")
     if train is None:
         return None
-    if held is not None:
+    if held is not None and ev.split_rows.get(split, TINY_SPLIT) >= TINY_SPLIT:
         gap = train - held
         held_loss = ev.series(f"{split}_loss")
         turned = len(held_loss) > 3 and held_loss[-1] > 1.25 * held_loss.min()
         if gap >= 0.1 or (gap >= 0.05 and turned):
-            rise = (f"; the {split} loss rose to {held_loss[-1] / held_loss.min():.1f}x its "
-                    "minimum" if turned else "")
-            return Finding("overfitting", "warning", "over-fitting",
-                           f"{ev.score} is {train:.3f} on train but {held:.3f} on {split} "
-                           f"(gap {gap:.3f}){rise}: the model memorises the training rows.",
-                           "get more data, add --weight-decay 1e-3 or --dropout 0.2, use a "
-                           "smaller model, or stop early (--val-size 0.2 --early-stopping 10).")
-    low = 0.85 if ev.score == "accuracy" else 0.5
-    if train < low:
-        loss = ev.series("train_loss")
-        still = len(loss) > 4 and loss[-1] < 0.95 * loss[int(len(loss) * 0.8)]
-        more = " The loss was still falling at the end: train longer." if still else ""
-        return Finding("underfitting", "warning", "under-fitting",
-                       f"{ev.score} on the training data is only {train:.3f}.{more}",
-                       "more epochs, a higher learning rate, wider/deeper hidden layers "
-                       "(--hidden 32,32), or a non-linear activation.")
-    return None
+            return _finding("overfitting", "warning", "",
+                            [Action("regularise", "capacity", -1),
+                             Action("early_stop", "epochs", -1)],
+                            metric=ev.score, train=train, held=held, split=split, gap=gap)
+    if train >= (0.85 if ev.score == "accuracy" else 0.5):
+        return None
+    loss = ev.series("train_loss")
+    still = len(loss) > 4 and loss[-1] < 0.95 * loss[int(len(loss) * 0.8)]
+    actions = [Action("more_epochs", "epochs", +1, {"epochs": 2 * (ev.epochs or 500)})] \
+        if still else []
+    limit = LR_LIMITS.get(ev.optimizer or "")
+    if ev.lr is not None and limit is not None and ev.lr < limit / 10:
+        actions.append(Action("higher_lr", "lr", +1, {"lr": ev.lr * 10}))
+    actions += [Action("wider", "capacity", +1), Action("nonlinear", "activation")]
+    return _finding("underfitting", "warning", "", actions, metric=ev.score, train=train,
+                    still=tr("diagnosis.underfitting.still") if still else "")
 
 
 def check_imbalance(ev: Evidence) -> Finding | None:
     """A minority class much rarer than the majority: accuracy flatters the model."""
     counts = np.asarray(ev.class_counts or [], dtype=np.float64)
-    if len(counts) < 2 or counts.max() == 0:
+    if len(counts) < 2 or counts.max() == 0 or counts.min() / counts.max() >= 0.33:
         return None
     ratio = counts.min() / counts.max()
-    if ratio >= 0.33:
+    return _finding("class_imbalance", "warning" if ratio < 0.15 else "info", "",
+                    [Action("imbalance", "metric")], rare=int(counts.min()),
+                    common=int(counts.max()), ratio=ratio, majority=counts.max() / counts.sum())
+
+
+def check_tiny_split(ev: Evidence) -> Finding | None:
+    """A split of a handful of rows: one row moves its accuracy by 10% or more."""
+    tiny = {s: n for s, n in ev.split_rows.items() if 0 < n < TINY_SPLIT}
+    if not tiny:
         return None
-    return Finding("class_imbalance", "warning" if ratio < 0.15 else "info", "class imbalance",
-                   f"the rarest class has {int(counts.min())} training rows against "
-                   f"{int(counts.max())} for the most common ({ratio:.0%}); predicting the "
-                   f"majority alone scores {counts.max() / counts.sum():.0%} accuracy.",
-                   "judge by F1, recall and ROC-AUC rather than accuracy, pass sample "
-                   "weights (inverse class frequency), or move the binary --threshold.")
+    split, n = min(tiny.items(), key=lambda kv: kv[1])
+    return _finding("tiny_split", "warning", "", [Action("bigger_split", "split")],
+                    split=split, n=n, step=1 / n)
 
 
-CHECKS: list[Callable[[Evidence], Finding | None]] = [
-    check_lr, check_gradients, check_dead_units, check_saturation, check_fit, check_imbalance]
+# Ranked: a specific cause explains more than the symptoms it produces.
+CHECKS: list[Check] = [check_diverged, check_lr, check_schedule, check_collapse, check_linear,
+                       check_gradients, check_units, check_unscaled, check_fit,
+                       check_imbalance, check_tiny_split]
+# causes that explain a poor fit: when one is found, the generic findings are folded into it
+EXPLAINS_POOR_FIT = {"diverged", "lr_too_high", "schedule_vanished", "collapse",
+                     "linear_model"}
+FOLDED = {"underfitting", "dead_units", "saturated_units", "vanishing_gradients"}
+
+
+def _done(action: Action, ev: Evidence) -> bool:
+    """The run already does what ``action`` suggests."""
+    acts = set(ev.activations)
+    return {"scale": ev.scale not in (None, "none"),
+            "clip": ev.clip is not None,
+            "init_kaiming": ev.init == "kaiming",
+            "relu": bool(acts) and acts <= {"relu"},
+            "nonlinear": ev.linear is False,
+            "leaky": bool(acts) and acts <= {"leaky_relu", "gelu"}}.get(action.key, False)
+
+
+def _text(action: Action, custom: bool) -> str:
+    from mlplab.i18n import catalog
+
+    key = f"diagnosis.do.{action.key}"
+    if custom and f"{key}.module" in catalog("en"):
+        key += ".module"
+    return tr(key, **action.fmt)
 
 
 def diagnose(ev: Evidence) -> list[Finding]:
-    """Every check's finding, most serious first; one "ok" finding if all is well."""
+    """The findings, best explanation first; one "ok" finding if all is well.
+
+    Generic symptoms are folded into a specific cause; every topic (learning rate, capacity,
+    epochs, ...) gets one direction, chosen by the best-ranked finding; suggestions the run
+    already follows are dropped.
+    """
     found = [f for check in CHECKS if (f := check(ev)) is not None]
+    if {f.code for f in found} & EXPLAINS_POOR_FIT:
+        found = [f for f in found if f.code not in FOLDED]
+    found.sort(key=lambda f: LEVELS.index(f.level))  # stable: CHECKS order within a level
+    chosen: dict[str, int] = {}
+    for f in found:
+        keep = []
+        for a in f.actions:
+            if _done(a, ev) or chosen.get(a.topic, a.direction) != a.direction:
+                continue
+            chosen.setdefault(a.topic, a.direction)
+            keep.append(a)
+        f.actions = keep
+        f.suggestion = "; ".join(_text(a, ev.custom) for a in keep)
+        if f.suggestion:
+            f.suggestion += "."
     if not found:
         score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}")
-        tail = f" (held-out {ev.score} {score:.3f})" if score is not None else ""
-        found.append(Finding("ok", "ok", "no problems found",
-                             f"the loss fell steadily, units and gradients look healthy and "
-                             f"train and held-out scores agree{tail}."))
-    return sorted(found, key=lambda f: LEVELS.index(f.level))
-
-
-def evidence_for(run: Any, p: Any = None, snapshots: Any = None) -> Evidence:
-    """Collect the evidence for a :class:`~mlplab.runs.run.Run` (``p``: its Prepared data, for the
-    final statistics and class counts; ``snapshots``: statistics taken during training)."""
-    cfg = run.config
-    ev = Evidence(history=list(run.history), task=run.task.name, lr=cfg.optim.lr,
-                  activations=cfg.model.activations() if cfg.model.hidden else [],
-                  stats=list(getattr(snapshots, "stats", []) or []),
-                  n_classes=run.task.n_classes)
-    if p is not None and len(p.X["train"]):
-        data = p.tensors(next(run.model.parameters()).device)
-        ev.final = model_stats(run.model, run.task, data.X["train"], data.y["train"])
-        if run.task.name in ("binary", "multiclass"):
-            ev.class_counts = np.bincount(np.asarray(p.y["train"]).reshape(-1).astype(int),
-                                          minlength=run.task.n_classes).tolist()
-    elif ev.stats:
-        ev.final = ev.stats[-1]
-    return ev
+        tail = tr("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
+            else ""
+        found.append(_finding("ok", "ok", "", tail=tail))
+    return found
 
 
 def diagnosis_text(findings: list[Finding]) -> str:
@@ -313,5 +377,5 @@ def diagnosis_text(findings: list[Finding]) -> str:
     return "\n".join(f.text() for f in findings)
 
 
-__all__ = ["CHECKS", "Evidence", "Finding", "diagnose", "diagnosis_text", "evidence_for",
-           "model_stats"]
+__all__ = ["CHECKS", "Action", "Evidence", "Finding", "diagnose", "diagnosis_text",
+           "evidence_for", "model_stats"]
