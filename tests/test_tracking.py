@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import mlplab
 from mlplab.inspect.plots.view import grid_values
@@ -42,8 +43,8 @@ def test_tensorboard_writes_scalars_histograms_images_and_graph_into_the_run(tmp
     assert not list(tmp_path.glob(".tb-run.tensorboard-*"))  # the temp dir was moved in
     acc = EventAccumulator(str(tb), size_guidance={"histograms": 0, "images": 0}).Reload()
     tags = acc.Tags()
-    assert {"loss/train", "loss/test", "accuracy/test", "lr"} <= set(tags["scalars"])
-    assert [e.step for e in acc.Scalars("loss/train")] == [10, 20, 30, 40]
+    assert {"Loss/train", "Loss/test", "Accuracy/test", "lr"} <= set(tags["scalars"])
+    assert [e.step for e in acc.Scalars("Loss/train")] == [10, 20, 30, 40]
     assert any(t.startswith("weights/") for t in tags["histograms"])
     assert any(t.startswith("gradients/") for t in tags["histograms"])
     assert [e.step for e in acc.Images("boundary")] == [0, 20, 40]
@@ -56,3 +57,26 @@ def test_training_results_do_not_depend_on_snapshots():
     b = mlplab.train(_cfg(snapshots_every=5, tensorboard=False), save=False)
     for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
         np.testing.assert_allclose(pa.detach().numpy(), pb.detach().numpy(), atol=1e-6)
+
+
+def test_tensorboard_logs_the_gradient_norm_beside_the_clipping_threshold(tmp_path):
+    """The logged norm is the norm clip_grad_norm_ sees: checked against plain autograd."""
+    import torch
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mlplab.inspect.tracking import CLIP_TAG, GRAD_NORM_TAG
+
+    cfg = _cfg(tensorboard=True)
+    cfg["train"] = {**cfg["train"], "clip_grad_norm": 0.5}
+    run = mlplab.train(cfg, out=tmp_path / "clip")
+    acc = EventAccumulator(str(tmp_path / "clip" / "tensorboard")).Reload()
+    norms = acc.Scalars(GRAD_NORM_TAG)
+    assert [e.step for e in norms] == [10, 20, 30, 40]
+    assert {e.value for e in acc.Scalars(CLIP_TAG)} == {0.5}
+    p = mlplab.prepare(run.config)
+    x = torch.as_tensor(p.X["train"])
+    y = torch.as_tensor(p.y["train"]).float().reshape(-1, 1)
+    run.model.zero_grad()
+    torch.nn.functional.binary_cross_entropy_with_logits(run.model.eval()(x), y).backward()
+    expected = torch.nn.utils.get_total_norm([q.grad for q in run.model.parameters()])
+    assert norms[-1].value == pytest.approx(float(expected), rel=1e-4)

@@ -4,8 +4,9 @@ and TensorBoard logs.
 - :class:`SnapshotCallback` every ``log.snapshots_every`` epochs (and at epoch 0 and the end):
   the model over a grid of the input plane, plus loss, gradient norms and dead / saturated unit
   fractions (:func:`mlplab.inspect.diagnosis.model_stats`). Saved as ``snapshots.safetensors``.
-- :class:`TensorBoardCallback` (``log.tensorboard``): scalars (losses, metrics, lr), weight and
-  gradient histograms and boundary images every k epochs, the model graph. It writes to a
+- :class:`TensorBoardCallback` (``log.tensorboard``): scalars named as the tutorials name them
+  (``Loss/train``, ``Accuracy/test``, lr) and the gradient norm beside the clipping threshold,
+  weight and gradient histograms and boundary images every k epochs, the model graph. It writes to a
   temporary directory beside the run directory and :func:`finish_logging` moves it to
   ``RUN/tensorboard`` once the run is saved (the run directory must not exist before).
 """
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mlplab.inspect.diagnosis import model_stats
+from mlplab.inspect.evidence import model_stats
 from mlplab.inspect.plots.view import Plane, PlotData, grid_values, plane_for
 from mlplab.tasks import TaskSpec
 from mlplab.training.callbacks import Callback
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 SNAPSHOT_FRAMES = 30  # default number of snapshots over a run
 SNAPSHOT_GRID = 64  # grid points per side in a snapshot (upsampled smoothly when drawn)
 SNAPSHOT_FILE = "snapshots.safetensors"
+GRAD_NORM_TAG = "GradNorm/train"  # total gradient norm of the train loss, every evaluation
+CLIP_TAG = "GradNorm/clip"  # train.clip_grad_norm, drawn beside it when clipping
 
 
 @dataclass
@@ -170,9 +173,14 @@ class TensorBoardCallback(Callback):
         for key, value in row.items():
             if key in ("epoch", "seconds") or not isinstance(value, int | float):
                 continue
-            split, _, metric = key.partition("_")
-            tag = f"{metric}/{split}" if split in ("train", "val", "test") else key
-            self.writer.add_scalar(tag, value, row["epoch"])
+            self.writer.add_scalar(scalar_tag(key), value, row["epoch"])
+        # the norm clip_grad_norm_ compares with its max_norm (all parameters, train rows)
+        grads = _weight_grads(state)
+        norm = float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads.values()]))) if grads else 0.0
+        self.writer.add_scalar(GRAD_NORM_TAG, norm, row["epoch"])
+        if state.cfg.train.clip_grad_norm is not None:
+            self.writer.add_scalar(CLIP_TAG, state.cfg.train.clip_grad_norm, row["epoch"])
 
     def on_epoch(self, state: TrainState) -> None:
         model, step = state.model, state.epoch
@@ -194,6 +202,19 @@ class TensorBoardCallback(Callback):
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
+
+
+def scalar_tag(key: str) -> str:
+    """TensorBoard tag of a history column, named as the tutorials name them: ``train_loss``
+    -> ``Loss/train``, ``test_accuracy`` -> ``Accuracy/test``; other columns keep their name.
+
+    >>> scalar_tag("train_loss"), scalar_tag("val_roc_auc"), scalar_tag("lr")
+    ('Loss/train', 'Roc_auc/val', 'lr')
+    """
+    split, _, metric = key.partition("_")
+    if split not in ("train", "val", "test") or not metric:
+        return key
+    return f"{metric[:1].upper()}{metric[1:]}/{split}"
 
 
 def _weight_grads(state: TrainState, rows: int = 4096) -> dict[str, torch.Tensor]:
@@ -273,5 +294,6 @@ def finish_logging(run: Any, p: Any, callbacks: list[Callback]) -> None:
         write_report(run, p, snaps)
 
 
-__all__ = ["SNAPSHOT_FILE", "SnapshotCallback", "Snapshots", "TensorBoardCallback",
-           "default_snapshot_every", "finish_logging", "tracking_callbacks"]
+__all__ = ["CLIP_TAG", "GRAD_NORM_TAG", "SNAPSHOT_FILE", "SnapshotCallback", "Snapshots",
+           "TensorBoardCallback", "default_snapshot_every", "finish_logging", "scalar_tag",
+           "tracking_callbacks"]
