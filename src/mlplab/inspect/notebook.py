@@ -183,7 +183,7 @@ def live_html(state: TrainState, rows: list[dict[str, Any]], lang: str | None = 
             bits.append(f"{esc(tr('report.split.' + split, lang))} "
                         f"{esc(tr('report.metric.' + state.score_name, lang))} {v:.3f}")
             break
-    svg, _ = loss_svg(rows, width=380, height=190, lang=lang) if rows else ("", [])
+    svg, _ = loss_svg(rows, width=380, height=190, lang=lang, marker=False) if rows else ("", [])
     return (f'{CSS}<div class="mlplab"><progress value="{epoch}" max="{state.epochs}">'
             f"</progress> {' · '.join(bits)}<br>{svg}</div>")
 

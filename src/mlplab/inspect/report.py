@@ -114,9 +114,10 @@ def findings_html(findings: list[Finding], lang: str | None = None) -> str:
 
 
 def loss_svg(history: list[dict[str, Any]], width: int = 420, height: int = 260,
-             epochs: list[int] | None = None, lang: str | None = None) -> tuple[str, list[float]]:
-    """An inline SVG of the loss curves with a movable marker; returns (svg, marker x per
-    epoch in ``epochs``)."""
+             epochs: list[int] | None = None, lang: str | None = None,
+             marker: bool = True) -> tuple[str, list[float]]:
+    """An inline SVG of the loss curves, with a marker line (``id="marker"``) that a script
+    can move; returns (svg, marker x per epoch in ``epochs``)."""
     from mlplab.inspect.plots.style import SPLIT_COLORS
 
     pad_l, pad_r, pad_t, pad_b = 46, 10, 14, 30
@@ -150,10 +151,11 @@ def loss_svg(history: list[dict[str, Any]], width: int = 420, height: int = 260,
                          f'stroke-width="1.8" points="{line}"/>')
             parts.append(f'<text x="{width - pad_r - 70}" y="{pad_t + 14 + 13 * i}" '
                          f'fill="{SPLIT_COLORS[split]}">{esc(name)}</text>')
-    parts.append(f'<line id="marker" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" '
-                 f'y2="{height - pad_b}" stroke="#222" stroke-width="1.2" '
-                 'stroke-dasharray="4 3"/></svg>')
-    return "".join(parts), [round(pad_l + e * sx, 1) for e in (epochs or [])]
+    if marker:
+        parts.append(f'<line id="marker" x1="{pad_l}" x2="{pad_l}" y1="{pad_t}" '
+                     f'y2="{height - pad_b}" stroke="#222" stroke-width="1.2" '
+                     'stroke-dasharray="4 3"/>')
+    return "".join([*parts, "</svg>"]), [round(pad_l + e * sx, 1) for e in (epochs or [])]
 
 
 def slider_html(snapshots: Any, data: PlotData | None, history: list[dict[str, Any]],
