@@ -44,12 +44,16 @@ class DataConfig(_Part):
     n_features: int | None = Field(None, ge=1, le=10_000)  # blobs / linear
     label_noise: float = Field(0.0, ge=0.0, le=0.5)  # fraction of labels flipped
     imbalance: float | None = Field(None, gt=0.0, le=0.5)  # minority class fraction
+    # generators: the data's own seed (None: the run's seed); recipes fix it to the
+    # tutorial's random_state so other run seeds change the model, not the data
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
     target: str | list[str] | None = None  # files: the target column(s)
     features: list[str] | None = None  # files: feature columns (default: all but target)
     test_size: float = Field(0.2, ge=0.0, lt=1.0)
     val_size: float = Field(0.0, ge=0.0, lt=1.0)
     # robust: median/IQR then a smooth clip to +-3, so outliers cannot dominate
     scale: Literal["standard", "robust", "minmax", "none"] = "standard"
+    scale_target: bool = True  # regression: standardise the target (tutorials fit raw values)
     impute: Literal["error", "mean", "median", "most_frequent", "drop"] = "error"
     drop: list[str] = Field(default_factory=list)  # columns left out (e.g. row IDs)
     categorical: list[str] = Field(default_factory=list)  # declared kinds, not inferred
