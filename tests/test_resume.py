@@ -143,3 +143,46 @@ def test_cli_resume_refuses_other_flags(tmp_path: Path) -> None:
     from mlplab.cli.main import main
 
     assert main(["train", "--resume", str(tmp_path), "--epochs", "5"]) == 2
+
+
+# early stopping on a validation split, mini-batches: best at epoch 6, stops at 14
+ES_CFG = {"name": "es", "data": {"source": "moons", "n_samples": 300, "noise": 0.35,
+                                 "val_size": 0.2},
+          "model": {"hidden": [32, 32]}, "optim": {"name": "adam", "lr": 0.03},
+          "train": {"epochs": 300, "batch_size": 32, "eval_every": 2, "early_stopping": 4},
+          "log": {"quiet": True, "plots": False, "checkpoint_every": 2}}
+KILL_AFTER_CHECKPOINT = """
+    import os, signal
+    import mlplab.training.checkpoint as ck
+    save = ck.save_checkpoint
+    def save_then_die(run_dir, state):
+        path = save(run_dir, state)
+        if state.epoch == {epoch}:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return path
+    ck.save_checkpoint = save_then_die
+"""
+
+
+def test_early_stopping_resumes_exactly_after_its_best_epoch(tmp_path: Path) -> None:
+    """Regression (issue 19 item 5): a run killed after its best epoch forgot the best loss,
+    the patience count and the best weights, trained on and kept worse weights. Killed by
+    SIGKILL between its best epoch and its stop, it now ends bitwise equal to the
+    uninterrupted run, with the same stop and summary."""
+    ref = mlplab.train({**ES_CFG, "log": {"quiet": True, "plots": False}}, save=False)
+    best, stop = ref.info["best_epoch"], ref.info["epochs_run"]
+    kill_at = best + 2 * ((stop - best) // 4 or 1)  # a checkpoint epoch after the best
+    assert best < kill_at < stop
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(KILL_AFTER_CHECKPOINT.format(epoch=kill_at)) +
+                      f"import mlplab\nmlplab.train({ES_CFG!r}, out={str(tmp_path / 'run')!r})\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    ck = load_latest(tmp_path / "run")
+    saved = ck.best()
+    assert ck.epoch == kill_at and saved is not None
+    assert saved.best_epoch == best and saved.bad == (kill_at - best) // 2
+    run = mlplab.train(resume=tmp_path / "run")
+    assert run.info["epochs_run"] == stop and run.info["best_epoch"] == best
+    assert run.info["summary"] == f"stopped at epoch {stop} of 300 (best {best})"
+    _assert_same(tmp_path / "run", ref.model.state_dict())

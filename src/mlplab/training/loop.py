@@ -96,9 +96,10 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     :class:`~mlplab.errors.TrainingError`. Options the runner cannot honour raise
     :class:`~mlplab.errors.ConfigError` before the first epoch.
     """
-    cbs = list(callbacks)
-    if cfg.train.early_stopping:
-        cbs.append(EarlyStopping(cfg.train.early_stopping))
+    # early stopping decides first, so the callbacks after it (checkpoints, progress) see
+    # its verdict for this evaluation
+    stopping = [EarlyStopping(cfg.train.early_stopping)] if cfg.train.early_stopping else []
+    cbs = [*stopping, *callbacks]
     threads.apply(model, resolve_batch_size(cfg.train.batch_size, data.n_train) or data.n_train,
                   cfg.train.num_threads)  # the thread policy; callers undo it with restoring()
     epochs = cfg.train.epochs
