@@ -109,7 +109,7 @@ def check_two_workers(storage: str, tmp_path: Path, separate_dirs: bool) -> None
     or a `--optuna 0` summary on another machine) lists all 8 with unique member names, and
     its best equals the best of the same 8 trials replayed in one process."""
     common = [*write_inputs(tmp_path), "--storage", storage, "--study", "shared",
-              "--batch", "2"]
+              "--batch", "2", "--no-prune"]
     dirs = [tmp_path / "w0", tmp_path / ("w1" if separate_dirs else "w0")]
     run_workers([[*common, "--optuna", "4", "--out", str(d)] for d in dirs])
     from mlplab.cli.main import main
@@ -137,7 +137,7 @@ def check_two_workers(storage: str, tmp_path: Path, separate_dirs: bool) -> None
     res = optuna_sweep(tmp_path / "base.yaml", {"optim.lr": {"low": 0.001, "high": 1.0,
                                                               "log": True}}, 8,
                        storage=replay, study_name="one", metric="val_loss", batch=8,
-                       out=tmp_path / "one")
+                       prune=False, out=tmp_path / "one")
     one = load(replay, "one", tmp_path)
     assert one.best_trial.params == study.best_trial.params
     assert one.best_value == pytest.approx(study.best_value, rel=1e-5)
@@ -183,5 +183,8 @@ def check_killed_worker_retried(storage: str, tmp_path: Path) -> None:
     assert summary["state"].tolist() == ["complete", "fail"]
 
 
+@pytest.mark.skipif(bool(os.environ.get("MLPLAB_TEST_POSTGRES_URL")),
+                    reason="the same test runs on PostgreSQL (test_postgres.py)")
 def test_killed_worker_trial_is_failed_and_retried_sqlite(tmp_path):
+    """The heartbeat and retry on a database file, for machines without PostgreSQL."""
     check_killed_worker_retried(f"sqlite:///{tmp_path / 'study.db'}", tmp_path)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 HEARTBEAT = 60  # seconds between a running trial's heartbeats (database storages)
 MAX_RETRY = 3  # times a trial whose worker died is retried
+SCHEMA_ATTEMPTS = 5  # tries to open a database storage whose tables another worker creates
 
 
 def optuna_storage(storage: str | Path | None, default_dir: Path,
@@ -71,19 +72,29 @@ def optuna_storage(storage: str | Path | None, default_dir: Path,
     # RetryFailedTrialCallback was renamed in Optuna 4.9; both retry with the same params
     retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback",
                         optuna.storages.RetryFailedTrialCallback)
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                s, heartbeat_interval=heartbeat,
-                heartbeat_stale_trial_callback=retry_cls(max_retry=MAX_RETRY),
-                engine_kwargs={"pool_pre_ping": True})
-    except Exception as e:  # sqlalchemy: bad URL, missing driver, server not reachable
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot open the Optuna storage '{s}': {first}",
-                          hint="e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/DB "
-                               "(pip install 'mlplab[sweep]' brings the psycopg driver)"
-                          ) from None
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    s, heartbeat_interval=heartbeat,
+                    heartbeat_stale_trial_callback=retry_cls(max_retry=MAX_RETRY),
+                    engine_kwargs={"pool_pre_ping": True})
+        except (IntegrityError, ProgrammingError):
+            # workers starting together on an empty database race to create Optuna's
+            # tables; the loser finds them made on the next attempt
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as e:  # sqlalchemy: bad URL, missing driver, server not reachable
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"cannot open the Optuna storage '{s}': {first}",
+                              hint="e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/DB "
+                                   "(pip install 'mlplab[sweep]' brings the psycopg driver)"
+                              ) from None
+    raise AssertionError("unreachable")
 
 
 @contextmanager

@@ -54,6 +54,7 @@ def sweep(
     storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL")] = None,
     study: Annotated[str, Opt(help="Optuna study name (shared by workers)")] = "mlplab",
     batch: Annotated[int, Opt(help="Optuna trials trained together as one ensemble")] = 8,
+    prune: Annotated[bool, Opt(help="Optuna: stop trials whose evaluations fall below the median of earlier trials")] = True,  # noqa: E501
     heartbeat: Annotated[int, Opt(help="seconds between heartbeats of running trials (database storage); a trial silent for two is failed and retried")] = 60,  # noqa: E501
     metric: Annotated[Optional[str], Opt(help="ranking column on the validation split, e.g. val_f1 (default val_accuracy / val_r2)")] = None,  # noqa: E501
     config: Annotated[Optional[Path], Opt("--config", "-c", help="base YAML/TOML config")] = None,
@@ -90,7 +91,8 @@ def sweep(
             raise ConfigError("--optuna, --batch and --heartbeat must be positive",
                               found=f"{optuna}, {batch}, {heartbeat}")
         res = optuna_sweep(base, space_d, optuna, storage=storage, study_name=study,
-                           metric=metric, batch=batch, out=out_path, heartbeat=heartbeat)
+                           metric=metric, batch=batch, prune=prune, out=out_path,
+                           heartbeat=heartbeat)
     elif random:
         res = run_sweep(base, space=space_d, n_random=random, metric=metric, out=out_path,
                         overwrite=overwrite)
