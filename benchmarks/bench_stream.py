@@ -24,10 +24,11 @@ D, GROUP = 16, 1_000_000
 
 _CHILD = """
 import json, resource, sys, time, torch
-from mlplab.data.stream import train_stream
+import mlplab
 cfg = json.loads(sys.argv[1])
+cfg["data"]["stream"] = True
 t = time.perf_counter()
-run = train_stream(cfg)
+run = mlplab.train(cfg, save=False)
 print(json.dumps({"rows_per_second": run.info["rows_per_second"], "total": time.perf_counter() - t,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "acc": run.metrics["test"]["accuracy"]}))
