@@ -72,7 +72,25 @@ LOSSES: dict[str, LossInfo] = {
                               "cross-entropy on raw class scores (softmax inside)"),
     "mse": LossInfo(_nn("MSELoss"), "values", "mean squared error"),
     "l1": LossInfo(_nn("L1Loss"), "values", "mean absolute error"),
+    "nll": LossInfo(lambda **kw: _softmax_nll(**kw), "probabilities",
+                    "negative log-likelihood of softmax probabilities (log of the softmax: "
+                    "numerically weaker than cross_entropy on logits)"),
 }
+
+
+def _softmax_nll(**kwargs: Any) -> nn.Module:
+    """``NLLLoss`` on the log of a softmax output: what feeding a softmax to
+    ``CrossEntropyLoss`` was meant to compute. The log of a probability that underflowed to 0
+    is clamped to the float's tiny, which is why logits with cross_entropy are safer."""
+    import torch
+
+    nll = torch.nn.NLLLoss(**kwargs)
+
+    class SoftmaxNLLLoss(torch.nn.Module):
+        def forward(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # (B, k), (B,)
+            return nll(torch.log(p.clamp_min(torch.finfo(p.dtype).tiny)), y)  # type: ignore[no-any-return]
+
+    return SoftmaxNLLLoss()
 
 # --- optimizers ----------------------------------------------------------------------------
 

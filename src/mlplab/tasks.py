@@ -35,6 +35,8 @@ _AUTO_LOSS = {
     ("binary", "logits"): "bce_logits",
     ("binary", "sigmoid"): "bce",
     ("multiclass", "logits"): "cross_entropy",
+    ("multiclass", "softmax"): "nll",
+    ("binary", "softmax"): "nll",
     ("multilabel", "logits"): "bce_logits",
     ("multilabel", "sigmoid"): "bce",
     ("regression", "logits"): "mse",
@@ -44,7 +46,9 @@ _AUTO_LOSS = {
 _REFUSED = {
     ("softmax", "cross_entropy"): (
         "a softmax output fed to cross_entropy applies softmax twice (CrossEntropyLoss expects "
-        "raw logits), which flattens the gradients", "use --output logits with cross_entropy"),
+        "raw logits), which flattens the gradients",
+        "use --loss nll with a softmax output, or --output logits with cross_entropy; in your "
+        "own module, remove the final nn.Softmax (CrossEntropyLoss applies it)"),
     ("sigmoid", "bce_logits"): (
         "a sigmoid output fed to bce_logits applies sigmoid twice (BCEWithLogitsLoss expects "
         "raw logits)", "use --output logits with bce_logits, or --loss bce with sigmoid"),
@@ -57,10 +61,13 @@ _REFUSED = {
                                 "use --output logits"),
 }
 
+# losses over one score per class, with class indices as targets
+CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll"})
+
 # which losses each task accepts
 _TASK_LOSSES = {
-    "binary": {"bce_logits", "bce", "cross_entropy", "mse", "l1"},
-    "multiclass": {"cross_entropy"},
+    "binary": {"bce_logits", "bce", "cross_entropy", "nll", "mse", "l1"},
+    "multiclass": {"cross_entropy", "nll"},
     "multilabel": {"bce_logits", "bce"},
     "regression": {"mse", "l1"},
 }
@@ -146,7 +153,7 @@ class TaskSpec:
         multiclass: long (n,); multilabel: float (n, L); regression: float (n, t).
         """
         a = np.asarray(y)
-        if self.loss == "cross_entropy":
+        if self.loss in CLASS_INDEX_LOSSES:
             return torch.as_tensor(a.reshape(-1), device=device).long()
         a = a.reshape(len(a), 1) if a.ndim == 1 else a  # (n,) -> (n, 1); (n, L) stays
         return torch.as_tensor(a, device=device).float()
@@ -234,6 +241,10 @@ def resolve_task(task: str, *, n_classes: int, n_targets: int, loss: str, output
     if task == "multiclass" and output == "sigmoid":
         raise ConfigError("a multiclass model needs class scores, not per-class sigmoids",
                           hint="use --output logits with cross_entropy")
+    if loss == "nll":
+        warnings.warn("a softmax output with nll takes the log of probabilities, which loses "
+                      "precision once a probability underflows; --output logits with "
+                      "cross_entropy computes the same loss stably", MlplabWarning, stacklevel=2)
     if task == "binary" and loss in ("mse", "l1"):
         warnings.warn(f"training a binary classifier with {loss} works but learns more slowly "
                       "than bce_logits (its gradient vanishes when a sigmoid saturates)",
@@ -247,7 +258,7 @@ def resolve_task(task: str, *, n_classes: int, n_targets: int, loss: str, output
 
 def _head_size(task: str, loss: str, n_classes: int, n_targets: int) -> int:
     if task == "binary":
-        return 2 if loss == "cross_entropy" else 1
+        return 2 if loss in CLASS_INDEX_LOSSES else 1
     if task == "regression":
         return n_targets
     return n_classes
