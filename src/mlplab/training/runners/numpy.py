@@ -175,7 +175,6 @@ class NumpyRunner(FastRunner):
     def __call__(self, state: TrainState, n_epochs: int) -> None:
         opt = state.optimizer
         group = opt.param_groups[0]
-        lr = float(group["lr"])
         st = self._opt_state(opt)
         nst: dict[str, Any] = {}
         if self.kind == "sgd" and group["momentum"]:
@@ -189,6 +188,14 @@ class NumpyRunner(FastRunner):
             self._flat(st["v"], nst["V"])
             nst["t"] = int(st["steps"][0])
         self._flat(self.params, self.P)
+        # a diverging run is reported by fit's NaN check, not by NumPy warnings
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            self._segment(state, n_epochs, group, st, nst)
+
+    def _segment(self, state: TrainState, n_epochs: int, group: dict[str, Any],
+                 st: dict[str, Any], nst: dict[str, Any]) -> None:
+        lr = float(group["lr"])
+        opt = state.optimizer
         try:
             for k in range(n_epochs):
                 z = self._np_epoch(want_z=k == n_epochs - 1)
