@@ -1,7 +1,9 @@
 """Optuna sweeps: pruning, every worker's trials in the summary, dead workers' trials retried.
 
-The PostgreSQL versions of the multi-worker tests are in test_postgres.py; they share the
-helpers here.
+The multi-worker tests run on a journal file and SQLite everywhere, and on a real PostgreSQL
+server when MLPLAB_TEST_POSTGRES_URL names one (CI's `.ci/run` starts a throwaway cluster and
+sets it; locally, as root: `eval "$(bash .ci/postgres)"`). Without a reachable server those
+are skipped with the reason, except under CI (CI=true), where they fail.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import pytest
@@ -70,6 +75,9 @@ def test_study_refuses_another_metric(tmp_path):
     with pytest.raises(ConfigError, match="ranks trials by val_accuracy, not val_loss"):
         optuna_sweep(BASE, LR, 1, storage=tmp_path / "s.journal", study_name="m",
                      metric="val_loss", out=tmp_path / "b")
+
+
+ENV = "MLPLAB_TEST_POSTGRES_URL"
 
 
 # --- several worker processes -------------------------------------------------------------
@@ -183,8 +191,48 @@ def check_killed_worker_retried(storage: str, tmp_path: Path) -> None:
     assert summary["state"].tolist() == ["complete", "fail"]
 
 
-@pytest.mark.skipif(bool(os.environ.get("MLPLAB_TEST_POSTGRES_URL")),
-                    reason="the same test runs on PostgreSQL (test_postgres.py)")
+@pytest.mark.skipif(bool(os.environ.get(ENV)),
+                    reason="the same test runs on PostgreSQL below")
 def test_killed_worker_trial_is_failed_and_retried_sqlite(tmp_path):
     """The heartbeat and retry on a database file, for machines without PostgreSQL."""
     check_killed_worker_retried(f"sqlite:///{tmp_path / 'study.db'}", tmp_path)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI"):  # CI starts a server (.ci/run): these tests must run there
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh, empty database on the test server (dropped afterwards): its SQLAlchemy URL."""
+    psycopg = pytest.importorskip("psycopg")
+    url = os.environ.get(ENV)
+    if not url:
+        unavailable(f"no PostgreSQL server: set {ENV} (bash .ci/postgres starts one)")
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        admin = psycopg.connect(plain, connect_timeout=10, autocommit=True)
+    except psycopg.OperationalError as e:
+        unavailable(f"PostgreSQL at {ENV} not reachable: {str(e).strip().splitlines()[0]}")
+    name = f"mlplab_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield url.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_two_workers_on_postgres_lose_and_duplicate_nothing(database, tmp_path):
+    """Two worker processes (separate folders, as on two machines) share one study: all 8
+    trials are there once, and the best equals a single-process run of the same trials."""
+    check_two_workers(database, tmp_path, separate_dirs=True)
+
+
+def test_worker_killed_mid_trial_on_postgres_is_retried(database, tmp_path):
+    check_killed_worker_retried(database, tmp_path)
