@@ -115,3 +115,30 @@ def test_outside_a_notebook_nothing_loads_ipython():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_run_plot_returns_the_figure_of_a_kind_drawn_from_the_runs_data():
+    import mlplab
+    from mlplab.errors import ConfigError, RunError
+    from mlplab.inspect.notebook import run_html
+
+    run = mlplab.train({"data": {"source": "moons", "n_samples": 200},
+                        "train": {"epochs": 40, "eval_every": 10},
+                        "log": {"quiet": True, "plots": False}}, save=False)
+    fig = run.plot("confusion")
+    counts = sorted(int(t.get_text()) for t in fig.axes[0].texts)
+    assert counts == sorted(sum(run.metrics["test"]["confusion_matrix"], []))  # scikit-learn's
+    assert [a.get_title() for a in run.plot().axes][0].startswith("train · accuracy")
+    with pytest.raises(ConfigError, match="unknown figure kind 'bogus'"):
+        run.plot("bogus")
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    own = mlplab.train({"train": {"epochs": 20}, "log": {"quiet": True, "plots": False}},
+                       data=(X, (X[:, 0] > 0).astype(int)), save=False)
+    with pytest.raises(RunError, match="needs the run's data"):
+        own.plot("boundary")  # its config names circles: drawing those would be a lie
+    html = run_html(own, lang="en")
+    assert html.count("data:image/png;base64,") == 1 and "plot_decision_boundary" in html

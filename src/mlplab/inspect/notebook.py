@@ -20,7 +20,6 @@ False
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from typing import Any
@@ -31,7 +30,7 @@ from matplotlib.figure import Figure
 from mlplab.errors import ConfigError, MlplabError, RunError
 from mlplab.i18n import resolve_lang, tr
 from mlplab.inspect.plots.figures import FIGURES, draw_figures
-from mlplab.inspect.plots.style import new_figure, png_bytes
+from mlplab.inspect.plots.style import keep_figures, png_bytes
 from mlplab.inspect.plots.view import PlotData
 from mlplab.inspect.report import b64, esc, findings_html, loss_svg, metrics_html
 from mlplab.training.callbacks import Callback
@@ -130,20 +129,6 @@ def _no_data(run: Any) -> PlotData:
     return PlotData({"train": empty}, {"train": np.zeros(0)}, [], [], run.task)
 
 
-def image_figure(png: bytes) -> Figure:
-    """A PNG as a Figure of the same pixel size (one axes filling it, no frame)."""
-    from PIL import Image
-
-    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-    h, w = img.shape[:2]
-    fig = new_figure(w / 100, h / 100, layout=None)
-    fig.set_dpi(100)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    ax.imshow(img, interpolation="none")
-    ax.set_axis_off()
-    return fig
-
-
 def run_figure(run: Any, kind: str = "boundary") -> Figure:
     """The figure ``kind`` of ``mlplab plot --kind`` for a run, drawn on the run's data."""
     if kind not in FIGURES or kind == "animation":
@@ -157,11 +142,12 @@ def run_figure(run: Any, kind: str = "boundary") -> Figure:
                        "reproduce (it was trained on in-memory data)",
                        hint="use mlplab.plot_decision_boundary(run.model, X, y)")
     data = PlotData.from_prepared(p) if p is not None else _no_data(run)
-    figs = draw_figures(run, data, kinds=[kind])
-    if not figs:
+    with keep_figures() as kept:
+        draw_figures(run, data, kinds=[kind])
+    if not kept:
         raise ConfigError(f"no {kind} figure for a {run.task.name} run")
     show_figures_inline()
-    return image_figure(next(iter(figs.values())))
+    return kept[-1]
 
 
 # --- the live display ----------------------------------------------------------------------
@@ -226,5 +212,5 @@ def live_display() -> list[Callback]:
     return [LiveDisplay()] if in_notebook() else []
 
 
-__all__ = ["LiveDisplay", "image_figure", "in_notebook", "live_display", "live_html",
+__all__ = ["LiveDisplay", "in_notebook", "live_display", "live_html",
            "run_data", "run_figure", "run_html", "show_figures_inline"]

@@ -19,10 +19,12 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -162,8 +164,34 @@ def styled(fig: Figure) -> Figure:
     return fig
 
 
+_KEPT: ContextVar[list[Figure] | None] = ContextVar("mlplab_kept_figures", default=None)
+
+
+@contextlib.contextmanager
+def keep_figures() -> Iterator[list[Figure]]:
+    """Inside the block, every Figure turned into PNG bytes is also kept in the yielded list,
+    so code that draws figures as PNGs (the run's figure table) can hand out the Figures.
+
+    Example
+    -------
+    >>> with keep_figures() as kept:
+    ...     _ = png_bytes(new_figure(1, 1))
+    >>> len(kept)
+    1
+    """
+    kept: list[Figure] = []
+    token = _KEPT.set(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.reset(token)
+
+
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     """The figure as PNG bytes."""
+    kept = _KEPT.get()
+    if kept is not None:
+        kept.append(fig)
     buf = io.BytesIO()
     cjk_text(fig)
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
