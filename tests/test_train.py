@@ -12,7 +12,6 @@ from mlplab.config import RunConfig
 from mlplab.errors import TrainingError
 from mlplab.models import ModelSpec, build_model
 from mlplab.tasks import resolve_task
-from mlplab.training.callbacks import Callback
 from mlplab.training.loop import DataTensors, eager_runner, fit
 
 
@@ -135,23 +134,6 @@ def test_divergence_stops_with_epoch_and_hint():
         fit(model, task, data, cfg, runner=eager_runner)
 
 
-def test_early_stopping_restores_best_weights():
-    X, y = _data(n=40)
-    Xv, yv = _data(n=40, seed=1)
-    cfg = RunConfig.from_dict({"optim": {"name": "adam", "lr": 0.05},
-                               "train": {"epochs": 2000, "eval_every": 1,
-                                         "early_stopping": 5}})
-    task = resolve_task("binary", n_classes=2, n_targets=1, loss="auto", output="logits")
-    model = build_model(ModelSpec(2, [64, 64], ["relu", "relu"], 1), seed=0)
-    data = DataTensors({"train": X, "val": Xv}, {"train": y, "val": yv})
-    state = fit(model, task, data, cfg, runner=eager_runner)
-    assert state.epoch < 2000 and "early stopping" in (state.stop_reason or "")
-    best = min(r["val_loss"] for r in state.history)
-    with torch.inference_mode():
-        now = float(nn.BCEWithLogitsLoss()(model(Xv), yv))
-    assert now == pytest.approx(best, rel=1e-5)
-
-
 def test_ctrl_c_stops_cleanly_and_keeps_history():
     """A KeyboardInterrupt inside an epoch ends training with a final evaluation."""
     cfg, task, model, ref, data, X, y = _setup({"name": "sgd", "lr": 0.1}, epochs=100,
@@ -167,25 +149,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_history():
     state = fit(model, task, data, cfg, runner=runner)
     assert state.stop_reason == "interrupted at epoch 20"
     assert state.history[-1]["epoch"] == 20
-
-
-class _Counter(Callback):
-    every = 7
-
-    def __init__(self):
-        self.epochs: list[int] = []
-
-    def on_epoch(self, state):
-        self.epochs.append(state.epoch)
-
-
-def test_callback_every_k_epochs_fires_on_its_own_schedule():
-    cfg, task, model, ref, data, X, y = _setup({"name": "sgd", "lr": 0.1}, epochs=30,
-                                               eval_every=10)
-    cb = _Counter()
-    state = fit(model, task, data, cfg, [cb], runner=eager_runner)
-    assert cb.epochs == [7, 14, 21, 28]
-    assert [r["epoch"] for r in state.history] == [10, 20, 30]
 
 
 def test_user_module_with_wrong_output_width_is_refused():
