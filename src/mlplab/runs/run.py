@@ -7,6 +7,8 @@ that column order); outputs use the original class labels.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,8 +196,7 @@ class Run:
         if isinstance(self.model, MLP):
             arch = {"type": "mlp", **self.model.spec.to_dict()}
         else:
-            arch = {"type": "custom", "class": type(self.model).__qualname__,
-                    "module": type(self.model).__module__}
+            arch = {"type": "custom", **describe_module(self.model)}
         return {
             "format": runs.MODEL_FORMAT,
             "format_version": runs.FORMAT_VERSION,
@@ -248,6 +249,30 @@ class Run:
                 f"path={str(self.path) if self.path else None!r}, score={s})")
 
 
+MODULE_SPEC_ATTR = "mlplab_module_spec"  # set by runs.importer.load_module: the --module text
+
+
+def describe_module(model: nn.Module) -> dict[str, Any]:
+    """A user's module as ``model.json`` records it: class, printed structure, source file
+    and its sha256, and the ``--module`` text that rebuilds it (when it was built from one).
+
+    Example
+    -------
+    >>> d = describe_module(nn.Sequential(nn.Linear(2, 1)))
+    >>> d["class"], d["structure"].splitlines()[0]
+    ('Sequential', 'Sequential(')
+    """
+    cls = type(model)
+    try:
+        source: str | None = inspect.getsourcefile(cls)
+    except TypeError:  # a class without a source file (built-in or made at run time)
+        source = None
+    sha = hashlib.sha256(Path(source).read_bytes()).hexdigest() \
+        if source and Path(source).is_file() else None
+    return {"class": cls.__qualname__, "module": cls.__module__, "structure": str(model),
+            "source": source, "sha256": sha, "rebuild": getattr(model, MODULE_SPEC_ATTR, None)}
+
+
 def load(path: str | Path, model: nn.Module | None = None, device: str = "cpu") -> Run:
     """Load a run directory written by :func:`mlplab.train` (weights via safetensors only).
 
@@ -268,8 +293,11 @@ def load(path: str | Path, model: nn.Module | None = None, device: str = "cpu") 
                        hint="re-save the run with this mlplab") from None
     if model is None:
         if arch.get("type") != "mlp":
-            raise RunError(f"'{path}' holds a custom module ({arch.get('class')})",
-                           hint="pass model=YourModule() to mlplab.load")
+            rebuild = arch.get("rebuild") or f"FILE.py:{arch.get('class')}"
+            raise RunError(f"'{path}' holds a custom module ({arch.get('class')}); mlplab "
+                           "does not run code named in a run directory",
+                           hint=f"pass --module {rebuild} (mlplab.load(path, model=...) "
+                                "in Python)")
         model = MLP(ModelSpec.from_dict(arch))
     try:
         model.load_state_dict(state)

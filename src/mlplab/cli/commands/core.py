@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mlplab.cli.commands._common import build_config, err, fmt, metrics_table, out
+from mlplab.cli.commands.importing import ModuleOpt, load_run, summary_lines
 from mlplab.errors import DataError
 
 Opt = typer.Option
@@ -118,6 +119,8 @@ def train(
             out.print(binary_note(run.classes[1], run.metrics))
         if reason != "completed":
             out.print(f"stopped: {reason}")
+        for line in summary_lines(run):
+            out.print(line, markup=False)
     out.print(f"run saved to {run.path}")
     if baselines:
         from mlplab.inspect.baselines import report_for_run
@@ -138,13 +141,13 @@ def evaluate(
     encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
     seed: Annotated[int, Opt(help="seed for generated data")] = 12345,
     as_json: Annotated[bool, Opt("--json", help="print metrics as JSON")] = False,
+    module: ModuleOpt = None,
 ) -> None:
     """Score a saved run on new data."""
-    from mlplab import load
     from mlplab.data import load_table, read_file
     from mlplab.registry import DATASETS
 
-    run = load(run_dir)
+    run = load_run(run_dir, module)
     names = target or run.target_encoder.target_names
     if data in DATASETS:
         table = load_table(run.config.data.model_copy(update={"source": data}), seed)
@@ -165,16 +168,16 @@ def predict(
     output_file: Annotated[Optional[Path], Opt("--output", "-o", help="CSV to write (default: stdout)")] = None,  # noqa: E501
     overwrite: Annotated[bool, Opt(help="replace an existing output file")] = False,
     encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
+    module: ModuleOpt = None,
 ) -> None:
     """Add probability columns and the predicted label to each input row."""
-    from mlplab import load
     from mlplab.data.tabular import read_frame
     from mlplab.runs.store import atomic_write_text
 
     if output_file is not None and output_file.exists() and not overwrite:
         raise DataError(f"output file '{output_file}' exists", hint="pass --overwrite or "
                         "choose another -o")
-    run = load(run_dir)
+    run = load_run(run_dir, module)
     frame = read_frame(input_file, encoding, expect=run.feature_names)
     extra = [c for c in run.target_encoder.target_names if c in frame.columns]
     result = run.predict_frame(frame.drop(columns=extra))
@@ -186,18 +189,26 @@ def predict(
         err.print(f"wrote {len(result)} predictions to {output_file}")
 
 
-def show(run_dir: Annotated[Path, typer.Argument(help="run directory")]) -> None:
+def show(run_dir: Annotated[Path, typer.Argument(help="run directory")],
+         module: ModuleOpt = None) -> None:
     """Summarise a saved run: data, model, training and metrics."""
-    from mlplab import load
+    from mlplab.models import MLP
 
-    run = load(run_dir)
+    run = load_run(run_dir, module)
     c, info = run.config, run.info
-    arch = " -> ".join(str(x) for x in [run.preprocessor.n_features_out, *c.model.hidden,
-                                         run.task.n_outputs])
     out.print(f"[bold]{run.path}[/bold]  {c.description}")
     out.print(f"data     {c.data.source}  features: {', '.join(run.feature_names)}")
     out.print(f"task     {run.task.name}  classes: {run.classes}  loss: {run.task.loss}")
-    out.print(f"model    {arch}  activation: {c.model.activation}  output: {run.task.output}")
+    if isinstance(run.model, MLP):
+        spec = run.model.spec
+        arch = " -> ".join(str(x) for x in [spec.in_features, *spec.hidden, spec.n_outputs])
+        act = ", ".join(dict.fromkeys(spec.activations)) or "none (no hidden layer)"
+        out.print(f"model    {arch}  activation: {act}  output: {run.task.output}")
+    else:  # the learner's module, as it prints itself
+        out.print(f"model    {type(run.model).__name__} (your module)  output: "
+                  f"{run.task.output}")
+        out.print(str(run.model), markup=False)
+    out.print(summary_lines(run)[0])
     out.print(f"optim    {c.optim.name} lr={c.optim.lr}  schedule: {c.schedule.name}")
     out.print(f"training {info.get('epochs_run')} epochs in {fmt(info.get('seconds'))} s "
               f"({info.get('stop_reason')})")

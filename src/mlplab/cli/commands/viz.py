@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mlplab.cli.commands._common import err, out
+from mlplab.cli.commands.importing import ModuleOpt, load_run
 
 Opt = typer.Option
 
@@ -49,10 +50,10 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     open_: Annotated[bool, Opt("--open", help="open the report in a browser")] = False,
     lang: Annotated[Optional[str], Opt("--lang", help="language of the report: en or zh (default: the locale's)")] = None,  # noqa: E501
+    module: ModuleOpt = None,
 ) -> None:
     """Write report.html (figures, metrics, diagnosis, boundary slider) into a run and print
     the diagnosis."""
-    from mlplab import load
     from mlplab.errors import ConfigError
     from mlplab.i18n import languages, resolve_lang
     from mlplab.inspect.diagnosis import diagnose, diagnosis_text, evidence_for
@@ -61,7 +62,7 @@ def report(
     if lang is not None and not lang.lower().startswith(resolve_lang(lang)):
         raise ConfigError(f"unknown language '{lang}'",
                           expected="one of " + ", ".join(languages()))
-    run = load(run_dir)
+    run = load_run(run_dir, module)
     snaps = _snapshots(run_dir)
     p, _ = _plot_data(run, None, None, 0)
     path = write_report(run, p, snaps, lang=lang)
@@ -80,14 +81,14 @@ def plot(
     pca: Annotated[bool, Opt("--pca", help="boundary over the first two principal components")] = False,  # noqa: E501
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="directory for the figures (default: the run directory)")] = None,  # noqa: E501
     seed: Annotated[int, Opt(help="seed for generated --data")] = 12345,
+    module: ModuleOpt = None,
 ) -> None:
     """Re-draw a saved run's figures (on its own data, or on new data with --data)."""
-    from mlplab import load
     from mlplab.errors import ConfigError
     from mlplab.inspect.plots.figures import write_figures
     from mlplab.inspect.plots.view import plane_for
 
-    run = load(run_dir)
+    run = load_run(run_dir, module)
     _, pdata = _plot_data(run, data, target, seed)
     snaps = _snapshots(run_dir)
     plane = None
