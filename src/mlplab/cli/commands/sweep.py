@@ -48,7 +48,7 @@ def parse_spec(spec: str) -> tuple[str, list[Any]]:
 def sweep(
     specs: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUES, e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")] = None,  # noqa: E501
     grid: Annotated[bool, Opt("--grid", help="train every combination (the default)")] = False,
-    space: Annotated[Optional[Path], Opt(help="YAML search space: KEY: [choices] or {low, high, log}")] = None,  # noqa: E501
+    space: Annotated[Optional[Path], Opt(help="YAML search space: KEY: a list of choices or {low, high, log}")] = None,  # noqa: E501
     random: Annotated[Optional[int], Opt(help="random search: N draws from --space")] = None,
     optuna: Annotated[Optional[int], Opt(help="Optuna search: N trials over --space")] = None,
     storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL")] = None,
@@ -66,8 +66,7 @@ def sweep(
 ) -> None:
     """Train many configurations at once; same-shaped ones train as one batched model.
 
-    Members are ranked on a validation split (added when the config has none); the best
-    configuration by mean over seeds is printed with its test scores.
+    Ranked on a validation split; the best configuration is printed with its test scores.
     """
     from mlplab.config import read_config_file
     from mlplab.runs.store import default_run_dir
