@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) "torch==2.13.0"
-	$(PIP) -e ".[web,tensorboard,sweep,export,dev]"
+	$(PIP) -e ".[web,tensorboard,sweep,export,notebook,dev]"
 	touch $(STAMP)
 
 ## run: train the default model on the built-in circles data and say where the run went

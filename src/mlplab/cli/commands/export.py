@@ -1,4 +1,4 @@
-"""``mlplab export RUN --format onnx|torchscript|exported-program|script [-o PATH]``."""
+"""``mlplab export RUN --format FORMAT [-o PATH] [--overwrite]``."""
 
 from __future__ import annotations
 
@@ -7,28 +7,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlplab.cli.commands._common import out
+from mlplab.cli.commands._common import err, out
 
-FORMAT_NAMES = "onnx | torchscript | exported-program | script"
+FORMAT_NAMES = "onnx | torchscript | exported-program | script | train-script | notebook"
 
 
 def export(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_NAMES)] = "onnx",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default: inside the run directory)")] = None,  # noqa: E501
-    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = True,
+    out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="file to write (default: inside the run directory)")] = None,  # noqa: E501
+    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="deprecated: use -o/--out")] = None,  # noqa: E501
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace existing files")] = False,
 ) -> None:
-    """Export a run (preprocessing included) and check it against mlplab's predictions."""
-    from mlplab.export.graph import FORMATS
-    from mlplab.export.graph import export as do_export
+    """Export a run (preprocessing included), checked against mlplab's own predictions."""
+    from mlplab.export.api import FORMATS
+    from mlplab.export.api import export as do_export
 
-    result = do_export(run_dir, format, output, overwrite=overwrite)
-    checks = ", ".join(f"{name} rows max |diff| {d:.1e}" for name, d in
-                       result.max_abs_diff.items())
+    if output is not None:
+        err.print("warning: --output is deprecated; use -o/--out")
+        out_path = out_path or output
+    result = do_export(run_dir, format, out_path, overwrite=overwrite)
     out.print(f"exported {FORMATS[format].description} to {result.path}")
-    out.print(f"verified against mlplab: {checks}")
-    if "real" not in result.max_abs_diff:
-        out.print("(the run's dataset could not be reloaded: checked on random rows only)")
+    if result.max_abs_diff:
+        checks = ", ".join(f"{name} rows max |diff| {d:.1e}" for name, d in
+                           result.max_abs_diff.items())
+        out.print(f"verified against mlplab: {checks}")
+        if "real" not in result.max_abs_diff:
+            out.print("(the run's dataset could not be reloaded: checked on random rows only)")
     if result.sidecar is not None:
         out.print(f"input/output description: {result.sidecar}")
 
