@@ -75,7 +75,8 @@ class Stream(Callback):
         if s.restart or s.closed:
             state.stop, state.stop_reason = True, "stopped by the page"
         if s.step_wanted:
-            self.every, s.step_wanted, s.stepping = 1, False, True
+            self.every, s.stepping = 1, True
+            s.step_wanted -= 1
         self._t_last, self._e_last = time.perf_counter(), state.epoch
 
 
@@ -97,7 +98,8 @@ class Session:
         self.state: Any = None  # fit's TrainState while a run exists
         self.view: Any = None
         self.tensors: Any = None
-        self.playing = self.step_wanted = self.stepping = self.restart = self.closed = False
+        self.playing = self.stepping = self.restart = self.closed = False
+        self.step_wanted = 0  # epochs the page asked for one step at a time
         self.units = self.in_fit = self.rendering = False
         self.value_range = (0.0, 1.0)
         self.last_frame = 0.0
@@ -163,7 +165,7 @@ class Session:
         assert self.cfg is not None and self.prepared is not None
         cb = Stream(self)
         if self.step_wanted:
-            self.step_wanted, self.stepping = False, True
+            self.step_wanted, self.stepping = self.step_wanted - 1, True
         self.restart, self.in_fit = False, True
         hook = self.model.register_forward_pre_hook(self._between_batches)
         self.turns.acquire(self.busy)
@@ -257,7 +259,7 @@ class Session:
         elif kind == "pause":
             self.playing = False
         elif kind == "step":
-            self.playing, self.step_wanted = False, True
+            self.playing, self.step_wanted = False, min(self.step_wanted + 1, MAX_QUEUED)
         elif kind == "set_lr":
             self.set_lr(float(msg["lr"]))
         elif kind == "reset":
@@ -332,7 +334,7 @@ class Session:
 
         assert self.cfg is not None
         cfg = self.cfg
-        self.state = None
+        self.state, self.step_wanted = None, 0  # a step asked for the old run is not for this one
         data = self.uploads.get(self.upload).frame if self.upload is not None else None
         p = prepare(cfg, data)
         if p.n_features > self.limits.max_features:

@@ -1,0 +1,200 @@
+"""Session behaviours the page relies on, through the WebSocket API (issue 17)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from mlplab.models import ModelSpec, build_model
+from mlplab.web import Limits, create_app
+from mlplab.web.limits import LimitError
+from mlplab.web.uploads import parse_csv
+
+SMALL = {"data": {"source": "moons", "n_samples": 200, "test_size": 0.3},
+         "model": {"hidden": [5]}, "train": {"batch_size": 20}}
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(Limits(max_sessions=4, fps=30, max_epochs=40))) as c:
+        yield c
+
+
+def until(ws, pred, limit=3000):
+    for _ in range(limit):
+        msg = ws.receive_json()
+        if pred(msg):
+            return msg
+    raise AssertionError("expected message never came")
+
+
+def frame_at(ws, pred=lambda m: True):
+    return until(ws, lambda m: m["type"] == "frame" and pred(m))
+
+
+def configure(ws, config=SMALL, **extra):
+    assert ws.receive_json()["type"] == "hello"
+    ws.send_json({"type": "config", "config": config, **extra})
+    data = until(ws, lambda m: m["type"] in ("data", "error"))
+    assert data["type"] == "data", data
+    return data
+
+
+def test_crosses_are_part_of_the_model_against_plain_torch():
+    """x1², x2², x1·x2, sin x1, sin x2 are computed from the first two inputs inside forward."""
+    crosses = ["x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
+    model = build_model(ModelSpec(3, [4], ["tanh"], 1, crosses=crosses), seed=0)
+    x = torch.randn(7, 3)
+    a, b = x[:, 0:1], x[:, 1:2]
+    wide = torch.cat([x, a * a, b * b, a * b, torch.sin(a), torch.sin(b)], dim=1)  # (7, 8)
+    lin1, lin2 = model.linears()
+    assert lin1.in_features == 8
+    expected = lin2(torch.tanh(wide @ lin1.weight.T + lin1.bias))
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    assert torch.allclose(model.hidden_activations(x)[0],
+                          torch.tanh(wide @ lin1.weight.T + lin1.bias), atol=1e-6)
+
+
+def test_crosses_travel_from_the_page_to_the_saved_run(client, tmp_path):
+    import mlplab
+
+    cfg = {**SMALL, "model": {"hidden": [5], "crosses": ["x1^2", "sin(x2)"]}}
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, cfg)
+        assert data["layers"] == [4, 5, 1] and data["inputs"] == ["x1", "x2", "x1^2", "sin(x2)"]
+        ws.send_json({"type": "units", "on": True})
+        frame = frame_at(ws, lambda m: "inputs" in m)
+        assert len(frame["inputs"]) == 4 and len(frame["weights"][0][0]) == 4
+        ws.send_json({"type": "play"})
+        final = frame_at(ws, lambda m: m["done"])
+        sid = next(iter(client.app.state.manager.sessions))
+        z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/sessions/{sid}/export/zip").content))
+        z.extractall(tmp_path)
+        run = mlplab.load(tmp_path / "playground")
+        assert run.model.spec.crosses == ["x1^2", "sin(x2)"]
+        assert run.metrics["test"]["accuracy"] == pytest.approx(final["test_score"], abs=1e-9)
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_json({"type": "config", "config": {"data": {"source": "linear"},
+                                                   "model": {"crosses": ["x1*x2"]}}})
+        err = until(ws, lambda m: m["type"] == "error")
+        assert "the cross 'x1*x2' needs 2 input columns" in err["message"]
+
+
+def test_changing_the_drawn_features_keeps_the_run(client):
+    """Regression: choosing other x/y features reset training to epoch 0."""
+    r = client.post("/api/uploads", files={"file": ("t.csv", (
+        "a,b,c,label\n" + "\n".join(f"{i % 5},{(i * 3) % 7},{(i * 5) % 11},{i % 2}"
+                                    for i in range(80))).encode(), "text/csv")})
+    up = r.json()
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, {"data": {"target": "label"}, "model": {"hidden": [3]},
+                              "train": {"batch_size": 10}}, upload=up["id"])
+        assert data["fresh"] and data["draw"] == ["a", "b"]
+        for _ in range(12):
+            ws.send_json({"type": "step"})
+        before = frame_at(ws, lambda m: m["epoch"] == 12)
+        ws.send_json({"type": "config", "config": data["config"], "upload": up["id"],
+                      "draw": ["c", "a"]})
+        view = until(ws, lambda m: m["type"] == "data")
+        assert not view["fresh"] and view["draw"] == ["c", "a"]
+        after = frame_at(ws)
+        assert after["epoch"] == 12 and after["weights"] == before["weights"]
+
+
+def test_the_end_of_a_run_is_said_and_play_then_does_nothing(client):
+    """Regression: at the epoch cap the run stopped silently; play then showed 'pause'."""
+    with client.websocket_connect("/ws") as ws:
+        configure(ws)
+        ws.send_json({"type": "play"})
+        end = until(ws, lambda m: m["type"] == "end")
+        assert end == {"type": "end", "epoch": 40, "cap": 40}
+        assert frame_at(ws)["done"]
+        for kind in ("play", "step"):
+            ws.send_json({"type": kind})
+            assert until(ws, lambda m: m["type"] == "end")["epoch"] == 40
+            f = frame_at(ws)
+            assert f["epoch"] == 40 and not f["playing"]
+        ws.send_json({"type": "reset"})
+        until(ws, lambda m: m["type"] == "data")
+        assert frame_at(ws)["epoch"] == 0
+
+
+def test_bad_setups_say_what_is_wrong_not_units_before_config(client):
+    """Regression: a bad link gave "'units' before any config" instead of its own error."""
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_json({"type": "units", "on": True})  # a view setting: fine before a config
+        ws.send_json({"type": "config", "config": {"data": {"source": "foo"}}})
+        err = until(ws, lambda m: m["type"] == "error")
+        assert err["message"].startswith("unknown dataset 'foo'")
+        ws.send_json({"type": "play"})
+        err = until(ws, lambda m: m["type"] == "error")
+        assert "needs a valid setup first" in err["message"]
+        ws.send_json({"type": "config", "config": SMALL})
+        assert until(ws, lambda m: m["type"] in ("data", "error"))["type"] == "data"
+
+
+def test_regularization_from_the_page_trains(client):
+    """Regression: L1 / L2 chosen on the page must reach the optimizer and the exports."""
+    import yaml
+
+    cfg = {**SMALL, "optim": {"name": "adamw", "l1": 0.01, "weight_decay": 0.0}}
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, cfg)
+        assert data["config"]["optim"]["l1"] == 0.01
+        assert data["config"]["optim"]["weight_decay"] == 0.0
+        ws.send_json({"type": "step"})
+        frame_at(ws, lambda m: m["epoch"] == 1)
+        sid = next(iter(client.app.state.manager.sessions))
+        exported = yaml.safe_load(client.get(f"/api/sessions/{sid}/export/yaml").text)
+        assert exported["optim"]["l1"] == 0.01 and exported["optim"]["weight_decay"] == 0.0
+
+
+def test_digits_draws_two_pixels_that_vary(client):
+    """Regression: digits drew its first pixel, which is 0 in every image."""
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, {"data": {"source": "digits"}, "model": {"hidden": [4]}})
+        pts = np.array(data["points"]["train"])
+        assert pts[:, 0].std() > 0 and pts[:, 1].std() > 0
+
+
+def test_one_dimensional_regression_has_neuron_thumbnails_and_a_value_range(client):
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, {"data": {"source": "linear", "n_samples": 100},
+                              "model": {"hidden": [3]}})
+        lo, hi = data["value_range"]
+        targets = [p[2] for p in data["points"]["train"]]
+        assert lo == pytest.approx(min(targets), abs=1e-3) and hi > lo
+        ws.send_json({"type": "units", "on": True})
+        units = frame_at(ws, lambda m: "units" in m)["units"]
+        assert len(units) == 1 and len(units[0]) == 3
+
+
+def test_a_loss_warning_reaches_the_page(client):
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_json({"type": "config", "config": {**SMALL, "loss": "mse"}})
+        warn = until(ws, lambda m: m["type"] in ("warning", "error"))
+        assert warn["type"] == "warning" and "mse" in warn["messages"][0]
+
+
+def test_upload_limit_in_human_units():
+    with pytest.raises(LimitError, match=r"expected at most 1.0 kB, found 2.0 kB"):
+        parse_csv(b"a,b\n" + b"1" * 1997, Limits(max_upload_bytes=1000))
+
+
+def test_page_texts_follow_the_language(client):
+    zh = client.get("/api/i18n/zh").json()
+    en = client.get("/api/i18n/en").json()
+    assert zh["html_lang"] == "zh-CN" and set(zh["texts"]) == set(en["texts"])
+    assert zh["texts"]["playground.play"] != en["texts"]["playground.play"]
+    assert '<html lang="zh-CN">' in client.get("/?lang=zh").text
+    assert '<html lang="en">' in client.get("/?lang=xx").text
