@@ -77,6 +77,9 @@ def test_fit_leaves_the_callers_thread_count_alone_in_worker_threads(fitted):
     _, X, y = fitted
 
     def fit_and_count(seed: int) -> int:
+        # torch gives a new thread the process-wide count at its first get/parallel op;
+        # do that first, so the count set next is this thread's own
+        torch.get_num_threads()
         torch.set_num_threads(2)
         MLPClassifier((8,), max_iter=3, random_state=seed).fit(X, y)
         return torch.get_num_threads()

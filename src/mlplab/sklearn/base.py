@@ -90,32 +90,35 @@ class _MLPBase(BaseEstimator):
         seed = params.seed(self) if first else self.run_config_.seed
         val_idx = self._val_rows(len(Xa), Y, task_name, seed)
         tr = np.setdiff1d(np.arange(len(Xa)), val_idx)
+        n_tr = len(tr)
         w_tr = None if w is None else w[tr]
         if w_tr is not None and not w_tr.sum() > 0:
             raise DataError("sample weights of the training rows sum to zero or less",
                             hint="give the rows positive weights overall")
         start = len(self.loss_curve_)  # epochs so far (warm starts and partial_fit calls)
         epochs = 1 if incremental else int(self.max_iter)
-        cfg = params.run_config(self, self.task_, len(tr), 1.0 if w_tr is None else
+        cfg = params.run_config(self, self.task_, n_tr, 1.0 if w_tr is None else
                                 float(w_tr.mean()), seed, start + epochs, self._threshold())
         device = resolve_device(cfg.train.device)
         if first:
             self.model_ = self._build(cfg, Xa.shape[1])
         model = self.model_.to(device)
-        Xt = torch.as_tensor(Xa, device=device)
-        data = DataTensors(X={"train": Xt[tr]}, y={"train": self.task_.targets(Y[tr], device)},
+        rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
+        data = DataTensors(X={"train": _rows(Xa, rows, device)},
+                           y={"train": self.task_.targets(Y[rows], device)},
                            w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
         val = None
         if len(val_idx):
-            data.X["val"], data.y["val"] = Xt[val_idx], self.task_.targets(Y[val_idx], device)
+            data.X["val"] = _rows(Xa, val_idx, device)
+            data.y["val"] = self.task_.targets(Y[val_idx], device)
             val = (data.X["val"], data.y["val"])
         opt = self._optimizer if incremental and self._optimizer is not None else \
             build_optimizer(model, cfg)
-        bs = params.batch_size(self, len(tr))
-        steps = -(-len(tr) // bs)
+        bs = params.batch_size(self, n_tr)
+        steps = -(-n_tr // bs)
         sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
         sgd = params.SOLVERS[self.solver] == "sgd"
-        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), len(tr), start, sgd)
+        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd)
         with threads.restoring():  # loop.fit applies the thread policy; give the caller's back
             state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
                         start_epoch=start)
@@ -247,6 +250,12 @@ class _MLPBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _rows(Xa: np.ndarray, idx: Any, device: torch.device) -> torch.Tensor:
+    """``Xa[idx]`` as a tensor on ``device`` (indexed in numpy: torch indexing by a numpy
+    array costs milliseconds per call)."""
+    return torch.from_numpy(np.ascontiguousarray(Xa[idx])).to(device)
 
 
 def _dense32(X: Any) -> np.ndarray:
