@@ -172,3 +172,18 @@ def test_gaussians_softmax_gets_every_point_right_with_the_nll_of_its_softmax():
     ref = torch.nn.functional.nll_loss(probs.log(), torch.as_tensor(p.y["train"]).long())
     assert run.metrics["train"]["loss"] == pytest.approx(float(ref), rel=1e-5)
     assert _acc(_train("gaussians-softmax", 0), "train") >= 0.985
+
+
+def test_cli_recipes_explain_and_the_run_summary(tmp_path, capsys):
+    from mlplab.cli.main import main
+
+    assert main(["recipes", "--explain", "moons-mlp-tips"]) == 0
+    text = capsys.readouterr().out
+    assert "tutorial 003" in text and "schedule.name: 'step' here, 'none' by default" in text
+    assert "kaiming_normal_ to fc1's weight only" in text
+    assert main(["train", "--recipe", "simple-net", "-o", str(tmp_path / "r")]) == 0
+    text = capsys.readouterr().out
+    assert "inputs: used as given (no scaling)" in text
+    assert "warning: the train split has 5 rows" in text
+    assert "train.epochs: 1 here, 1000 by default" in text
+    assert main(["recipes", "--explain", "nope"]) == 2

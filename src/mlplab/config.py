@@ -164,9 +164,9 @@ class ScheduleConfig(_Part):
     """Learning-rate schedule."""
 
     name: str = "none"
-    step_size: int = Field(100, ge=1)  # step: epochs between decays
-    gamma: float = Field(0.5, gt=0.0, le=1.0)  # step / plateau: decay factor
-    patience: int = Field(10, ge=0)  # plateau: evaluations without improvement
+    step_size: int = Field(registry.SCHEDULE_DEFAULTS["step_size"], ge=1)  # step: epochs
+    gamma: float = Field(registry.SCHEDULE_DEFAULTS["gamma"], gt=0.0, le=1.0)  # decay factor
+    patience: int = Field(registry.SCHEDULE_DEFAULTS["patience"], ge=0)  # plateau: evaluations
     min_lr: float = Field(0.0, ge=0.0)
     max_lr: float | None = Field(None, gt=0.0)  # onecycle: peak (default: optim.lr)
 

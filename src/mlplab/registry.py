@@ -185,6 +185,8 @@ SCHEDULERS: dict[str, Callable[..., Scheduler] | None] = {
     "onecycle": _onecycle,
 }
 STEP_PER_BATCH = frozenset({"onecycle"})
+# ScheduleConfig's defaults, here so `mlplab train --help` can show them without torch
+SCHEDULE_DEFAULTS: dict[str, Any] = {"step_size": 100, "gamma": 0.5, "patience": 10}
 STEP_PER_EPOCH = frozenset({"step", "cosine"})  # plateau steps at evaluations, on the loss
 
 # --- weight initialisation -----------------------------------------------------------------

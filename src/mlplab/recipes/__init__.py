@@ -41,10 +41,10 @@ DEFAULT_REASONS: dict[str, str] = {
                         "their gradients",
     "model.output": "mlplab's default head outputs logits and lets the loss apply the "
                     "sigmoid / softmax (BCEWithLogitsLoss, CrossEntropyLoss), which is "
-                    "numerically safer than a probability layer before the loss",
+                    "numerically safer than a probability layer before the loss (the loss "
+                    "follows the output: logits take BCEWithLogitsLoss or CrossEntropyLoss, "
+                    "a sigmoid BCELoss, a softmax the NLL of its log)",
     "model.init": "mlplab keeps PyTorch's default init unless asked",
-    "loss": "mlplab picks the loss from the task and the output (bce_logits, cross_entropy, "
-            "mse)",
     "optim.name": "mlplab's default is AdamW with weight decay 0.05, which needs no tuning on "
                   "standardised inputs",
     "optim.lr": "0.01 is mlplab's default rate for Adam-type optimizers",

@@ -11,8 +11,13 @@ import typer
 from mlplab.cli.commands._common import build_config, err, fmt, metrics_table, out
 from mlplab.cli.commands.importing import ModuleOpt, load_run, summary_lines
 from mlplab.errors import DataError
+from mlplab.registry import SCHEDULE_DEFAULTS
 
 Opt = typer.Option
+SCHEDULE_HELP = ("none | step | cosine | plateau | onecycle. step multiplies the rate by "
+                 "{gamma} every {step_size} epochs; plateau by {gamma} after {patience} "
+                 "evaluations without improvement; change them with --set "
+                 "schedule.step_size=30 --set schedule.gamma=0.1").format(**SCHEDULE_DEFAULTS)
 
 
 def train(
@@ -39,7 +44,7 @@ def train(
     momentum: Annotated[Optional[float], Opt()] = None,
     weight_decay: Annotated[Optional[float], Opt()] = None,
     l1: Annotated[Optional[float], Opt(help="L1 penalty on weights")] = None,
-    schedule: Annotated[Optional[str], Opt(help="none | step | cosine | plateau | onecycle")] = None,  # noqa: E501
+    schedule: Annotated[Optional[str], Opt(help=SCHEDULE_HELP)] = None,
     epochs: Annotated[Optional[int], Opt()] = None,
     batch_size: Annotated[Optional[str], Opt(help="rows per batch, 'full' or 'auto'")] = None,
     eval_every: Annotated[Optional[int], Opt()] = None,
@@ -230,10 +235,17 @@ def datasets() -> None:
     out.print(t)
 
 
-def recipes() -> None:
+def recipes(
+    explain: Annotated[Optional[str], Opt("--explain", metavar="NAME", help="what the recipe repeats from its tutorial, and where mlplab's own defaults would differ and why")] = None,  # noqa: E501
+) -> None:
     """List the shipped recipes (use one with `mlplab train --recipe NAME`)."""
+    from mlplab.recipes import explain as explain_recipe
     from mlplab.recipes import load_recipe, recipe_names
 
+    if explain is not None:
+        for line in explain_recipe(explain):
+            out.print(line, markup=False)
+        return
     for name in recipe_names():
         out.print(f"[bold]{name:<20}[/bold] {load_recipe(name).get('description', '')}")
 

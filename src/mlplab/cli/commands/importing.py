@@ -35,11 +35,15 @@ def load_run(run_dir: Path, module: Optional[str]) -> Run:
 def summary_lines(run: Any) -> list[str]:
     """What a run summary says beyond the metrics: the scaling of the inputs in one line, and
     each setting where mlplab's own defaults would differ, with why."""
+    from mlplab.inspect.diagnosis import TINY_SPLIT
     from mlplab.recipes import default_differences, scaling_line
 
     diffs = default_differences(run.config)
     head = ["where mlplab's own defaults would differ:"] if diffs else []
-    return [scaling_line(run.config.data.scale), *head,
+    tiny = [f"warning: the {s} split has {n} row{'s' if n > 1 else ''}: one row moves its "
+            f"scores by {1 / n:.0%}" for s in ("train", "val", "test")
+            if 0 < (n := int(run.info.get(f"n_{s}") or 0)) < TINY_SPLIT]
+    return [scaling_line(run.config.data.scale), *tiny, *head,
             *(f"  {k}: {v!r} here, {d!r} by default - {why}" for k, v, d, why in diffs)]
 
 
