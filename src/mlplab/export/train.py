@@ -327,7 +327,9 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
     steps.append(Step("Save and load the weights", "A `state_dict` holds only tensors; "
                       "loading it with `weights_only=True` runs no code.", SAVE_CODE))
     steps.append(Step("Final numbers", "The same numbers as the run's metrics.json.",
-                      'print(json.dumps(results))'))
+                      "flat = {f'{split}_{k}': v for split, m in results.items() "
+                      "for k, v in m.items()}\n"
+                      "print(json.dumps({'epochs': EPOCHS, **results, **flat}))"))
     return steps
 
 
