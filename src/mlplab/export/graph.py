@@ -55,9 +55,11 @@ class Tolerance:
     rtol: float
 
 
-# ORT and torch run the same float32 network with float64 preprocessing in front; they differ
-# only by the order of float32 sums (measured: see the report of issue 15's export work). Bounds:
-# absolute for probabilities (in [0, 1]), relative for regression values of any scale.
+# Measured ORT vs mlplab (20 runs, 5 seeds x binary/multiclass/multilabel/regression on a mixed
+# table with gaps and categories, random + real rows; float64 preprocessing in the graph): at
+# most 1.19e-7 absolute on probabilities (one float32 step near 1) and 7.9e-8 relative on
+# regression values around 3e5 (2.1e-2 absolute). The bounds keep ~80-125x headroom: absolute
+# for probabilities (in [0, 1]), relative for values of any scale.
 TOLERANCE = {"probabilities": Tolerance(atol=1e-5, rtol=0.0),
              "values": Tolerance(atol=1e-6, rtol=1e-5)}
 
