@@ -13,8 +13,7 @@ import torch
 
 import mlplab
 from mlplab.errors import ConfigError, RunError
-from mlplab.export import encode_rows, export
-from mlplab.export import graph
+from mlplab.export import encode_rows, export, graph
 
 # torch 2.13 deprecates torch.jit (TorchScript) in favour of torch.export; it still works
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning",
