@@ -267,3 +267,56 @@ def test_robust_scale_trains_saves_and_reloads(tmp_path) -> None:
     assert np.abs(run.features(frame[["a", "b"]]).numpy()).max() <= 3.0
     np.testing.assert_array_equal(mlplab.load(tmp_path / "r").predict_proba(frame),
                                   run.predict_proba(frame))
+
+
+def test_scale_target_off_keeps_raw_targets() -> None:
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"x": rng.normal(size=60)})
+    frame["y"] = 2.5 * frame["x"] + 0.25
+    run = mlplab.train({**cfg(target="y", scale_target=False)}, data=frame, save=False)
+    assert run.target_encoder.scaler is None and run.model_json()["target_scaler"] is None
+
+
+def test_a_wide_table_gets_one_cheap_principal_plane(monkeypatch) -> None:
+    """Regression: on 1,600 x 3,124 plotting took 43 of 53 s, the same SVD computed twice."""
+    from mlplab.inspect.plots import view
+
+    rng = np.random.default_rng(7)
+    basis = np.linalg.qr(rng.normal(size=(700, 2)))[0].T  # (2, 700) the true top directions
+    X = (rng.normal(size=(600, 2)) * [30.0, 20.0] @ basis
+         + rng.normal(size=(600, 700)) * 0.1).astype(np.float32)
+    calls = []
+    real = view.randomized_svd
+    monkeypatch.setattr(view, "randomized_svd",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = view.make_plane(X, [f"f{i}" for i in range(700)])
+    again = view.make_plane(X, [f"f{i}" for i in range(700)])
+    assert len(calls) == 1 and again.basis is first.basis
+    assert "randomised SVD" in first.note
+    # the same plane as the exact SVD's (up to sign and order within the plane)
+    _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(first.basis @ vt[:2].T).sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_thirty_class_roc_legend_neither_squashes_nor_warns() -> None:
+    """Regression: the 30-class ROC/PR figure was squashed by its legend, and a
+    constrained_layout warning leaked to stderr."""
+    import warnings
+
+    from mlplab.inspect.plots.curves import roc_pr_figure
+    from mlplab.inspect.plots.style import png_bytes
+
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 30, 900)
+    proba = rng.random((900, 30))
+    proba[np.arange(900), y] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = roc_pr_figure(y, proba, [f"class_{i}" for i in range(30)], "multiclass")
+        png_bytes(fig)
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 30
+    auc0 = skm.roc_auc_score(y == 0, proba[:, 0])
+    assert fig.legends[0].get_texts()[0].get_text().startswith(f"class_0  AUC {auc0:.3f}")
+    for ax in fig.axes:
+        assert ax.get_position().height > 0.5  # the plots keep most of the figure

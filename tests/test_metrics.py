@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn import metrics as skm
+import sklearn.metrics as skm
 
 from mlplab.metrics import classification_metrics, regression_metrics
 
@@ -57,3 +57,25 @@ def test_regression_metrics_by_hand():
     assert m["mae"] == pytest.approx(0.25)
     assert m["rmse"] == pytest.approx(np.sqrt(0.125))
     assert m["r2"] == pytest.approx(1 - 0.5 / 5.0)
+
+
+def test_binary_metrics_carry_macro_averages_beside_the_positive_class():
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    p1 = np.array([0.1, 0.2, 0.7, 0.3, 0.1, 0.2, 0.9, 0.4])
+    m = classification_metrics(y, np.column_stack([1 - p1, p1]), task="binary")
+    pred = (p1 >= 0.5).astype(int)
+    assert m["recall"] == pytest.approx(skm.recall_score(y, pred))  # class 1: 1 of 2
+    assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert m["precision_macro"] == pytest.approx(skm.precision_score(y, pred, average="macro"))
+    assert m["recall_macro"] == pytest.approx(skm.recall_score(y, pred, average="macro"))
+
+
+def test_macro_scores_average_every_class_even_when_a_split_lacks_one():
+    """Regression (issue 15): train and test macro scores averaged different label sets."""
+    y = np.array([0, 0, 1, 1])  # class 2 exists in training but not in this split
+    proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1]])
+    m = classification_metrics(y, proba, task="multiclass")
+    pred = proba.argmax(axis=1)
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro", labels=[0, 1, 2],
+                                                 zero_division=0))
+    assert m["f1"] != pytest.approx(skm.f1_score(y, pred, average="macro"))

@@ -87,7 +87,7 @@ def encode_table(table: Table, cfg: DataConfig, task: str, seed: int) -> Encoded
 
     The target encoder learns the task and classes from all rows (binary: the positive class
     as :class:`TargetEncoder` picks it, or ``cfg.pos_label``); regression targets are
-    standardised with the training rows' statistics.
+    standardised with the training rows' statistics unless ``cfg.scale_target`` is off.
 
     Example
     -------
@@ -102,7 +102,8 @@ def encode_table(table: Table, cfg: DataConfig, task: str, seed: int) -> Encoded
     strat = encoder.transform(table.y) if encoder.task in ("binary", "multiclass") else None
     split = split_indices(len(table.X), test_size=cfg.test_size, val_size=cfg.val_size,
                           seed=seed, stratify=strat)
-    encoder.fit_scaler(table.y.iloc[split.train])
+    if cfg.scale_target:
+        encoder.fit_scaler(table.y.iloc[split.train])
     pre = Preprocessor.fit(table.X.iloc[split.train], scale=cfg.scale, impute=cfg.impute,
                            categorical=cfg.categorical, numeric=cfg.numeric,
                            na_values=cfg.na_values, decimal=cfg.decimal)

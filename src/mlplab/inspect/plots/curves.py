@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import sklearn.metrics as skm
 from matplotlib.figure import Figure
-from sklearn import metrics as skm
 
 from mlplab.inspect.plots.style import (
     INK,
@@ -25,6 +25,8 @@ from mlplab.inspect.plots.style import (
 )
 
 _SPLITS = ("train", "val", "test")
+LEGEND_INSIDE_MAX = 8  # more curves than this: their legend goes under the axes
+LEGEND_COLUMNS = 3
 
 
 def _series(history: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -158,26 +160,34 @@ def roc_pr_figure(y: np.ndarray, proba: np.ndarray, class_names: list[str], task
     fig = new_figure(8.6, 3.6)
     ax_roc, ax_pr = fig.subplots(1, 2)
     colors = class_colors(max(len(class_names), 2))
+    both: list[tuple[Any, str]] = []  # (line, "name  AUC  AP") for a legend below the axes
     for j, truth, score in _one_vs_rest(y, np.asarray(proba), task):
         if truth.min() == truth.max():
             continue  # a class absent from (or alone in) this split has no curve
         name = class_names[j] if task != "binary" else f"{class_names[1]} (positive)"
         fpr, tpr, _ = skm.roc_curve(truth, score)
         auc = skm.auc(fpr, tpr)
-        ax_roc.plot(fpr, tpr, color=colors[j], lw=1.8, label=f"{name}  AUC {auc:.3f}")
+        line, = ax_roc.plot(fpr, tpr, color=colors[j], lw=1.8, label=f"{name}  AUC {auc:.3f}")
         prec, rec, _ = skm.precision_recall_curve(truth, score)
         ap = skm.average_precision_score(truth, score)
         ax_pr.plot(rec, prec, color=colors[j], lw=1.8, drawstyle="steps-post",
                    label=f"{name}  AP {ap:.3f}")
         ax_pr.axhline(truth.mean(), color=colors[j], lw=0.6, ls=":", alpha=0.8)
+        both.append((line, f"{name}  AUC {auc:.3f}  AP {ap:.3f}"))
     ax_roc.plot([0, 1], [0, 1], color="#AAAAAA", lw=0.8, ls="--", label="chance")
     ovr = " (one-vs-rest)" if task != "binary" else ""
     ax_roc.set(title=f"ROC{ovr}, {split}", xlabel="false positive rate",
                ylabel="true positive rate", xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     ax_pr.set(title=f"Precision-recall{ovr}, {split}", xlabel="recall", ylabel="precision",
               xlim=(-0.01, 1.01), ylim=(-0.01, 1.04))
-    ax_roc.legend(loc="lower right")
-    ax_pr.legend(loc="lower left")
+    if len(both) <= LEGEND_INSIDE_MAX:
+        ax_roc.legend(loc="lower right")
+        ax_pr.legend(loc="lower left")
+    else:  # many classes: one legend in columns under both plots, the figure grown to fit
+        rows = -(-len(both) // LEGEND_COLUMNS)
+        fig.set_size_inches(8.6, 3.6 + 0.16 * rows)
+        fig.legend(*zip(*both, strict=True), loc="outside lower center", ncol=LEGEND_COLUMNS,
+                   fontsize=6.5, frameon=False)
     return styled(fig)
 
 

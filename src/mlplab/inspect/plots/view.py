@@ -20,16 +20,24 @@ Example
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.extmath import randomized_svd
 from torch import nn
 
 from mlplab.tasks import TaskSpec
 
 EVAL_BATCH = 65_536  # rows per forward pass over a grid
+# above this many rows and features, the top two components come from a randomised SVD:
+# a 1,280 x 3,124 table took 82 s for the full SVD and 2.5 s for the randomised one
+EXACT_SVD_MAX = 500
+# fitted principal planes by the id of the array they came from (dropped with the array), so
+# the callbacks and the final figures of one run share one SVD
+_PCA_CACHE: dict[int, tuple[weakref.ref[np.ndarray], tuple[np.ndarray, np.ndarray, str]]] = {}
 SPLIT_ORDER = ("train", "val", "test", "data")
 
 
@@ -46,6 +54,9 @@ class PlotData:
     feature_names: list[str]
     class_names: list[str]
     task: TaskSpec
+    # feature -> (center, spread) of an affine scaling, model input = (raw - center) / spread:
+    # planes over these features are drawn in the original units
+    units: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
@@ -73,7 +84,8 @@ class PlotData:
         """From :class:`mlplab.api.Prepared`."""
         return cls(X=dict(p.X), y=dict(p.y),
                    feature_names=[str(f) for f in p.preprocessor.feature_names_out],
-                   class_names=_class_names(p.target_encoder, p.task), task=p.task)
+                   class_names=_class_names(p.target_encoder, p.task), task=p.task,
+                   units=raw_units(p.preprocessor))
 
     @classmethod
     def from_run(cls, run: Any, X_raw: Any, y_raw: Any, split: str = "data") -> PlotData:
@@ -82,7 +94,16 @@ class PlotData:
         y = np.asarray(run.target_encoder.transform(y_raw))
         return cls(X={split: X}, y={split: y},
                    feature_names=[str(f) for f in run.preprocessor.feature_names_out],
-                   class_names=_class_names(run.target_encoder, run.task), task=run.task)
+                   class_names=_class_names(run.target_encoder, run.task), task=run.task,
+                   units=raw_units(run.preprocessor))
+
+
+def raw_units(pre: Any) -> dict[str, tuple[float, float]]:
+    """(center, spread) per numeric feature when the preprocessing is an affine scaling
+    (standard / minmax; robust scaling clips, so its figures stay in scaled units)."""
+    if getattr(pre, "clip", False) or getattr(pre, "scale", "none") == "none":
+        return {}
+    return {str(k): (float(pre.center[k]), float(pre.spread[k])) for k in pre.center}
 
 
 def _class_names(encoder: Any, task: TaskSpec) -> list[str]:
@@ -109,8 +130,10 @@ class Plane:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def project(self, X: np.ndarray) -> np.ndarray:
-        """Model inputs (n, d) -> plane coordinates (n, 2)."""
-        return ((np.asarray(X, dtype=np.float64) - self.origin) @ self.basis.T).astype(np.float32)
+        """Model inputs (n, d) -> plane coordinates (n, 2) (the basis rows are orthonormal, or
+        scaled feature axes when the plane is in original units: hence the pseudo-inverse)."""
+        return ((np.asarray(X, dtype=np.float64) - self.origin)
+                @ np.linalg.pinv(self.basis)).astype(np.float32)
 
     def to_model(self, uv: np.ndarray) -> np.ndarray:
         """Plane coordinates (m, 2) -> model inputs (m, d), float32."""
@@ -141,14 +164,15 @@ class Plane:
 
 def make_plane(X_fit: np.ndarray, feature_names: list[str], *,
                features: tuple[int | str, int | str] | None = None, method: str = "auto",
-               X_all: list[np.ndarray] | None = None, margin: float = 0.08) -> Plane:
+               X_all: list[np.ndarray] | None = None, margin: float = 0.08,
+               units: dict[str, tuple[float, float]] | None = None) -> Plane:
     """Choose the plane for ``X_fit`` (n, d >= 2).
 
     ``method``: "auto" (the features for d == 2, else PCA), "pair" (``features`` names two
     columns; default the first two), or "pca". The limits cover ``X_all`` (default
     ``[X_fit]``) plus a ``margin`` fraction on each side.
     """
-    X_fit = np.asarray(X_fit, dtype=np.float64)
+    source, X_fit = X_fit, np.asarray(X_fit, dtype=np.float64)
     d = X_fit.shape[1]
     if d < 2:
         raise ValueError("a plane needs at least two input features")
@@ -164,12 +188,10 @@ def make_plane(X_fit: np.ndarray, feature_names: list[str], *,
         note = f"other {others} feature{'s' if others > 1 else ''} held at their training median"
         plane = Plane("pair", feature_names[i], feature_names[j], origin, basis, note)
     else:
-        mean = X_fit.mean(axis=0)
-        _, s, vt = np.linalg.svd(X_fit - mean, full_matrices=False)
-        share = (s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12)
-        plane = Plane("pca", "principal component 1", "principal component 2", mean, vt[:2],
-                      f"first two principal components of {d} features "
-                      f"({share:.0%} of the variance)")
+        mean, top, note = _principal_plane(source)
+        plane = Plane("pca", "principal component 1", "principal component 2", mean, top, note)
+    if plane.kind != "pca":
+        _in_original_units(plane, feature_names, units or {})
     pts = np.concatenate([plane.project(x) for x in (X_all or [X_fit])])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = np.maximum((hi - lo) * margin, 0.25)
@@ -178,10 +200,51 @@ def make_plane(X_fit: np.ndarray, feature_names: list[str], *,
     return plane
 
 
+def _in_original_units(plane: Plane, names: list[str],
+                       units: dict[str, tuple[float, float]]) -> None:
+    """Make a feature plane's axes run in the features' original units: the model input
+    (raw - center) / spread is origin + u * basis with origin -center/spread, basis 1/spread."""
+    plane.origin, plane.basis = plane.origin.copy(), plane.basis.copy()
+    for row in plane.basis:
+        i = int(np.argmax(np.abs(row)))
+        if names[i] in units:
+            center, spread = units[names[i]]
+            row[i] = 1.0 / spread
+            plane.origin[i] = -center / spread
+
+
+def _principal_plane(source: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(mean (d,), top two right singular vectors (2, d), note) of the centred rows.
+
+    Computed once per array; wide tables use a randomised SVD (the note says so). The variance
+    share divides by the total sum of squares, which needs no other singular value.
+    """
+    hit = _PCA_CACHE.get(id(source))
+    if hit is not None and hit[0]() is source:
+        return hit[1]
+    X = np.asarray(source, dtype=np.float64)
+    n, d = X.shape
+    mean = X.mean(axis=0)
+    centred = X - mean
+    if min(n, d) > EXACT_SVD_MAX:
+        _, s, vt = randomized_svd(centred, 2, random_state=0)
+        how = ", randomised SVD"
+    else:
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        how = ""
+    share = (s[:2] ** 2).sum() / max(float((centred ** 2).sum()), 1e-12)
+    out = (mean, vt[:2], f"first two principal components of {d} features "
+           f"({share:.0%} of the variance{how})")
+    if isinstance(source, np.ndarray):
+        key = id(source)
+        _PCA_CACHE[key] = (weakref.ref(source, lambda _: _PCA_CACHE.pop(key, None)), out)
+    return out
+
+
 def plane_for(data: PlotData, **kwargs: Any) -> Plane:
     """The plane for a :class:`PlotData` (fit on its train split, limits over all splits)."""
     return make_plane(data.X[data.fit_split], data.feature_names,
-                      X_all=[data.X[s] for s in data.splits], **kwargs)
+                      X_all=[data.X[s] for s in data.splits], units=data.units, **kwargs)
 
 
 def _feature_index(f: int | str, names: list[str]) -> int:
