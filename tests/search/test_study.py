@@ -80,6 +80,31 @@ def test_study_refuses_another_metric(tmp_path):
 ENV = "MLPLAB_TEST_POSTGRES_URL"
 
 
+def test_errors_leave_no_trial_running(tmp_path, monkeypatch):
+    """A space the config rejects is refused before any trial exists; an error while a batch
+    trains marks its trials failed instead of leaving them "running" in the shared study;
+    a summary of a study that does not exist is refused."""
+    from mlplab.errors import ConfigError
+    from mlplab.search import study as study_module
+
+    journal = tmp_path / "s.journal"
+    with pytest.raises(ConfigError, match="hidden sizes must be between 1"):
+        optuna_sweep(BASE, {"model.hidden": [[4], [0]]}, 2, storage=journal, study_name="e",
+                     out=tmp_path / "sw")
+    assert "e" not in optuna.get_all_study_names(optuna_storage(journal, tmp_path))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(study_module, "run_configs", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        optuna_sweep(BASE, LR, 4, storage=journal, study_name="e", batch=2,
+                     out=tmp_path / "sw")
+    assert [t.state.name for t in load(journal, "e", tmp_path).trials] == ["FAIL", "FAIL"]
+    with pytest.raises(ConfigError, match="no study named 'nope'"):
+        optuna_sweep(BASE, LR, 0, storage=journal, study_name="nope", out=tmp_path / "sw")
+
+
 # --- several worker processes -------------------------------------------------------------
 
 

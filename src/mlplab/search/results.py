@@ -156,7 +156,9 @@ class SweepResult:
         import pandas as pd
 
         rows = [{k: _cell(v) for k, v in r.items()} for r in self.rows]
-        return pd.DataFrame(rows, columns=list(dict.fromkeys(c for r in rows for c in r)))
+        first = ["member", *self.keys, "state", self.metric]  # present even with no rows
+        return pd.DataFrame(rows, columns=list(dict.fromkeys(
+            [*first, *(c for r in rows for c in r)])))
 
     @property
     def table(self) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,6 +71,24 @@ def _range(key: str, spec: Mapping[str, Any]) -> tuple[Any, Any, bool]:
     return spec["low"], spec["high"], bool(spec.get("log", False))
 
 
+def check_space(base: RunConfig, space: Mapping[str, Any]) -> None:
+    """Refuse, before anything trains, a space with a key or a value the config rejects
+    (every choice, and both ends of every range, are tried on ``base``).
+
+    >>> check_space(RunConfig(), {"optim.lr": {"low": 0.01, "high": 1.0}, "seed": [0, 1]})
+    >>> check_space(RunConfig(), {"model.hidden": [[4], [0]]})
+    Traceback (most recent call last):
+    ...
+    mlplab.errors.ConfigError: bad value for 'model.hidden': hidden sizes must be between 1 ...
+    """
+    for key, spec in space.items():
+        values = list(_range(key, spec)[:2]) if isinstance(spec, Mapping) else list(spec)
+        if not values:
+            raise ConfigError(f"search space entry '{key}' has no values")
+        for v in values:
+            with_overrides(base, {key: v})
+
+
 def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
     """One point of ``space`` (the :func:`sample_space` format) from an Optuna trial.
 
@@ -115,4 +134,4 @@ def decode_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
             else v for k, v in trial.params.items()}
 
 
-__all__ = ["decode_params", "expand_grid", "sample_space", "suggest"]
+__all__ = ["check_space", "decode_params", "expand_grid", "sample_space", "suggest"]

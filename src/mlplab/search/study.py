@@ -11,6 +11,7 @@ that asks for a trial, and retried with the same parameters.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import threading
@@ -34,7 +35,7 @@ from mlplab.search.results import (
     run_state,
     selection_config,
 )
-from mlplab.search.spaces import decode_params, suggest
+from mlplab.search.spaces import check_space, decode_params, suggest
 from mlplab.search.sweep import check_writable, member_configs, run_configs, save_sweep
 from mlplab.training.callbacks import Callback
 
@@ -144,9 +145,12 @@ class Pruning(Callback):
 
 
 def _open_study(storage: Any, name: str, metric: str, prune: bool,
-                seed: int | None) -> optuna.Study:
+                seed: int | None, create: bool) -> optuna.Study:
     import optuna
 
+    if not create and name not in optuna.get_all_study_names(storage):
+        raise ConfigError(f"no study named '{name}' in this storage",
+                          hint="start workers with --optuna N, or check --study/--storage")
     study = optuna.create_study(
         storage=storage, study_name=name, load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -191,9 +195,10 @@ def optuna_sweep(config: RunConfig | dict[str, Any] | str | Path | None,
     base, notes = selection_config(RunConfig.from_any(config))
     out_dir = Path(out) if out is not None else Path("runs") / f"sweep-{study_name}"
     metric = check_metric(metric, prepare(base).task.name)
+    check_space(base, space)
     store = optuna_storage(storage, out_dir, heartbeat)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _open_study(store, study_name, metric, prune, seed)
+    study = _open_study(store, study_name, metric, prune, seed, create=n_trials > 0)
     local: dict[str, tuple[Run, Prepared]] = {}
     runs: list[Run] = []
     n_batched, done, t0 = 0, 0, time.perf_counter()
@@ -202,9 +207,15 @@ def optuna_sweep(config: RunConfig | dict[str, Any] | str | Path | None,
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
             trials = [study.ask() for _ in range(min(batch, n_trials - done))]
-        with heartbeats(store, trials):
-            batch_runs, nb = _run_batch(study, trials, base, space, metric, prune, out_dir,
-                                        local)
+        try:
+            with heartbeats(store, trials):
+                batch_runs, nb = _run_batch(study, trials, base, space, metric, prune,
+                                            out_dir, local)
+        except BaseException:  # an error or Ctrl-C: no trial of this batch stays "running"
+            for t in trials:
+                with contextlib.suppress(Exception):  # those already told stay as told
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
+            raise
         runs += batch_runs
         n_batched += nb
         done += len(trials)

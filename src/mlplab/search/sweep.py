@@ -34,7 +34,7 @@ from mlplab.search.results import (
     save_summary,
     selection_config,
 )
-from mlplab.search.spaces import expand_grid, sample_space
+from mlplab.search.spaces import check_space, expand_grid, sample_space
 
 if TYPE_CHECKING:
     from mlplab.api import Prepared
@@ -152,6 +152,7 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         raise ConfigError("give a grid or a random space, not both")
     base, notes = selection_config(RunConfig.from_any(config))
     if space is not None:
+        check_space(base, space)
         params = sample_space(space, n_random or 10, seed)
     else:
         params = expand_grid(grid or {"seed": [base.seed]})
