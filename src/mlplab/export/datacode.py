@@ -11,7 +11,7 @@ Example
 >>> from mlplab.config import RunConfig
 >>> code = data_code(RunConfig.from_dict({"data": {"source": "moons"}}), ["x1", "x2"],
 ...                  ["y"], n_classes=2)
->>> "make_moons(n, noise=0.1, random_state=seed)" in code
+>>> "NOISE = 0.1" in code and "make_moons(n, noise=NOISE, random_state=seed)" in code
 True
 """
 
