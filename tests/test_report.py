@@ -121,3 +121,11 @@ def test_chinese_column_names_and_labels_draw_without_missing_glyphs(tmp_path):
     assert glyphs == []
     assert {"boundary.png", "confusion_matrix.png", "report.html"} <= \
         {f.name for f in (tmp_path / "run").iterdir()}  # the names were drawn
+
+
+def test_report_follows_the_locale_when_no_lang_is_given(run_dir, monkeypatch):
+    for var in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert main(["report", str(run_dir)]) == 0
+    assert '<html lang="zh-CN">' in (run_dir / "report.html").read_text(encoding="utf-8")

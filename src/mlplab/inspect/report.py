@@ -29,6 +29,7 @@ from mlplab.config import flatten
 from mlplab.i18n import DEFAULT_LANG, catalog, resolve_lang, tr
 from mlplab.inspect.diagnosis import Finding, diagnose, evidence_for
 from mlplab.inspect.plots.view import PlotData
+from mlplab.models import MLP
 
 METRIC_KEYS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc",
                                   "log_loss", "loss"],
@@ -185,17 +186,24 @@ def _page(title: str, body: str, lang: str | None = None) -> str:
             f"<style>{CSS}</style></head><body><main>{body}</main></body></html>")
 
 
+def _model_name(run: Any) -> str:
+    """"MLP 2 → 4 → 4 → 1 (relu)" for mlplab's MLP, the class name for the learner's module."""
+    if not isinstance(run.model, MLP):
+        return f"{type(run.model).__name__} (your module)"
+    spec = run.model.spec
+    arch = " → ".join(str(x) for x in [spec.in_features, *spec.hidden, spec.n_outputs])
+    acts = ", ".join(dict.fromkeys(spec.activations))
+    return f"MLP {arch}" + (f" ({acts})" if acts else "")
+
+
 def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
                 snapshots: Any = None, data: PlotData | None = None,
                 lang: str | None = None) -> str:
     """The report page of a run (figures as ``{file name: bytes}``) in ``lang``."""
     lang = resolve_lang(lang)
     cfg, info = run.config, run.info
-    arch = " → ".join(str(x) for x in [len(run.feature_names), *cfg.model.hidden,
-                                        run.task.n_outputs])
     sub = tr("report.subtitle", lang, task=esc(tr("report.task." + run.task.name, lang)),
-             source=f"<b>{esc(cfg.data.source)}</b>",
-             model=f"MLP {arch} ({esc(cfg.model.activation)})",
+             source=f"<b>{esc(cfg.data.source)}</b>", model=esc(_model_name(run)),
              optim=f"{esc(cfg.optim.name)} lr {cfg.optim.lr:g}",
              epochs=esc(tr("report.epochs_in", lang, epochs=info.get("epochs_run", "?"),
                            seconds=_fmt(info.get("seconds")))),
@@ -206,7 +214,10 @@ def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
     def h2(key: str) -> str:
         return f"<h2>{esc(tr(key, lang))}</h2><section>"
 
+    inputs = tr(f"report.inputs.{cfg.data.scale}", lang)
     body = [f"<h1>{esc(cfg.name)}</h1><p class='sub'>{sub}</p>",
+            f"<p class='sub'>{esc(inputs)}</p>",
+            "" if isinstance(run.model, MLP) else f"<pre>{esc(str(run.model))}</pre>",
             h2("report.metrics"), metrics_html(run.metrics, run.task.name, lang), "</section>",
             h2("report.diagnosis"), findings_html(findings, lang), "</section>"]
     if snapshots is not None and len(snapshots.epochs) > 1:
