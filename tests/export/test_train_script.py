@@ -171,3 +171,45 @@ def test_full_recipes_reproduce(tmp_path: Path) -> None:
     results = _run_scripts(runs, tmp_path)
     for name, run in runs.items():
         _assert_reproduced(run, results[name])
+
+
+USER_MODULE = """
+import torch
+from torch import nn
+
+WIDTH = 6
+
+
+class TwoLayer(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.hidden = nn.Linear(n_in, WIDTH)
+        self.out = nn.Linear(WIDTH, n_out)
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.hidden(x)))
+
+
+print("training code below the class must not run in the export")
+"""
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_users_own_module_is_written_out_and_reproduces(tmp_path: Path) -> None:
+    """Issue 18: a run of the learner's module exports their class, not mlplab's MLP."""
+    import torch
+
+    from mlplab.runs.importer import load_module
+
+    (tmp_path / "net.py").write_text(USER_MODULE)
+    torch.manual_seed(3)  # the script builds Net() right after torch.manual_seed(SEED)
+    model = load_module(f"{tmp_path / 'net.py'}:TwoLayer(2, 1)")
+    run = mlplab.train(_merge({"seed": 3, "data": {"source": "moons", "n_samples": 200},
+                               "train": {"epochs": 30}}, QUICK), model=model,
+                       out=tmp_path / "user" / "run", progress=False)
+    results = _run_scripts({"user": run}, tmp_path)  # exports user/train.py and runs it
+    source = (tmp_path / "user" / "train.py").read_text()
+    assert "class TwoLayer(nn.Module):" in source and "return TwoLayer(2, 1)" in source
+    assert "must not run" not in source
+    _assert_reproduced(run, results["user"])
+

@@ -15,7 +15,10 @@ the run instead of guessing it again.
 
 from __future__ import annotations
 
+import ast
+import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
@@ -197,12 +200,43 @@ def _layer_code(module: nn.Module) -> str:
     return code
 
 
+def _user_module_code(model: nn.Module) -> str:
+    """A learner's own module: the imports, classes, functions and constants of its source
+    file (nothing that runs), then ``Net()`` building it as mlplab built it."""
+    from mlplab.runs.run import describe_module
+
+    info = describe_module(model)
+    source = Path(info["source"]) if info.get("source") else None
+    if source is None or not source.is_file():
+        raise RunError(f"the source of {info['class']} is not in a file that can be read",
+                       hint="define the module in a .py file and train with --module "
+                            "FILE.py:CLASS, or use --format onnx")
+    text = source.read_text(encoding="utf-8")
+    kept = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.Assign,
+            ast.AnnAssign)
+    parts = [ast.get_source_segment(text, node, padded=False) or ""
+             for node in ast.parse(text).body if isinstance(node, kept)]
+    rebuild = info.get("rebuild")
+    call = rebuild.rpartition(":")[2] if rebuild else None
+    if call is None:
+        params = inspect.signature(type(model)).parameters.values()
+        if any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                  p.KEYWORD_ONLY) for p in params):
+            raise RunError(f"cannot tell the arguments {info['class']} was built with",
+                           hint="train with --module FILE.py:CLASS(args)")
+        call = info["class"]
+    call = call if "(" in call else call + "()"
+    head = (f"# your module, from {source.name} (sha256 {str(info.get('sha256'))[:12]}...): "
+            "its imports, classes and functions")
+    return "\n".join([head, "\n\n\n".join(parts), "", "",
+                      "def Net():  # built as the run built it", f"    return {call}"])
+
+
 def model_code(model: nn.Module) -> str:
     """``class Net(nn.Module)`` with the run's layers, in mlplab's order (same state_dict keys,
-    and the same initial weights from the same seed)."""
+    and the same initial weights from the same seed); a learner's own module as written."""
     if not isinstance(model, MLP):
-        raise RunError("code exports rebuild mlplab's MLP; this run has its own nn.Module",
-                       hint="use --format onnx or exported-program")
+        return _user_module_code(model)
     layers = "\n".join(f"            {_layer_code(m)},  # net.{i}"
                        for i, m in enumerate(model.net))
     crosses = list(getattr(model.spec, "crosses", []) or [])

@@ -24,6 +24,7 @@ from mlplab.export.codegen import (
     schedule_code,
 )
 from mlplab.export.datacode import data_code
+from mlplab.models import MLP
 from mlplab.tasks import CLASS_INDEX_LOSSES
 
 IMPORTS = """import json
@@ -307,7 +308,10 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
              "learned on the training rows only.", preprocess_code(src.preprocessor) +
              "\n\n\n" + SPLITS_CODE),
         Step("The model", "An `nn.Module` with the run's layers in the run's order, so the "
-             "same seed gives the same initial weights.",
+             "same seed gives the same initial weights." if isinstance(src.model, MLP) else
+             "Your own `nn.Module`, as its file defines it. Its initial weights come from "
+             "the seed here; they match the run's when the run built it right after "
+             "`torch.manual_seed(SEED)`.",
              f"{model_code(src.model)}\n\n\ntorch.manual_seed(SEED)  # the same initial weights"
              f"\nmodel = Net()\n{init + chr(10) if init else ''}print(model)"),
         Step("Loss, optimizer and schedule", "What the run trained with, every argument "
