@@ -186,7 +186,7 @@ def test_two_workers_share_one_journal_study(tmp_path):
 def check_killed_worker_retried(storage: str, tmp_path: Path) -> None:
     """SIGKILL a worker mid-trial: once its heartbeat is stale, the next worker marks that
     trial failed, retries it with the same parameters and completes it."""
-    common = [*write_inputs(tmp_path, epochs=10_000, eval_every=5_000), "--storage", storage,
+    common = [*write_inputs(tmp_path, epochs=20_000, eval_every=10_000), "--storage", storage,
               "--study", "killed", "--batch", "1", "--heartbeat", "1", "--optuna", "1"]
     a = worker([*common, "--out", str(tmp_path / "a")])
     try:
@@ -234,7 +234,7 @@ def unavailable(reason: str) -> NoReturn:
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    """A fresh, empty database on the test server (dropped afterwards): its SQLAlchemy URL."""
+    """A fresh, empty database on the test server (dropped afterwards): its URL."""
     psycopg = pytest.importorskip("psycopg")
     url = os.environ.get(ENV)
     if not url:
@@ -248,7 +248,7 @@ def database() -> Iterator[str]:
     with admin:
         admin.execute(f"CREATE DATABASE {name}")
         try:
-            yield url.rsplit("/", 1)[0] + "/" + name
+            yield plain.rsplit("/", 1)[0] + "/" + name  # postgresql://: mlplab adds psycopg
         finally:
             admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 

@@ -49,12 +49,15 @@ if TYPE_CHECKING:
 HEARTBEAT = 60  # seconds between a running trial's heartbeats (database storages)
 MAX_RETRY = 3  # times a trial whose worker died is retried
 SCHEMA_ATTEMPTS = 5  # tries to open a database storage whose tables another worker creates
+# URL schemes without a driver -> the driver mlplab[sweep] installs (psycopg 3)
+DRIVERS = {"postgresql://": "postgresql+psycopg://", "postgres://": "postgresql+psycopg://"}
 
 
 def optuna_storage(storage: str | Path | None, default_dir: Path,
                    heartbeat: int | None = HEARTBEAT) -> Any:
     """A journal file by default (``default_dir/optuna.journal``), a journal file path, or a
     database URL (with heartbeats every ``heartbeat`` seconds and retries of dead trials).
+    ``postgresql://`` URLs use the psycopg (3) driver.
 
     >>> import tempfile
     >>> type(optuna_storage(None, Path(tempfile.mkdtemp()))).__name__
@@ -74,6 +77,10 @@ def optuna_storage(storage: str | Path | None, default_dir: Path,
     retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback",
                         optuna.storages.RetryFailedTrialCallback)
     from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for plain, with_driver in DRIVERS.items():
+        if s.startswith(plain):
+            s = with_driver + s.removeprefix(plain)
 
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
@@ -266,6 +273,7 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
             r.save(dirs[j])
         state = run_state(r, metric)
         row = member_row(name, {}, r, state)
+        row["path"] = str(Path(row["path"]).resolve())  # other machines read it too
         t.set_user_attr("row", {**row, "host": socket.gethostname()})
         value = (r.metrics.get(metric.split("_", 1)[0]) or {}).get(metric.split("_", 1)[1])
         study.tell(t, value if state == COMPLETE else None,
