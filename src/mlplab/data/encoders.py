@@ -314,18 +314,20 @@ class Preprocessor:
     def _one_hot(self, c: str, col: pd.Series,
                  unseen: dict[str, tuple[int, list[str]]]) -> np.ndarray:
         cats = self.categorical[c]
-        keys = canonical_values(col)  # (n,) canonical strings, None = missing
-        na = pd.isna(keys)
+        rows_code, uniques = pd.factorize(col, use_na_sentinel=True)  # (n,), -1 = missing
+        keys = np.array([canonical(u) for u in uniques] + [None], dtype=object)  # per value
+        # each distinct value is looked up once; row code -1 picks the trailing None (missing)
+        codes = pd.Index(cats, dtype=object).get_indexer(keys)[rows_code]  # -1 = unseen
+        na = pd.isna(keys)[rows_code]
         if na.any():
             if self.fill.get(c) is None:
                 raise DataError(f"missing values in column '{c}' ({int(na.sum())})",
                                 hint=f"fill them in, or train with {IMPUTE_HINT}")
-            keys = np.where(na, self.fill[c], keys)
-        codes = pd.Index(cats, dtype=object).get_indexer(keys)  # -1 = unseen category
+            codes = np.where(na, pd.Index(cats).get_indexer([self.fill[c]])[0], codes)
         if (codes < 0).any():
-            new = pd.unique(keys[codes < 0])
+            new = pd.unique(keys[rows_code[codes < 0]])
             unseen[c] = (int((codes < 0).sum()), [str(v) for v in new[:3]])
-        block = np.zeros((len(keys), len(cats)), dtype=np.float32)  # (n, k)
+        block = np.zeros((len(codes), len(cats)), dtype=np.float32)  # (n, k)
         rows = np.flatnonzero(codes >= 0)
         block[rows, codes[rows]] = 1.0
         return block
