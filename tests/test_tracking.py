@@ -80,3 +80,16 @@ def test_tensorboard_logs_the_gradient_norm_beside_the_clipping_threshold(tmp_pa
     torch.nn.functional.binary_cross_entropy_with_logits(run.model.eval()(x), y).backward()
     expected = torch.nn.utils.get_total_norm([q.grad for q in run.model.parameters()])
     assert norms[-1].value == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_planes_are_drawn_in_the_original_units_of_scaled_inputs(tmp_path):
+    """Regression: circles' axes ran to +-1.6 (standardised units) instead of about +-1."""
+    cfg = _cfg(snapshots_every=20)
+    cfg["data"] = {"source": "circles", "n_samples": 300, "scale": "standard"}
+    run = mlplab.train(cfg, out=tmp_path / "r")
+    plane = Snapshots.load(tmp_path / "r" / SNAPSHOT_FILE).plane
+    assert -1.45 < plane.xlim[0] < -1.0 and 1.0 < plane.xlim[1] < 1.45
+    xs, ys, _ = plane.grid(7)
+    raw = np.array([[x, y] for y in ys for x in xs], dtype=np.float32)  # x runs fastest
+    np.testing.assert_allclose(grid_values(run.model, run.task, plane, 7).ravel(),
+                               run.predict_proba(raw)[:, 1], atol=1e-5)
