@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn import metrics as skm
 from torch import nn
 
 import mlplab
 from mlplab.errors import ConfigError
+from sklearn import metrics as skm
 
 
 class SimpleNN(nn.Module):
@@ -206,3 +206,24 @@ def test_plot_history_takes_tutorial_dicts_runs_and_loss_lists():
     assert mlplab.plot_history(run).axes[0].get_lines()[0].get_xdata().tolist() == epochs
     with pytest.raises(mlplab.DataError, match="unknown history key 'los'"):
         mlplab.plot_history({"los": [1.0]})
+
+
+def test_the_cjk_font_is_loaded_only_when_a_label_needs_it():
+    import subprocess
+    import sys
+
+    code = """
+import torch, mlplab
+from matplotlib import font_manager
+def cjk():
+    return any(f.name == "Noto Sans CJK SC" for f in font_manager.fontManager.ttflist)
+X = torch.randn(40, 2); y = (X[:, 0] > 0).long()
+mlplab.plot_decision_boundary(torch.nn.Linear(2, 1), X, y, resolution=10).canvas.draw()
+before = cjk()
+mlplab.plot_decision_boundary(torch.nn.Linear(2, 1), X, y, resolution=10,
+                              class_names=["否", "是"]).canvas.draw()
+print(before, cjk())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["False", "True"]
