@@ -67,6 +67,12 @@ def test_dates_become_numeric_parts_whatever_the_source_type() -> None:
     days = (pd.Timestamp("2023-05-27") - pd.Timestamp("1970-01-01")).days  # hand calculation
     assert raw[0] == pytest.approx((days - pre.center["when.days"]) / pre.spread["when.days"],
                                    rel=1e-6)
+    mixed = pd.DataFrame({"when": pd.Series([pd.Timestamp("2023-05-27"), "2023-06-01", None],
+                                            dtype=object)})
+    np.testing.assert_allclose(pre.transform(mixed.iloc[:2]), pre.transform(
+        pd.DataFrame({"when": text[:2]})))
+    with pytest.raises(DataError, match=r"missing values in column 'when' \(1\)"):
+        pre.transform(mixed)
     with pytest.raises(DataError, match="column 'when' should hold dates"):
         pre.transform(pd.DataFrame({"when": ["soon"]}))
 
@@ -116,6 +122,8 @@ def test_declared_kinds_override_inference() -> None:
 
 def test_integer_row_ids_are_warned_about() -> None:
     assert looks_like_row_id(pd.Series(np.arange(1000, 1030)))
+    with pytest.warns(MlplabWarning, match="column 'ref' holds unique integers"):
+        infer_kind(pd.Series([str(i) for i in range(40)], dtype=object), "ref")  # as text
     assert not looks_like_row_id(pd.Series(np.random.default_rng(0).integers(0, 5, 40)))
     assert not looks_like_row_id(pd.Series(np.arange(30) * 1000.5))
     with pytest.warns(MlplabWarning, match=r"column 'id' holds unique integers in sequence, "

@@ -224,8 +224,7 @@ def to_datetime(col: pd.Series, fmt: str | None, name: str) -> pd.Series:
     if col.dtype.kind == "M" or isinstance(col.dtype, pd.DatetimeTZDtype):
         t = pd.Series(col)
     else:
-        text = col.astype(object).where(col.notna())
-        text = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        text = col.astype(object).map(lambda v: _date_text(v, fmt))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=True)
@@ -237,6 +236,14 @@ def to_datetime(col: pd.Series, fmt: str | None, name: str) -> pd.Series:
     if isinstance(t.dtype, pd.DatetimeTZDtype):
         t = t.dt.tz_convert("UTC").dt.tz_localize(None)
     return t.astype("datetime64[ns]")
+
+
+def _date_text(v: Any, fmt: str | None) -> Any:
+    """A date-like value as text in the training format (so it parses as the text does)."""
+    if isinstance(v, dt.date | np.datetime64) and not pd.isna(v):
+        t = pd.Timestamp(v)
+        return t.strftime(fmt) if fmt else t.isoformat()
+    return v if isinstance(v, str) or pd.isna(v) else str(v)
 
 
 def date_parts(t: pd.Series) -> list[str]:
@@ -310,7 +317,7 @@ def infer_kind(col: pd.Series, name: str, decimal: str = ".") -> str:
     if col.dtype.kind == "m":
         return "duration"
     if is_numeric_column(col, decimal):
-        if looks_like_row_id(col):
+        if looks_like_row_id(pd.Series(to_float(col, name, decimal=decimal))):
             warnings.warn(f"column '{name}' holds unique integers in sequence, like a row ID; "
                           f"it is used as a feature (--drop {name} leaves it out)",
                           MlplabWarning, stacklevel=3)
