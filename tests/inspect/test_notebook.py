@@ -127,8 +127,9 @@ def test_run_plot_returns_the_figure_of_a_kind_drawn_from_the_runs_data():
                         "log": {"quiet": True, "plots": False}}, save=False)
     fig = run.plot("confusion")
     counts = sorted(int(t.get_text()) for t in fig.axes[0].texts)
-    assert counts == sorted(sum(run.metrics["test"]["confusion_matrix"], []))  # scikit-learn's
-    assert [a.get_title() for a in run.plot().axes][0].startswith("train · accuracy")
+    cm = run.metrics["test"]["confusion_matrix"]  # scikit-learn's
+    assert counts == sorted(c for row in cm for c in row)
+    assert run.plot().axes[0].get_title().startswith("train · accuracy")
     with pytest.raises(ConfigError, match="unknown figure kind 'bogus'"):
         run.plot("bogus")
 
