@@ -182,6 +182,8 @@ def test_positive_class_is_the_one_users_mean(labels, positive) -> None:
 def test_pos_label_overrides_and_is_checked() -> None:
     y = pd.DataFrame({"t": [0, 0, 1]})
     assert TargetEncoder.fit(y, pos_label="0").classes == [1, 0]
+    words = pd.DataFrame({"t": ["yes", "no", "no"]})
+    assert TargetEncoder.fit(words, pos_label=False).pos_label == "no"  # YAML's `no`
     with pytest.raises(DataError, match="pos_label 'maybe' is not a class of the target"):
         TargetEncoder.fit(y, pos_label="maybe")
 

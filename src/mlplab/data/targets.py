@@ -106,6 +106,9 @@ def _positive(classes: list[Any], counts: dict[str, int], pos_label: Any) -> Any
     keys = [canonical(c) for c in classes]
     if pos_label is not None:
         want = canonical(pos_label)
+        if isinstance(pos_label, bool) and want not in keys:  # YAML reads `yes` as true
+            want = next((k for k in keys if str(k).lower() == ("yes" if pos_label else "no")),
+                        want)
         if want not in keys:
             raise DataError(f"pos_label {pos_label!r} is not a class of the target",
                             expected=f"one of {', '.join(map(repr, classes))}")
