@@ -64,7 +64,8 @@ class SklearnRules(Callback):
             else:
                 state.stop, state.stop_reason = True, msg
                 if est.verbose:
-                    print(f"{msg} Stopping.")
+                    small = self.sgd and est.learning_rate == "adaptive"
+                    print(f"{msg}{' Learning rate too small.' if small else ''} Stopping.")
 
     def _improved(self, state: TrainState, loss: float) -> bool:
         est: Any = self.est
