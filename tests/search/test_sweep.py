@@ -164,3 +164,16 @@ def test_cli_grid_prints_ranking_and_best_configuration(tmp_path, capsys):
                  "--out", str(tmp_path / "no")]) == 2
     assert capsys.readouterr().err.startswith("error: a sweep does not rank members on the test")
     assert not (tmp_path / "no").exists()
+
+
+def test_a_diverging_member_fails_alone():
+    """A member whose loss becomes inf is recorded as failed, with the reason; the sweep goes
+    on and chooses among the others (a step schedule makes these members train alone)."""
+    cfg = {"data": {"source": "linear", "n_samples": 100, "scale": "none"},
+           "model": {"hidden": [4]}, "optim": {"name": "sgd"}, "schedule": {"name": "step"},
+           "train": {"epochs": 30, "eval_every": 10}, "log": {"quiet": True}}
+    res = sweep(cfg, grid={"optim.lr": [0.001, 5.0]})
+    ranked = res.ranked()
+    assert ranked["state"].tolist() == ["complete", "fail"] and len(res.runs) == 1
+    assert ranked["stop_reason"][1].startswith("training diverged: the loss became")
+    assert res.best.params == {"optim.lr": 0.001} and res.metric == "val_r2"

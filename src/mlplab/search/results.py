@@ -92,10 +92,19 @@ def member_row(name: str, params: dict[str, Any], run: Run, state: str) -> dict[
     return row
 
 
+def failed_row(name: str, params: dict[str, Any], error: Exception) -> dict[str, Any]:
+    """The row of a member that ended without a run (its training raised ``error``)."""
+    return {"member": name, **params, "state": FAILED,
+            "stop_reason": str(error).splitlines()[0], "path": ""}
+
+
 def run_state(run: Run, metric: str) -> str:
-    """complete, pruned, or fail (diverged: the ranking metric is missing or not finite)."""
-    if run.info.get("stop_reason") == "pruned":
+    """complete, pruned, or fail (diverged, or the ranking metric is missing or not finite)."""
+    reason = run.info.get("stop_reason")
+    if reason == "pruned":
         return PRUNED
+    if reason == "diverged":
+        return FAILED
     split, _, name = metric.partition("_")
     v = (run.metrics.get(split) or {}).get(name)
     return COMPLETE if isinstance(v, int | float) and math.isfinite(v) else FAILED
@@ -257,4 +266,4 @@ def _num(v: float) -> float | None:
 
 
 __all__ = ["LOWER_IS_BETTER", "SCORES", "BestConfig", "SweepResult", "check_metric",
-           "member_row", "run_state", "save_summary", "selection_config"]
+           "failed_row", "member_row", "run_state", "save_summary", "selection_config"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlplab.config import RunConfig
-from mlplab.errors import ConfigError
+from mlplab.errors import ConfigError, TrainingError
 from mlplab.search.results import (
     COMPLETE,
     FAILED,
@@ -31,6 +31,7 @@ from mlplab.search.results import (
     PRUNED,
     SweepResult,
     check_metric,
+    failed_row,
     member_row,
     run_state,
     selection_config,
@@ -265,9 +266,14 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
     def pruning(i: int, trials: list[optuna.Trial] = trials) -> list[Callback]:
         return [Pruning(trials[i], metric)] if prune else []
 
-    batch_runs, nb = run_configs(cfgs, preps, dirs=dirs, on_eval=report,
-                                 callbacks=pruning)
-    for j, (t, r, name) in enumerate(zip(trials, batch_runs, names, strict=True)):
+    outcomes, nb = run_configs(cfgs, preps, dirs=dirs, on_eval=report, callbacks=pruning)
+    batch_runs = []
+    for j, (t, r, name) in enumerate(zip(trials, outcomes, names, strict=True)):
+        if isinstance(r, TrainingError):
+            t.set_user_attr("row", {**failed_row(name, {}, r), "host": socket.gethostname()})
+            study.tell(t, state=optuna.trial.TrialState.FAIL)
+            continue
+        batch_runs.append(r)
         _settle(r, pruned_at.get(j))
         if r.path is None:
             r.save(dirs[j])
@@ -284,12 +290,9 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
 
 
 def _settle(run: Run, pruned_at: int | None) -> None:
-    """Make a member frozen inside its ensemble look as it ended: history up to the epoch it
-    was pruned, ``epochs_run`` that epoch; a member the ensemble froze for a non-finite loss
-    is "diverged", not pruned (its weights stopped moving at that epoch either way)."""
+    """Make a member pruned inside its ensemble look as it ended: history up to the epoch it
+    was pruned and ``epochs_run`` that epoch (its weights stopped moving there)."""
     if pruned_at is None:
-        if run.info.get("stop_reason") == "pruned" and run.info.get("runner") == "ensemble":
-            run.info["stop_reason"] = "diverged"
         return
     run.history = [h for h in run.history if h["epoch"] <= pruned_at]
     run.info["epochs_run"] = pruned_at

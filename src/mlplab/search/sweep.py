@@ -18,16 +18,18 @@ Example
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlplab.config import RunConfig, with_overrides
-from mlplab.errors import ConfigError
+from mlplab.errors import ConfigError, TrainingError
 from mlplab.search.results import (
     SweepResult,
     check_metric,
+    failed_row,
     locked,
     member_row,
     run_state,
@@ -80,8 +82,11 @@ def check_writable(configs: Sequence[RunConfig], dirs: Sequence[Path] | None,
 def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None = None, *,
                 dirs: Sequence[Path] | None = None, on_eval: Any = None,
                 callbacks: Callable[[int], list[Callback]] | None = None,
-                overwrite: bool = False) -> tuple[list[Run], int]:
-    """Train configs, batching same-shaped ones; returns (runs in order, number batched).
+                overwrite: bool = False) -> tuple[list[Run | TrainingError], int]:
+    """Train configs, batching same-shaped ones; returns (outcomes in order, number batched).
+
+    An outcome is the member's Run, or the TrainingError that stopped a member trained alone
+    (a diverging member of an ensemble is frozen instead: ``stop_reason`` "diverged").
 
     ``dirs`` (one per config): members that must train alone (see
     :func:`~mlplab.training.runners.stacked.why_not_batched`) train straight into their
@@ -102,7 +107,7 @@ def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None =
             groups.setdefault(group_key(c, p), []).append(i)
         else:
             solo.append(i)
-    runs: list[Run | None] = [None] * len(configs)
+    runs: list[Run | TrainingError | None] = [None] * len(configs)
     n_batched = 0
     for idx in groups.values():
         for s in range(0, len(idx), MAX_GROUP):
@@ -112,14 +117,25 @@ def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None =
             for i, r in zip(part, train_members([configs[i] for i in part],
                                                 [preps[i] for i in part], on_eval=hook),
                             strict=True):
-                runs[i] = r
+                runs[i] = _diverged_not_pruned(r)
             n_batched += len(part)
     for i in solo:
         extra = callbacks(i) if callbacks is not None else []
-        runs[i] = train(configs[i], save=dirs is not None,
-                        out=dirs[i] if dirs is not None else None, overwrite=overwrite,
-                        progress=False, callbacks=extra)
+        try:
+            runs[i] = train(configs[i], save=dirs is not None,
+                            out=dirs[i] if dirs is not None else None, overwrite=overwrite,
+                            progress=False, callbacks=extra)
+        except TrainingError as e:  # one member diverged: the others go on
+            runs[i] = e
     return [r for r in runs if r is not None], n_batched
+
+
+def _diverged_not_pruned(run: Run) -> Run:
+    """The ensemble freezes a member whose loss stops being finite and calls it "pruned";
+    here it is "diverged" (members pruned by Optuna never have a non-finite loss)."""
+    if any(not math.isfinite(h.get("train_loss", 0.0)) for h in run.history):
+        run.info["stop_reason"] = "diverged"
+    return run
 
 
 def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
@@ -164,17 +180,21 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     dirs = [out_dir / n for n in names] if out_dir is not None else None
     check_writable(configs, dirs, overwrite)
     t0 = time.perf_counter()
-    runs, n_batched = run_configs(configs, preps, dirs=dirs, overwrite=overwrite)
+    outcomes, n_batched = run_configs(configs, preps, dirs=dirs, overwrite=overwrite)
     seconds = time.perf_counter() - t0
-    if dirs is not None:
-        for r, d in zip(runs, dirs, strict=True):
-            if r.path is None:
-                r.save(d, overwrite=overwrite)
-    rows = [member_row(n, p, r, run_state(r, metric))
-            for n, p, r in zip(names, params, runs, strict=True)]
+    rows, runs, members = [], [], {}
+    for k, (name, p, r) in enumerate(zip(names, params, outcomes, strict=True)):
+        if isinstance(r, TrainingError):
+            rows.append(failed_row(name, p, r))
+            continue
+        if dirs is not None and r.path is None:
+            r.save(dirs[k], overwrite=overwrite)
+        rows.append(member_row(name, p, r, run_state(r, metric)))
+        runs.append(r)
+        members[name] = (r, preps[k])
     res = SweepResult(list(params[0]), rows, metric, runs, seconds, n_batched, notes)
     if out_dir is not None:
-        save_sweep(res, out_dir, dict(zip(names, zip(runs, preps, strict=True), strict=True)))
+        save_sweep(res, out_dir, members)
     return res
 
 
