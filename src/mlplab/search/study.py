@@ -231,8 +231,27 @@ def optuna_sweep(config: RunConfig | dict[str, Any] | str | Path | None,
         save_sweep(res, out_dir)  # after every batch: the summary is current
     res = study_result(study, base.name, list(space), metric, runs, notes)
     res.seconds, res.n_batched = time.perf_counter() - t0, n_batched
-    save_sweep(res, out_dir, local)
+    save_sweep(res, out_dir, {**_members_on_disk(res, local), **local})
     return res
+
+
+def _members_on_disk(res: SweepResult, local: Mapping[str, tuple[Run, Prepared]],
+                     limit: int = 64) -> dict[str, tuple[Run, Prepared]]:
+    """Other workers' best members whose run directories this machine can read (a shared
+    sweep folder), reloaded with their data, so that the boundary grid shows the study."""
+    from mlplab.api import prepare
+    from mlplab.runs.run import load
+
+    if not local or next(iter(local.values()))[1].n_features != 2:
+        return {}
+    ranked = res.ranked()
+    found = {}
+    for _, row in ranked[ranked["state"] == COMPLETE].head(limit).iterrows():
+        path = Path(str(row.get("path") or ""))
+        if row["member"] not in local and (path / "model.json").is_file():
+            run = load(path)
+            found[row["member"]] = (run, prepare(run.config))
+    return found
 
 
 def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
