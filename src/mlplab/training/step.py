@@ -38,6 +38,7 @@ from mlplab import registry
 from mlplab.config import RunConfig
 from mlplab.data.batches import batch_indices
 from mlplab.tasks import TaskSpec
+from mlplab.training.state import TrainState
 
 EVAL_CHUNK = 65_536  # rows per forward pass when evaluating large splits
 
@@ -65,7 +66,7 @@ class Step:
         self.last_penalty: torch.Tensor | None = None  # the penalty in the latest objective
 
     @classmethod
-    def for_state(cls, state: Any) -> Step:
+    def for_state(cls, state: TrainState) -> Step:
         """The step a :class:`~mlplab.training.state.TrainState` asks for."""
         cfg: RunConfig = state.cfg
         per_batch = state.scheduler if cfg.schedule.name in registry.STEP_PER_BATCH else None

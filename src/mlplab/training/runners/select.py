@@ -10,6 +10,15 @@
 
 The fused runners also need an :class:`~mlplab.models.MLP` on the CPU with a supported
 activation, output/loss pair and optimizer (:func:`.fused.why_not_fused`).
+
+Example
+-------
+>>> import mlplab
+>>> cfg = {"data": {"source": "moons", "n_samples": 100}, "model": {"hidden": [4]},
+...        "train": {"epochs": 5}, "log": {"quiet": True, "plots": False}}
+>>> [mlplab.train({**cfg, "train": {"epochs": 5, "fast": f}}, save=False).info["runner"]
+...  for f in ("auto", "on", "off")]
+['fast', 'numpy', 'eager']
 """
 
 from __future__ import annotations
