@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlplab.search.results import COMPLETE, SweepResult, _cell
+from mlplab.search.results import COMPLETE, SweepResult, short
 
 if TYPE_CHECKING:
     from mlplab.api import Prepared
@@ -55,7 +55,7 @@ def boundary_grid(res: SweepResult, members: Mapping[str, tuple[Run, Prepared]],
         Xs, ys = p.X[split], p.y[split]
         ax.scatter(Xs[:, 0], Xs[:, 1], c=np.asarray(ys).reshape(len(Xs), -1)[:, 0], s=3,
                    cmap="RdBu_r", edgecolors="none")
-        label = ", ".join(f"{k.split('.')[-1]}={_cell(row[k])}" for k in res.keys)
+        label = ", ".join(f"{k.split('.')[-1]}={short(row[k])}" for k in res.keys)
         ax.set_title(f"{label}\n{res.metric} {row[res.metric]:.3f}", fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

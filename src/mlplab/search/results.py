@@ -133,7 +133,7 @@ class BestConfig:
 
     def describe(self) -> str:
         """One line: the configuration, its score over seeds and its test scores."""
-        what = ", ".join(f"{k}={_cell(v)}" for k, v in self.params.items()) or "the base"
+        what = ", ".join(f"{k}={short(v)}" for k, v in self.params.items()) or "the base"
         spread = f" ± {self.std:.4f}" if self.count > 1 else ""
         test = ", ".join(f"{k} {v:.4f}" for k, v in self.test.items()
                          if k.endswith(("accuracy", "r2", "loss")))
@@ -253,6 +253,15 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 def _cell(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, list | tuple | dict) else v
+
+
+def short(v: Any) -> str:
+    """A swept value for a title or a line: floats to 4 significant digits.
+
+    >>> short(0.840843806049465), short([8, 8]), short("relu")
+    ('0.8408', '[8, 8]', 'relu')
+    """
+    return f"{v:.4g}" if isinstance(v, float) else str(_cell(v))
 
 
 def _uncell(v: Any) -> Any:
