@@ -21,6 +21,7 @@ from mlplab.tasks import resolve_task
 CORPUS: dict[str, tuple[dict, str, str]] = {
     "lr-5": ({"data": {"source": "moons", "n_samples": 300}, "optim": {"lr": 5.0},
               "train": {"epochs": 200}}, "lr_too_high", "rate of 5"),
+    "lr-5-defaults": ({"optim": {"lr": 5.0}}, "lr_too_high", "far above the 0.1"),
     "circles-linear": (load_recipe("circles-linear"), "linear_model", "straight line"),
     "steplr-to-zero": ({**load_recipe("moons-mlp-tips"), "train": {
         "epochs": 300, "batch_size": "full", "eval_every": 50, "clip_grad_norm": 1.0}},
@@ -81,6 +82,13 @@ def test_a_linear_model_is_told_it_is_linear_not_to_train_longer(corpus):
     assert "--activation relu" in findings[0].suggestion
     assert "--epochs" not in text and "--hidden" not in text
     assert "underfitting" not in [f.code for f in findings]
+
+
+def test_a_relu_net_that_stopped_moving_is_not_called_linear(corpus):
+    """Regression: at --lr 5 every ReLU died and the constant output read as 'linear'."""
+    _, findings = corpus["lr-5-defaults"]
+    assert "linear_model" not in [f.code for f in findings]
+    assert "higher" not in " ".join(f.suggestion for f in findings)
 
 
 def test_the_collapse_epoch_comes_from_the_snapshots_when_there_are_some(corpus):

@@ -146,14 +146,16 @@ def _infer_activation(a: torch.Tensor) -> str:
 
 
 def _is_affine(model: nn.Module, x: torch.Tensor) -> bool:
-    """True when the last Linear's output is an affine function of the input (checked on
-    midpoints of row pairs): the model draws straight boundaries whatever its depth."""
+    """True when the last Linear's output is a non-constant affine function of the input
+    (checked on midpoints of row pairs): the model draws straight boundaries whatever its
+    depth. A constant output (a collapsed network) is not called linear."""
     if len(x) < 2:
         return False
     a, b = x, x.roll(1, dims=0)
     outs = [_trace(model, v)[2].double() for v in (a, b, (a + b) / 2)]
+    size = 1e-4 * (1.0 + outs[0].abs().max())
     gap = (outs[2] - (outs[0] + outs[1]) / 2).abs().max()
-    return bool(gap <= 1e-4 * (1.0 + outs[0].abs().max()))
+    return bool(gap <= size and (outs[0] - outs[1]).abs().max() > size)
 
 
 def model_stats(model: nn.Module, task: TaskSpec, X: torch.Tensor, y: torch.Tensor,
@@ -180,7 +182,9 @@ def model_stats(model: nn.Module, task: TaskSpec, X: torch.Tensor, y: torch.Tens
             linear = _is_affine(model, x)
     finally:
         model.train(was_training)
-    names = [s or _infer_activation(a) for a, s in zip(hidden, seen, strict=True)]
+    linear = linear and not any(seen)  # an activation module is there: it is not built linear
+    names = [s or ("identity" if linear else _infer_activation(a))
+             for a, s in zip(hidden, seen, strict=True)]
     return {"loss": float(loss.detach()),
             "grad_norms": [float(g.norm()) if g is not None else 0.0 for g in grads],
             "activations": names, "linear": linear,
