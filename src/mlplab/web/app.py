@@ -234,8 +234,7 @@ def _need_run(s: Session) -> tuple[Any, Any]:
 def _export_script(s: Session) -> tuple[bytes, str, str]:
     cfg, p = _need_run(s)
     assert s.cfg is not None
-    text = codegen.script(cfg, p.task, s.lr_log, len(p.X["train"]),
-                          total_epochs=s.cfg.train.epochs)
+    text = codegen.script(cfg, p, s.lr_log, total_epochs=s.cfg.train.epochs)
     return text.encode(), "text/x-python", f"{cfg.name}.py"
 
 

@@ -23,7 +23,6 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -346,8 +345,7 @@ class Session:
             raise LimitError("too many classes", expected=f"at most {self.limits.max_classes}",
                              found=str(k))
         torch.manual_seed(cfg.seed)
-        spec = replace(model_spec(cfg, p.n_features, p.task), crosses=list(cfg.model.crosses))
-        self.model = build_model(spec, seed=cfg.seed)
+        self.model = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
         self.prepared, self.tensors = p, p.tensors("cpu")
         self.lr_log = [(0, cfg.optim.lr)]
         self.restart = False
