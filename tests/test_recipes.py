@@ -159,10 +159,12 @@ def test_moons_logistic_is_above_85_percent_and_straight():
 
 @pytest.mark.slow
 def test_moons_mlp_bends_and_the_tips_schedule_stalls_it():
-    """Tutorial 003: the 2-4-1 MLP beats the straight line; with StepLR(30, 0.1) over 1000
+    """Tutorial 003: the 2-4-1 MLP bends the boundary; with StepLR(30, 0.1) over 1000
     epochs the rate is ~5e-35 at the end, so learning stops early."""
-    mlp = _train("moons-mlp")
-    assert _acc(mlp, "train") >= 0.9
+    scores = [_acc(_train("moons-mlp", s), "train") for s in (42, 0, 1, 2, 3, 4)]
+    # four ReLU units: most seeds bend the boundary to ~100%; on the others units die and
+    # the net is left a logistic regression (~87%), never worse
+    assert sum(s >= 0.99 for s in scores) >= 3 and min(scores) >= 0.85, scores
     tips = _train("moons-mlp-tips")
     assert tips.history[-1]["lr"] == pytest.approx(0.05 * 0.1 ** (1000 // 30), rel=1e-3)
     late = [r["train_loss"] for r in tips.history if r["epoch"] >= 500]
