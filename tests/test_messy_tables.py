@@ -224,6 +224,23 @@ def test_chinese_csv_in_gbk_or_with_a_bom_trains(capsys, tmp_path, encoding) -> 
     assert ("is not UTF-8; read it as gb18030" in err) == (encoding != "utf-8-sig")
 
 
+def test_predict_and_evaluate_read_gbk_rows(capsys, tmp_path) -> None:
+    data = tmp_path / "train.csv"
+    data.write_bytes(CHINESE.to_csv(index=False).encode("gbk"))
+    assert main(["train", "--data", str(data), "--target", "标签", "--out",
+                 str(tmp_path / "r"), *FAST]) == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes(CHINESE.drop(columns=["标签"]).head(4).to_csv(index=False).encode("gbk"))
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "r"), str(rows)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    expected = mlplab.load(tmp_path / "r").predict(CHINESE.head(4)).tolist()
+    assert printed[0].endswith(",predicted_标签")
+    assert [line.rsplit(",", 1)[1] for line in printed[1:]] == expected
+    assert main(["evaluate", str(tmp_path / "r"), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == len(CHINESE)
+
+
 def test_an_undecodable_file_says_it_is_an_encoding_problem(capsys, tmp_path) -> None:
     data = tmp_path / "gbk.csv"
     data.write_bytes(CHINESE.to_csv(index=False).encode("gbk"))
