@@ -134,11 +134,16 @@ class _MLPBase(BaseEstimator):
     def _build(self, cfg: RunConfig, n_features: int) -> MLP:
         from mlplab.api import model_spec  # api imports the estimators' package lazily
 
-        model = build_model(model_spec(cfg, n_features, self.task_), seed=cfg.seed)
-        if self.init == params.GLOROT:
-            rs = self.random_state
-            glorot_init(model, params.ACTIVATIONS[self.activation],
-                        check_random_state(rs if isinstance(rs, numbers.Integral) else cfg.seed))
+        spec = model_spec(cfg, n_features, self.task_)
+        if self.init != params.GLOROT:
+            return build_model(spec, seed=cfg.seed)
+        # scikit-learn's init draws from numpy; torch's default init (overwritten) must not
+        # move the caller's global torch RNG, and seeding it costs ~2 ms (CUDA lazy-seed hooks)
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(spec)
+        rs = self.random_state
+        glorot_init(model, params.ACTIVATIONS[self.activation],
+                    check_random_state(rs if isinstance(rs, numbers.Integral) else cfg.seed))
         return model
 
     def _reset(self, task_name: str, n_classes: int, Y: np.ndarray) -> None:
@@ -152,6 +157,7 @@ class _MLPBase(BaseEstimator):
         self.n_iter_, self.t_, self._no_improvement_count = 0, 0, 0
         self.loss_curve_: list[float] = []
         self._optimizer = None
+        self._best_weights: dict[str, np.ndarray] | None = None  # early stopping's best
         if self.early_stopping:
             self.validation_scores_: list[float] | None = []
             self.best_validation_score_: float | None = -np.inf

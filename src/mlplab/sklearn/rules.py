@@ -34,7 +34,6 @@ class SklearnRules(Callback):
                  l2: float, n_train: int, start: int, sgd: bool) -> None:
         self.est, self.val, self.l2, self.n_train = est, val, l2, n_train
         self.start, self.sgd = start, sgd
-        self.best_state: dict[str, torch.Tensor] | None = None
 
     def on_epoch(self, state: TrainState) -> None:
         est: Any = self.est
@@ -81,13 +80,16 @@ class SklearnRules(Callback):
         best = est.best_validation_score_
         if score > best:
             est.best_validation_score_ = score
-            self.best_state = {k: v.detach().clone() for k, v in
-                               state.model.state_dict().items()}
+            # kept on the estimator as numpy (picklable): a warm-started fit that never beats
+            # it ends on these weights, as scikit-learn's _best_coefs
+            est._best_weights = {k: v.detach().cpu().numpy().copy() for k, v in
+                                 state.model.state_dict().items()}
         return not score < best + est.tol
 
     def on_train_end(self, state: TrainState) -> None:
-        if self.best_state is not None:
-            state.model.load_state_dict(self.best_state)
+        best = getattr(self.est, "_best_weights", None)
+        if self.val is not None and best is not None:
+            state.model.load_state_dict({k: torch.from_numpy(v) for k, v in best.items()})
 
 
 def _set_lr(state: TrainState, lr: float) -> None:
