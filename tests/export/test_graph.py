@@ -58,6 +58,16 @@ def task_run(request, tmp_path_factory) -> mlplab.Run:
     return mlplab.train(cfg, out=tmp / "run")
 
 
+@pytest.fixture(scope="module")
+def binary_run(tmp_path_factory) -> mlplab.Run:
+    """One run for the tests about files rather than tasks."""
+    tmp = tmp_path_factory.mktemp("files")
+    cfg = {"data": {"source": str(_mixed(tmp, "binary")), "target": "label",
+                    "impute": "median"}, "model": {"hidden": [8]}, "train": {"epochs": 30},
+           **QUICK}
+    return mlplab.train(cfg, out=tmp / "run")
+
+
 def _new_rows() -> pd.DataFrame:
     """Rows unlike the training ones: a missing number and an unseen category."""
     return pd.DataFrame({"x1": [0.3, -1.2, 2.0], "x2": [np.nan, 2990.0, 3012.5],
@@ -109,24 +119,24 @@ def test_penguins_onnx_passes_for_every_seed(tmp_path: Path) -> None:
             "probabilities"].atol
 
 
-def test_failed_export_writes_nothing(task_run, tmp_path: Path, monkeypatch) -> None:
+def test_failed_export_writes_nothing(binary_run, tmp_path: Path, monkeypatch) -> None:
     """Issue 15: a failed check leaves no model.onnx / .onnx.data / sidecar behind."""
     monkeypatch.setitem(graph.TOLERANCE, "probabilities", graph.Tolerance(-1.0, 0.0))
     monkeypatch.setitem(graph.TOLERANCE, "values", graph.Tolerance(-1.0, 0.0))
     for fmt in GRAPHS:
         with pytest.raises(RunError, match="disagrees"):
-            export(task_run, fmt, tmp_path / f"m.{fmt}")
+            export(binary_run, fmt, tmp_path / f"m.{fmt}")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_refuses_to_overwrite(task_run, tmp_path: Path) -> None:
+def test_refuses_to_overwrite(binary_run, tmp_path: Path) -> None:
     path = tmp_path / "m.pt2"
-    export(task_run, "exported-program", path)
+    export(binary_run, "exported-program", path)
     before = path.read_bytes()
     with pytest.raises(RunError, match="exists"):
-        export(task_run, "exported-program", path)
+        export(binary_run, "exported-program", path)
     assert path.read_bytes() == before
-    export(task_run, "exported-program", path, overwrite=True)
+    export(binary_run, "exported-program", path, overwrite=True)
 
 
 def test_predict_script_behaves_like_mlplab_predict(task_run, tmp_path: Path) -> None:
@@ -153,16 +163,16 @@ def test_predict_script_behaves_like_mlplab_predict(task_run, tmp_path: Path) ->
     assert bad.returncode != 0 and "missing input column(s): flag" in bad.stderr
 
 
-def test_cli_export_out_overwrite_and_deprecated_output(task_run, tmp_path: Path,
+def test_cli_export_out_overwrite_and_deprecated_output(binary_run, tmp_path: Path,
                                                        capsys) -> None:
     from mlplab.cli.main import main
 
     out = tmp_path / "train.py"
-    assert main(["export", str(task_run.path), "-f", "train-script", "-o", str(out)]) == 0
-    assert main(["export", str(task_run.path), "-f", "train-script", "--out", str(out)]) == 2
+    assert main(["export", str(binary_run.path), "-f", "train-script", "-o", str(out)]) == 0
+    assert main(["export", str(binary_run.path), "-f", "train-script", "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
-    assert main(["export", str(task_run.path), "-f", "train-script", "--output", str(out),
+    assert main(["export", str(binary_run.path), "-f", "train-script", "--output", str(out),
                  "--overwrite"]) == 0
     assert "--output is deprecated" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="did you mean 'onnx'"):
-        export(task_run, "onx")
+        export(binary_run, "onx")
