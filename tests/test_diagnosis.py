@@ -205,3 +205,12 @@ def test_saturation_that_hurts_is_named_in_the_words_of_the_users_module():
     assert "layer 1 (sigmoid)" in top.detail
     assert "nn.ReLU in your module" in top.suggestion
     assert "--scale standard" not in top.suggestion  # the inputs are standardised already
+
+
+def test_the_diagnosis_speaks_the_reports_language(corpus):
+    run, _ = corpus["circles-linear"]
+    ev = evidence_for(run, mlplab.prepare(run.config))
+    zh, en = diagnose(ev, "zh")[0], diagnose(ev, "en")[0]
+    assert zh.code == en.code == "linear_model"
+    assert zh.title == "模型是线性的" and en.title == "the model is linear"
+    assert "nn.ReLU" not in zh.suggestion and "--activation relu" in zh.suggestion

@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -72,12 +73,18 @@ class Finding:
 
 
 Check = Callable[[Evidence], "Finding | None"]
+_LANG: ContextVar[str | None] = ContextVar("diagnosis_lang", default=None)
+
+
+def _tr(key: str, **fmt: Any) -> str:
+    """The catalog text in the language :func:`diagnose` was asked for."""
+    return tr(key, _LANG.get(), **fmt)
 
 
 def _finding(code: str, level: str, detail: str, actions: list[Action] | None = None,
              **fmt: Any) -> Finding:
-    return Finding(code, level, tr(f"diagnosis.{code}.title"),
-                   detail or tr(f"diagnosis.{code}.detail", **fmt),
+    return Finding(code, level, _tr(f"diagnosis.{code}.title"),
+                   detail or _tr(f"diagnosis.{code}.detail", **fmt),
                    actions=actions or [])
 
 
@@ -115,21 +122,21 @@ def check_lr(ev: Evidence) -> Finding | None:
         ups = float((d > 0).mean())
         chance = ev.chance_loss
         if chance is not None and loss.max() > 3 * chance:
-            parts.append(tr("diagnosis.lr_too_high.blown", max=loss.max(), chance=chance))
+            parts.append(_tr("diagnosis.lr_too_high.blown", max=loss.max(), chance=chance))
         if loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5:
-            parts.append(tr("diagnosis.lr_too_high.rising", last=loss[-1],
+            parts.append(_tr("diagnosis.lr_too_high.rising", last=loss[-1],
                             ratio=loss[-1] / loss.min(), best=loss.min()))
         if ups >= 0.3 and float(np.median(rel)) > 0.05:
-            parts.append(tr("diagnosis.lr_too_high.oscillating", ups=ups,
+            parts.append(_tr("diagnosis.lr_too_high.oscillating", ups=ups,
                             rel=float(np.median(rel))))
     limit = LR_LIMITS.get(ev.optimizer or "")
     if ev.lr is not None and limit is not None and ev.lr > 5 * limit and not _good(ev):
-        parts.append(tr("diagnosis.lr_too_high.large", lr=ev.lr, optimizer=ev.optimizer,
+        parts.append(_tr("diagnosis.lr_too_high.large", lr=ev.lr, optimizer=ev.optimizer,
                         limit=limit))
     if not parts:
         return None
     rate = f" {ev.lr:g}" if ev.lr else ""
-    return _finding("lr_too_high", "problem", tr("diagnosis.lr_too_high.detail",
+    return _finding("lr_too_high", "problem", _tr("diagnosis.lr_too_high.detail",
                                                  evidence="; ".join(parts), lr=rate),
                     [Action("lower_lr", "lr", -1, _lower(ev)), Action("clip", "clip")])
 
@@ -234,11 +241,11 @@ def check_units(ev: Evidence) -> Finding | None:
     if _good(ev) or not (dead or sat):
         return None
     if dead:
-        where = ", ".join(f"{tr('diagnosis.layer', n=i + 1)}: {v:.0%}" for i, v in dead)
+        where = ", ".join(f"{_tr('diagnosis.layer', n=i + 1)}: {v:.0%}" for i, v in dead)
         return _finding("dead_units", "warning", "",
                         [Action("leaky", "activation"), Action("lower_lr", "lr", -1, _lower(ev)),
                          Action("init_kaiming", "init")], where=where)
-    where = ", ".join(f"{tr('diagnosis.layer', n=i + 1)} "
+    where = ", ".join(f"{_tr('diagnosis.layer', n=i + 1)} "
                       f"({acts[i] if i < len(acts) else '?'}): {v:.0%}" for i, v in sat)
     return _finding("saturated_units", "problem" if max(v for _, v in sat) >= 0.5 else "warning",
                     "", [Action("scale", "scale"), Action("relu", "activation"),
@@ -287,7 +294,7 @@ def check_fit(ev: Evidence) -> Finding | None:
         actions.append(Action("higher_lr", "lr", +1, {"lr": ev.lr * 10}))
     actions += [Action("wider", "capacity", +1), Action("nonlinear", "activation")]
     return _finding("underfitting", "warning", "", actions, metric=ev.score, train=train,
-                    still=tr("diagnosis.underfitting.still") if still else "")
+                    still=_tr("diagnosis.underfitting.still") if still else "")
 
 
 def check_imbalance(ev: Evidence) -> Finding | None:
@@ -338,16 +345,25 @@ def _text(action: Action, custom: bool) -> str:
     key = f"diagnosis.do.{action.key}"
     if custom and f"{key}.module" in catalog("en"):
         key += ".module"
-    return tr(key, **action.fmt)
+    return _tr(key, **action.fmt)
 
 
-def diagnose(ev: Evidence) -> list[Finding]:
-    """The findings, best explanation first; one "ok" finding if all is well.
+def diagnose(ev: Evidence, lang: str | None = None) -> list[Finding]:
+    """The findings, best explanation first; one "ok" finding if all is well; texts in
+    ``lang`` (default: the locale's, else English).
 
     Generic symptoms are folded into a specific cause; every topic (learning rate, capacity,
     epochs, ...) gets one direction, chosen by the best-ranked finding; suggestions the run
     already follows are dropped.
     """
+    token = _LANG.set(lang)
+    try:
+        return _diagnose(ev)
+    finally:
+        _LANG.reset(token)
+
+
+def _diagnose(ev: Evidence) -> list[Finding]:
     found = [f for check in CHECKS if (f := check(ev)) is not None]
     if {f.code for f in found} & EXPLAINS_POOR_FIT:
         found = [f for f in found if f.code not in FOLDED]
@@ -366,7 +382,7 @@ def diagnose(ev: Evidence) -> list[Finding]:
             f.suggestion += "."
     if not found:
         score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}")
-        tail = tr("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
+        tail = _tr("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
             else ""
         found.append(_finding("ok", "ok", "", tail=tail))
     return found

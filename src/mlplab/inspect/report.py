@@ -256,7 +256,7 @@ def write_report(run: Any, p: Any = None, snapshots: Any = None,
         p = prepare(run.config)
     data = data or PlotData.from_prepared(p)
     figs = write_figures(run, data, out, snapshots)
-    findings = diagnose(evidence_for(run, p, snapshots))
+    findings = diagnose(evidence_for(run, p, snapshots), lang)
     write_json(out / "diagnosis.json", [f.to_dict() for f in findings])
     atomic_write_text(out / "report.html",
                       report_html(run, figs, findings, snapshots, data, lang))

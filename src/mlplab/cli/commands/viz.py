@@ -66,7 +66,7 @@ def report(
     snaps = _snapshots(run_dir)
     p, _ = _plot_data(run, None, None, 0)
     path = write_report(run, p, snaps, lang=lang)
-    out.print(diagnosis_text(diagnose(evidence_for(run, p, snaps))), markup=False)
+    out.print(diagnosis_text(diagnose(evidence_for(run, p, snaps), lang)), markup=False)
     out.print(f"report written to {path}")
     if open_:
         _open(path)
