@@ -200,3 +200,11 @@ def test_cli_recipes_explain_and_the_run_summary(tmp_path, capsys):
     assert "warning: the train split has 5 rows" in text
     assert "train.epochs: 1 here, 1000 by default" in text
     assert main(["recipes", "--explain", "nope"]) == 2
+    capsys.readouterr()
+    assert main(["train", "--recipe", "linear-regression", "-q", "-o", str(tmp_path / "lr")]) == 0
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "lr")]) == 0
+    shown = capsys.readouterr().out
+    # regression: a 1 -> 1 linear model was labelled "activation: relu"
+    assert "model    1 -> 1  activation: none (no hidden layer)" in shown
+    assert "relu" not in shown
