@@ -50,15 +50,19 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
     n_iter_no_change, max_fun
-        As in :class:`sklearn.neural_network.MLPClassifier`. ``alpha`` becomes a coupled L2
-        ``optim.weight_decay = alpha / batch_size``, scikit-learn's penalty.
+        As in :class:`sklearn.neural_network.MLPClassifier`, checked by its
+        ``_parameter_constraints`` (``InvalidParameterError``, same wording). ``alpha`` is
+        scikit-learn's L2 on the weight matrices only, a coupled decay ``alpha / batch_size``.
     class_weight : None, 'balanced' or dict
         Multiplies the sample weights per class, as in scikit-learn's linear models.
     loss : str
         ``'auto'`` (binary cross-entropy on logits, or cross-entropy for multiclass) or an
         mlplab loss name (``'cross_entropy'`` gives a two-unit head for binary data).
-    dropout, batchnorm, init
-        mlplab's model options (``model.dropout``, ``model.batchnorm``, ``model.init``).
+    init : str
+        ``'glorot'`` (default): scikit-learn's initialisation, the same initial weights for an
+        integer ``random_state``; or an mlplab scheme (``'default'``, ``'kaiming'``, ...).
+    dropout, batchnorm
+        mlplab's model options (``model.dropout``, ``model.batchnorm``).
     scheduler : str
         mlplab's learning-rate schedule (``'none'``, ``'cosine'``, ``'onecycle'``, ...).
     threshold : float
@@ -70,10 +74,11 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     Attributes
     ----------
-    classes_, n_features_in_, feature_names_in_, loss_curve_, validation_scores_,
+    classes_, n_features_in_, feature_names_in_, loss_, loss_curve_, validation_scores_,
     best_validation_score_, best_loss_, n_iter_, t_, n_outputs_, n_layers_, out_activation_,
     coefs_, intercepts_
-        As in scikit-learn.
+        As in scikit-learn (``n_iter_`` counts the last call's epochs; ``coefs_`` and
+        ``intercepts_`` are live views: writing into them changes the model).
     model_ : mlplab.models.MLP
         The trained PyTorch module.
     run_config_ : RunConfig
@@ -202,7 +207,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     ``'squared_error'`` or ``'absolute_error'``, or mlplab's ``'mse'``/``'l1'``), plus the
     mlplab extras of :class:`MLPClassifier` (without ``class_weight`` and ``threshold``).
     mlplab's mse is the plain mean of squared errors (scikit-learn halves it), so at equal
-    ``learning_rate_init`` SGD steps are twice scikit-learn's.
+    ``learning_rate_init`` SGD steps are twice scikit-learn's. ``loss='poisson'`` is refused:
+    mlplab has no Poisson loss yet (docs/estimator.md lists every difference).
 
     Example
     -------
