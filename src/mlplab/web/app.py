@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, UploadFile, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlplab.errors import ConfigError, MlplabError
@@ -62,6 +62,19 @@ def page_texts(lang: str) -> dict[str, str]:
 
 
 HTML_LANG = {"zh": "zh-CN"}  # catalog code -> the page's <html lang>
+
+
+def cjk_font_path() -> Path | None:
+    """Noto Sans CJK from the ``noto-cjk`` package, for pages in Chinese on machines without
+    a CJK font (the page asks for it only when no local font has the glyphs)."""
+    try:
+        import noto_cjk
+    except ImportError:
+        return None
+    try:
+        return Path(noto_cjk.otc_path("sans"))
+    except noto_cjk.FontNotInstalled:  # the catalog without the font package
+        return None
 
 
 def create_app(limits: Limits | None = None, token: str | None = None) -> FastAPI:
@@ -99,6 +112,14 @@ def create_app(limits: Limits | None = None, token: str | None = None) -> FastAP
         code = resolve_lang(lang[:16])
         return {"lang": code, "html_lang": HTML_LANG.get(code, code),
                 "languages": languages(), "texts": page_texts(code)}
+
+    @app.get("/api/fonts/cjk", include_in_schema=False)
+    async def cjk_font() -> Response:
+        path = cjk_font_path()
+        if path is None:
+            return Response(status_code=404)
+        return FileResponse(path, media_type="font/collection",
+                            headers={"Cache-Control": "max-age=86400"})
 
     @app.get("/api/status")
     async def status() -> dict[str, Any]:

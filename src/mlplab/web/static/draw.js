@@ -154,7 +154,7 @@ function drawNetwork() {
     if (img) { ctx.imageSmoothingEnabled = true; ctx.drawImage(img, x - node / 2 + 1, y - node / 2 + 1, node - 2, node - 2); }
     S.nodes.push({x, y, node, l, j});
   }));
-  ctx.fillStyle = "#6b7386"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "right";
+  ctx.fillStyle = "#6b7386"; ctx.font = '11px system-ui, sans-serif, "mlplab CJK"'; ctx.textAlign = "right";
   const room = colX(0) - node / 2 - 6;
   pos[0].forEach(([x, y], j) => ctx.fillText(fit(ctx, inputLabel(S.data.inputs[j] || ""), room), x - node / 2 - 4, y + 4));
   ctx.textAlign = "center";
