@@ -213,3 +213,26 @@ def test_users_own_module_is_written_out_and_reproduces(tmp_path: Path) -> None:
     assert "must not run" not in source
     _assert_reproduced(run, results["user"])
 
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_gbk_file_with_tokens_and_decimal_commas_reproduces(tmp_path: Path) -> None:
+    """A GBK CSV from Excel with Chinese names, '?' for missing and decimal commas."""
+    from mlplab.config import DataConfig
+
+    if not {"na_values", "decimal"} <= set(DataConfig.model_fields):
+        pytest.skip("this mlplab reads no na_values / decimal")
+    rng = np.random.default_rng(8)
+    n = 120
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    rows = [f"{x:.3f}".replace(".", ",") if i % 10 else "?" for i, x in enumerate(a)]
+    df = pd.DataFrame({"特征一": rows, "特征二": np.round(b, 3),
+                       "类别": rng.choice(["猫", "狗"], n),
+                       "标签": np.where(a + b > 0, "是", "否")})
+    path = tmp_path / "excel.csv"
+    path.write_bytes(df.to_csv(index=False, sep=";").encode("gbk"))
+    cfg = _merge({"data": {"source": str(path), "target": "标签", "impute": "median",
+                           "na_values": ["?"], "decimal": ","},
+                  "model": {"hidden": [4]}, "train": {"epochs": 20}}, QUICK)
+    runs = _train_all({"gbk": cfg}, tmp_path)
+    _assert_reproduced(runs["gbk"], _run_scripts(runs, tmp_path)["gbk"])

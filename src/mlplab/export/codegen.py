@@ -123,14 +123,24 @@ FEATURES = {features!r}  # raw input columns, in order
 NUMERIC = {numeric!r}  # column: [center, spread, fill for missing (None: refuse)]
 CATEGORIES = {categories!r}  # column: known values, one-hot (unseen -> zeros)
 CATEGORY_FILL = {category_fill!r}  # column: value used for missing entries
+NA_VALUES = {na_values!r}  # text that means "missing"
+DECIMAL = {decimal!r}  # the decimal mark of numbers written as text
+
+
+def is_missing(v):
+    return v is None or v != v or (isinstance(v, str) and (v.strip() == ""
+                                                          or v.strip() in NA_VALUES))
 
 
 def to_number(v):
     """One raw cell -> float (NaN when missing); True/False count as 1/0."""
-    if v is None or (isinstance(v, str) and v.strip() == "") or v != v:
+    if is_missing(v):
         return float("nan")
-    if isinstance(v, str) and v.strip().lower() in ("true", "false"):
-        return float(v.strip().lower() == "true")
+    if isinstance(v, str):
+        v = v.strip()
+        if v.lower() in ("true", "false"):
+            return float(v.lower() == "true")
+        v = v.replace(DECIMAL, ".") if DECIMAL != "." else v
     return float(v)
 
 
@@ -160,7 +170,7 @@ def preprocess(table):
             known = [str(c) for c in CATEGORIES[col]]
             block = np.zeros((len(values), len(known)))
             for i, v in enumerate(values):
-                if v is None or v != v:
+                if is_missing(v):
                     v = CATEGORY_FILL.get(col)
                     if v is None:
                         raise ValueError(f"missing values in column {{col!r}}")
@@ -172,10 +182,17 @@ def preprocess(table):
 
 def preprocess_code(pre: Preprocessor) -> str:
     """The constants and the ``preprocess(table)`` function for ``pre`` (a fitted run's)."""
+    derived = [c for c in pre.input_columns if c in (getattr(pre, "dates", None) or {})
+               or c in (getattr(pre, "durations", None) or {})]
+    if derived:
+        raise RunError(f"the date/duration column '{derived[0]}' cannot be written as code yet",
+                       hint="use --format onnx, torchscript or exported-program")
     numeric = {c: [pre.center[c], pre.spread[c], pre.fill.get(c)] for c in pre.numeric}
     fill = {c: pre.fill[c] for c in pre.categorical if pre.fill.get(c) is not None}
     return PREPROCESS_CODE.format(features=list(pre.input_columns), numeric=numeric,
                                   categories=pre.categorical, category_fill=fill,
+                                  na_values=list(getattr(pre, "na_values", []) or []),
+                                  decimal=getattr(pre, "decimal", "."),
                                   n_out=len(pre.feature_names_out))
 
 

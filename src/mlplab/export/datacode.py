@@ -133,7 +133,7 @@ def data_code(cfg: RunConfig, features: list[str], targets: list[str], *,
                        hint="train from a CSV/Parquet file (or a built-in dataset) to export "
                        "a training script")
     else:
-        code = _file(d.source, data_file)
+        code = _file(d.source, data_file, getattr(d, "encoding", None), targets)
     return code + "\n" + _missing(d.impute, features, targets)
 
 
@@ -171,30 +171,30 @@ def _sklearn(name: str) -> str:
             f"frame = bunch.data.reset_index(drop=True)\nframe[{target!r}] = {label}")
 
 
-def _file(source: str, data_file: str | None) -> str:
+def _file(source: str, data_file: str | None, encoding: str | None,
+          targets: list[str]) -> str:
     path = Path(source)
     shown = data_file or (str(path.resolve()) if path.exists() else path.name)
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"DATA_FILE = {shown!r}\nframe = pd.read_parquet(DATA_FILE)\n" \
             "frame.columns = [str(c) for c in frame.columns]"
-    sep, encoding = _text_format(path)
+    sep, encoding = _text_format(path, encoding, targets)
     return (f"DATA_FILE = {shown!r}  # put the file next to this script, or give its path\n"
             f"frame = pd.read_csv(DATA_FILE, sep={sep!r}, encoding={encoding!r}, "
             "skipinitialspace=True,\n                    low_memory=False)\n"
             "frame.columns = [str(c) for c in frame.columns]")
 
 
-def _text_format(path: Path) -> tuple[str, str]:
+def _text_format(path: Path, encoding: str | None, expect: list[str]) -> tuple[str, str]:
     """(separator, encoding) as mlplab's reader finds them; defaults when the file is gone."""
+    from mlplab.data.tabular import detect_encoding
+
     default = {".tsv": "\t", ".tab": "\t"}.get(path.suffix.lower(), ",")
     if not path.is_file():
-        return default, "utf-8-sig"
+        return default, encoding or "utf-8-sig"
     head = path.read_bytes()[:65536]
-    try:
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError:
-        text, encoding = head.decode("latin-1"), "latin-1"
+    encoding = encoding or detect_encoding(path, head, expect)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=False)
     lines = text.splitlines()
     if lines and default in lines[0] and path.suffix.lower() in (".csv", ".tsv", ".tab"):
         return default, encoding

@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mlplab.data.columns import to_float
 from mlplab.errors import MlplabError, RunError
 from mlplab.export.codegen import output_columns, target_scaler
 from mlplab.runs import store as runs
@@ -84,6 +85,11 @@ class RawInputModel(nn.Module):
         super().__init__()
         pre = run.preprocessor
         cols = list(pre.input_columns)
+        derived = [c for c in cols if c in (getattr(pre, "dates", None) or {})
+                   or c in (getattr(pre, "durations", None) or {})]
+        if derived:
+            raise RunError(f"the date/duration column '{derived[0]}' cannot go into a graph "
+                           "export yet", hint="drop it (--drop) to export this model")
         # one row per output feature (feature_names_out order):
         # (source column, numeric?, center, spread, category code, fill for NaN)
         spec: list[tuple[int, bool, float, float, float, float]] = []
@@ -154,11 +160,9 @@ def encode_rows(run: Run, X: Any) -> np.ndarray:
             vals = frame[c].astype(object)
             codes = pd.Index(pre.categorical[c], dtype=object).get_indexer(vals)
             out[:, i] = np.where(vals.isna().to_numpy(), np.nan, codes)
-        else:
-            col = frame[c]
-            out[:, i] = col.to_numpy(dtype=np.float64, na_value=np.nan) \
-                if pd.api.types.is_bool_dtype(col) else \
-                pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+        else:  # as mlplab reads numbers: bools, "?"-style tokens, decimal commas
+            out[:, i] = to_float(frame[c], c, getattr(pre, "na_values", ()),
+                                 getattr(pre, "decimal", "."))
     return out
 
 
