@@ -371,7 +371,9 @@ def optimizer_code(cfg: RunConfig) -> str:
     name = type(probe).__name__
     args = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}"
                      for k, v in probe.defaults.items() if k in OPTIM_ARGS.get(name, ()))
-    return f"torch.optim.{name}(model.parameters(), {args})"
+    call = f"torch.optim.{name}(model.parameters(), {args})"
+    long = len("optimizer = " + call) > 99
+    return f"torch.optim.{name}(\n    model.parameters(), {args})" if long else call
 
 
 def schedule_code(src: Source) -> str | None:
