@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class Run:
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.model.eval()  # once, here: prediction must never switch the shared model's mode
+
     # --- inference -----------------------------------------------------------------------
 
     @property
@@ -115,13 +119,24 @@ class Run:
         return self.target_encoder.inverse_values(out) if not self.task.is_classification \
             else out
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        was = self.model.training
-        self.model.eval()
-        try:
-            outs = [self.model(x[i:i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
-        finally:
-            self.model.train(was)
+    def _forward(self, x: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor] | None = None
+                 ) -> torch.Tensor:
+        """``head(model(x))`` in blocks of PREDICT_CHUNK rows, the last one zero-padded.
+
+        Kernels compute in an order that depends on the shape: BLAS sums a 1-row matrix
+        product differently from a 4096-row one, and vectorised ``sigmoid``/``exp`` round the
+        tail of a tensor differently from its body. So every row goes through the same shapes
+        at the same positions: its result never depends on which other rows are predicted with
+        it. The model is in eval mode from construction on; prediction never changes it.
+        """
+        outs = []
+        for i in range(0, max(len(x), 1), PREDICT_CHUNK):
+            block = x[i:i + PREDICT_CHUNK]
+            m = len(block)
+            if m < PREDICT_CHUNK:
+                block = torch.cat([block, block.new_zeros(PREDICT_CHUNK - m, *block.shape[1:])])
+            out = self.model(block)
+            outs.append((out if head is None else head(out))[:m])
         return torch.cat(outs) if len(outs) != 1 else outs[0]
 
     @torch.inference_mode()
@@ -130,16 +145,16 @@ class Run:
         if not self.task.is_classification:
             raise RunError("predict_proba is for classifiers; this run is a regression",
                            hint="use predict")
-        return self.task.proba(self._forward(self.features(X))).cpu().numpy()
+        return self._forward(self.features(X), self.task.proba).cpu().numpy()
 
     @torch.inference_mode()
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted original labels (n,), 0/1 label sets (n, L), or values (n,) / (n, t)."""
-        out = self._forward(self.features(X))
         if not self.task.is_classification:
-            vals = self.target_encoder.inverse_values(out.cpu().numpy())
+            vals = self.target_encoder.inverse_values(self._forward(self.features(X)).cpu().numpy())
             return vals[:, 0] if vals.shape[1] == 1 else vals
-        idx = self.task.labels(self.task.proba(out)).cpu().numpy()
+        task = self.task
+        idx = self._forward(self.features(X), lambda z: task.labels(task.proba(z))).cpu().numpy()
         return idx if self.task.name == "multilabel" else self.target_encoder.inverse(idx)
 
     def predict_frame(self, X: ArrayLike) -> pd.DataFrame:
