@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
@@ -38,6 +39,12 @@ def test_regression_uses_regressors_and_r2():
     ref = Ridge().fit(p.X["train"], p.y["train"][:, 0])
     assert rows[1].metrics["r2"] == pytest.approx(r2_score(p.y["test"], ref.predict(p.X["test"])))
     assert "accuracy" not in rows[0].metrics
+    # errors in the target's own units, not the standardised ones the models trained on
+    scale = p.target_encoder.scaler["scale"][0]
+    test_y = p.target_encoder.inverse_values(p.y["test"])[:, 0]
+    pred = p.target_encoder.inverse_values(ref.predict(p.X["test"])[:, None])[:, 0]
+    assert scale != pytest.approx(1.0)
+    assert rows[1].metrics["mae"] == pytest.approx(float(np.abs(test_y - pred).mean()))
 
 
 def test_outputs_and_boundary_grid(tmp_path):

@@ -162,8 +162,9 @@ def _scores(p: Prepared, split: str, out: np.ndarray) -> dict[str, Any]:
     from mlplab.metrics import classification_metrics, regression_metrics
 
     y = p.y[split]
-    if not p.task.is_classification:
-        return regression_metrics(y, out)
+    if not p.task.is_classification:  # trained on standardised targets; scored in their units
+        inverse = p.target_encoder.inverse_values
+        return regression_metrics(inverse(y), inverse(out))
     return classification_metrics(y, out, task=p.task.name, threshold=p.task.threshold,
                                   n_classes=len(p.target_encoder.classes))
 
