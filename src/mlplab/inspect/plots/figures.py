@@ -92,8 +92,9 @@ def _residuals(c: Context) -> bytes | None:
     if c.task.is_classification:
         return None
     s = c.eval_split()
-    return png_bytes(curves.residuals_figure(c.data.y[s], c.outputs(s), c.data.class_names[0],
-                                             split=s))
+    inverse = c.run.target_encoder.inverse_values  # standardised targets -> the target's units
+    return png_bytes(curves.residuals_figure(inverse(c.data.y[s]), inverse(c.outputs(s)),
+                                             c.data.class_names[0], split=s))
 
 
 def _neurons(c: Context) -> bytes | None:
