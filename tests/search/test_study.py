@@ -211,7 +211,7 @@ def check_killed_worker_retried(storage: str, tmp_path: Path) -> None:
     trials = load(storage, "killed", tmp_path).trials
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     assert trials[1].system_attrs["failed_trial"] == running[0].number == 0
-    assert trials[1].params == running[0].params
+    assert trials[0].params and trials[1].params == trials[0].params
     summary = pd.read_csv(tmp_path / "b" / "summary.csv")
     assert summary["state"].tolist() == ["complete", "fail"]
 
