@@ -66,6 +66,23 @@ def test_pruned_trials_are_marked_and_not_ranked(tmp_path):
     assert (tmp_path / "sw" / "best.json").is_file()
 
 
+def test_members_trained_alone_are_pruned_too(tmp_path):
+    """Members an ensemble cannot run (here: a step schedule) report to the pruner through a
+    callback and stop at the epoch it says, marked pruned."""
+    journal = tmp_path / "s.journal"
+    study = optuna.create_study(study_name="solo", storage=optuna_storage(journal, tmp_path),
+                                direction="minimize")
+    for lr in [0.5] * 5 + [0.001]:
+        study.enqueue_trial({"optim.lr": lr})
+    cfg = {**BASE, "schedule": {"name": "step", "step_size": 100}}
+    res = optuna_sweep(cfg, LR, 6, storage=journal, study_name="solo", metric="val_loss",
+                       batch=5, out=tmp_path / "sw", seed=0)
+    assert res.n_batched == 0
+    assert res.table["state"].tolist() == ["complete"] * 5 + ["pruned"]
+    pruned = res.runs[5]
+    assert pruned.info["epochs_run"] == 10 and [h["epoch"] for h in pruned.history] == [10]
+
+
 def test_study_refuses_another_metric(tmp_path):
     """A study ranks by one metric; a worker asking for another is refused up front."""
     from mlplab.errors import ConfigError
