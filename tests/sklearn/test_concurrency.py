@@ -86,3 +86,14 @@ def test_fit_leaves_the_callers_thread_count_alone_in_worker_threads(fitted):
 
     with ThreadPoolExecutor(2) as pool:
         assert list(pool.map(fit_and_count, range(4))) == [2, 2, 2, 2]
+
+
+@pytest.mark.slow
+def test_loky_workers_get_no_more_threads_than_joblib_gives_them():
+    """joblib's loky workers start with OMP_NUM_THREADS = cores // n_jobs; the policy's
+    allowance (what a step big enough to want every core gets) stays within it."""
+    n_jobs = 2
+    expected = max(1, (joblib.cpu_count() or 1) // n_jobs)
+    with joblib.parallel_backend("loky", n_jobs=n_jobs):
+        got = joblib.Parallel()(joblib.delayed(threads.allowed_threads)() for _ in range(2))
+    assert all(allowed <= expected for allowed in got)
