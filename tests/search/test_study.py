@@ -54,6 +54,8 @@ def test_pruned_trials_are_marked_and_not_ranked(tmp_path):
         run = res.runs[k]
         assert run.info["epochs_run"] == 10 and run.info["stop_reason"] == "pruned"
         assert [h["epoch"] for h in run.history] == [10]
+        # frozen from then on: its final metrics are those of epoch 10
+        assert run.metrics["val"]["loss"] == pytest.approx(run.history[0]["val_loss"], rel=1e-5)
         history = pd.read_csv(run.path / "history.csv")
         assert history["epoch"].tolist() == [10]
     summary = pd.read_csv(tmp_path / "sw" / "summary.csv")
