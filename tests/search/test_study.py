@@ -124,6 +124,22 @@ def test_errors_leave_no_trial_running(tmp_path, monkeypatch):
         optuna_sweep(BASE, LR, 0, storage=journal, study_name="nope", out=tmp_path / "sw")
 
 
+def test_unreachable_database_is_one_error_line_without_the_password(tmp_path, capsys,
+                                                                    monkeypatch):
+    from mlplab.cli.main import main
+    from mlplab.search import study as study_module
+
+    monkeypatch.setattr(study_module, "DB_ATTEMPTS", 1)
+    args = write_inputs(tmp_path)
+    out = tmp_path / "sw"
+    assert main(["sweep", *args, "--optuna", "2", "--out", str(out), "--storage",
+                 "postgresql://me:s3cret@127.0.0.1:1/db"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the Optuna storage "
+                          "postgresql+psycopg://me:***@127.0.0.1:1/db: connection failed")
+    assert "s3cret" not in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 # --- several worker processes -------------------------------------------------------------
 
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 HEARTBEAT = 60  # seconds between a running trial's heartbeats (database storages)
 MAX_RETRY = 3  # times a trial whose worker died is retried
-SCHEMA_ATTEMPTS = 5  # tries to open a database storage whose tables another worker creates
+DB_ATTEMPTS = 5  # tries to open a database storage (tables being created by another worker)
 # URL schemes without a driver -> the driver mlplab[sweep] installs (psycopg 3)
 DRIVERS = {"postgresql://": "postgresql+psycopg://", "postgres://": "postgresql+psycopg://"}
 
@@ -77,13 +77,14 @@ def optuna_storage(storage: str | Path | None, default_dir: Path,
     # RetryFailedTrialCallback was renamed in Optuna 4.9; both retry with the same params
     retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback",
                         optuna.storages.RetryFailedTrialCallback)
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
     for plain, with_driver in DRIVERS.items():
         if s.startswith(plain):
             s = with_driver + s.removeprefix(plain)
-
-    for attempt in range(SCHEMA_ATTEMPTS):
+    error: Exception | None = None
+    for attempt in range(DB_ATTEMPTS):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -91,19 +92,25 @@ def optuna_storage(storage: str | Path | None, default_dir: Path,
                     s, heartbeat_interval=heartbeat,
                     heartbeat_stale_trial_callback=retry_cls(max_retry=MAX_RETRY),
                     engine_kwargs={"pool_pre_ping": True})
-        except (IntegrityError, ProgrammingError):
+        except DBAPIError as e:
             # workers starting together on an empty database race to create Optuna's
-            # tables; the loser finds them made on the next attempt
-            if attempt == SCHEMA_ATTEMPTS - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-        except Exception as e:  # sqlalchemy: bad URL, missing driver, server not reachable
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"cannot open the Optuna storage '{s}': {first}",
-                              hint="e.g. postgresql+psycopg://USER:PASSWORD@HOST:5432/DB "
-                                   "(pip install 'mlplab[sweep]' brings the psycopg driver)"
-                              ) from None
-    raise AssertionError("unreachable")
+            # tables (the loser finds them made on the next attempt); a server starting up
+            error = e
+            if attempt < DB_ATTEMPTS - 1:
+                time.sleep(0.5 * (attempt + 1))
+        except Exception as e:  # a malformed URL, a missing driver
+            error = e
+            break
+    assert error is not None
+    text = str(getattr(error, "orig", None) or error).strip()
+    try:  # never print a password
+        shown = make_url(s).render_as_string(hide_password=True)
+    except Exception:
+        shown = "the storage URL"
+    raise ConfigError(f"cannot open the Optuna storage {shown}: "
+                      f"{text.splitlines()[0] if text else type(error).__name__}",
+                      hint="e.g. postgresql://USER:PASSWORD@HOST:5432/DB (pip install "
+                           "'mlplab[sweep]' brings the psycopg driver)")
 
 
 @contextmanager
