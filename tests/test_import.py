@@ -176,3 +176,19 @@ def test_a_module_ending_in_softmax_is_told_to_remove_it(tmp_path):
                          {"data": {"source": "gaussians", "n_samples": 50}}, save=False)
     assert run.task.loss == "nll"  # the softmax output is read as probabilities
     np.testing.assert_allclose(run.predict_proba([[2.0, 2.0]]).sum(), 1.0, rtol=1e-6)
+
+
+def test_the_diagnosis_of_an_imported_model_does_not_invent_a_history(learner):
+    """An import has no training history: no "the loss fell steadily"; the model's own
+    statistics (hooks on its Linear layers) and final scores are what it reads."""
+    import mlplab
+    from mlplab.inspect.diagnosis import diagnose, evidence_for
+
+    tmp_path, _, acc = learner
+    assert _import(tmp_path) == 0
+    run = mlplab.load(tmp_path / "run", model=load_module(f"{tmp_path / 'net.py'}:SimpleNN"))
+    ev = evidence_for(run, mlplab.prepare(run.config))
+    assert ev.history == [] and ev.train_score() == pytest.approx(acc)
+    assert ev.activations == ["relu", "relu"] and ev.linear is False
+    text = " ".join(f.detail for f in diagnose(ev, "en"))
+    assert "fell steadily" not in text

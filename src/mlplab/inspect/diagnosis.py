@@ -381,10 +381,12 @@ def _diagnose(ev: Evidence) -> list[Finding]:
         if f.suggestion:
             f.suggestion += "."
     if not found:
-        score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}")
+        score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}") or \
+            ev.final_scores.get("test") or ev.final_scores.get("val")
         tail = _tr("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
             else ""
-        found.append(_finding("ok", "ok", "", tail=tail))
+        untrained = _tr("diagnosis.ok.untrained", tail=tail) if not ev.history else ""
+        found.append(_finding("ok", "ok", untrained, tail=tail))
     return found
 
 

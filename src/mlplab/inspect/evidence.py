@@ -66,6 +66,9 @@ class Evidence:
     split_rows: dict[str, int] = field(default_factory=dict)  # rows per non-empty split
     reference: float | None = None  # k-NN score on the training rows (cross-validated)
     feature_std: list[float] = field(default_factory=list)  # std of each input the model saw
+    # the final score per split (run.metrics): what the model scores without a history,
+    # e.g. an imported model or epochs 0
+    final_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def chance_loss(self) -> float | None:
@@ -93,7 +96,8 @@ class Evidence:
         return None
 
     def train_score(self) -> float | None:
-        return self.last(f"train_{self.score}")
+        last = self.last(f"train_{self.score}")
+        return last if last is not None else self.final_scores.get("train")
 
 
 # --- statistics from any module ------------------------------------------------------------
@@ -230,6 +234,9 @@ def evidence_for(run: Any, p: Any = None, snapshots: Any = None) -> Evidence:
                   custom=not isinstance(run.model, MLP), n_classes=run.task.n_classes,
                   split_rows={s: int(info[f"n_{s}"]) for s in ("train", "val", "test")
                               if info.get(f"n_{s}")})
+    score = "accuracy" if run.task.is_classification else "r2"
+    ev.final_scores = {s: float(m[score]) for s, m in (run.metrics or {}).items()
+                       if isinstance(m, dict) and _num(m.get(score))}
     if snapshots is not None:
         ev.stats = list(getattr(snapshots, "stats", []) or [])
         ev.stat_epochs = list(getattr(snapshots, "epochs", []) or [])
