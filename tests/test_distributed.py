@@ -94,3 +94,52 @@ def test_a_hanging_rank_fails_the_job_with_a_clear_message(tmp_path: Path) -> No
     res = _torchrun([str(script)], tmp_path, {"MLPLAB_DIST_TIMEOUT": "5"})
     assert res.returncode != 0
     assert "distributed training failed on rank 0 of 2" in res.stderr, res.stderr[-3000:]
+
+
+ES_CFG = {"name": "ddp-es", "data": {"source": "moons", "n_samples": 400, "noise": 0.3,
+                                     "val_size": 0.2},
+          "model": {"hidden": [16, 16]}, "optim": {"name": "adam", "lr": 0.03},
+          "train": {"epochs": 200, "batch_size": 48, "eval_every": 2, "early_stopping": 3},
+          "log": {"quiet": True, "plots": False, "checkpoint_every": 2}}
+
+
+def test_early_stopping_resumes_exactly_under_torchrun(tmp_path: Path) -> None:
+    """Issue 11 ("Resume stays exact", under torchrun too): every rank dies right after a
+    checkpoint later than the best epoch; resumed with torchrun, the run stops at the same
+    epoch with the same best epoch and bitwise the weights of the uninterrupted 2-rank run."""
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(ES_CFG))
+    res = _torchrun(["-m", "mlplab", "train", "-c", "cfg.yaml", "-o", "full", "-q"], tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    full = mlplab.load(tmp_path / "full")
+    best, stop = full.info["best_epoch"], full.info["epochs_run"]
+    kill_at = best + 2
+    assert kill_at < stop, full.info["summary"]
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, time
+        import mlplab
+        from mlplab.training.checkpoint import Checkpointer
+
+        write = Checkpointer._write
+        def write_then_die(self, state):
+            write(self, state)
+            if state.epoch == {kill_at}:
+                if os.environ["RANK"] != "0":
+                    time.sleep(2)  # let rank 0 finish its checkpoint
+                os._exit(9)
+        Checkpointer._write = write_then_die
+        mlplab.train({ES_CFG!r}, out="part")
+    """))
+    res = _torchrun([str(script)], tmp_path)
+    assert res.returncode != 0
+    from mlplab.training.checkpoint import load_latest
+
+    ck = load_latest(tmp_path / "part")
+    assert best < ck.epoch < stop and ck.best() is not None
+    res = _torchrun(["-m", "mlplab", "train", "--resume", "part", "-q"], tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    part = mlplab.load(tmp_path / "part")
+    assert (part.info["epochs_run"], part.info["best_epoch"]) == (stop, best)
+    got = load_file(str(tmp_path / "part" / "model.safetensors"))
+    for k, v in load_file(str(tmp_path / "full" / "model.safetensors")).items():
+        assert torch.equal(got[k], v), k
