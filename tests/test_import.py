@@ -192,3 +192,19 @@ def test_the_diagnosis_of_an_imported_model_does_not_invent_a_history(learner):
     assert ev.activations == ["relu", "relu"] and ev.linear is False
     text = " ".join(f.detail for f in diagnose(ev, "en"))
     assert "fell steadily" not in text
+
+
+def test_checkpoint_dicts_and_safetensors_are_read_as_state_dicts(tmp_path):
+    from safetensors.torch import save_file
+
+    (tmp_path / "net.py").write_text(SIMPLE_NN)
+    sd = load_module(f"{tmp_path / 'net.py'}:SimpleNN").state_dict()
+    torch.save({"epoch": 3, "model_state_dict": sd}, tmp_path / "ckpt.pt")
+    save_file(dict(sd), str(tmp_path / "w.safetensors"))
+    for name in ("ckpt.pt", "w.safetensors"):
+        got = read_state_dict(tmp_path / name)
+        assert got.keys() == sd.keys()
+        assert all(torch.equal(got[k], sd[k]) for k in sd)
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(RunError, match="is not a state_dict"):
+        read_state_dict(tmp_path / "list.pt")
