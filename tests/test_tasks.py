@@ -72,3 +72,39 @@ def test_targets_have_the_dtype_and_shape_the_loss_needs():
     ce = resolve_task("binary", n_classes=2, n_targets=1, loss="cross_entropy", output="logits")
     t = ce.targets(np.array([0, 1, 1]))
     assert t.dtype == torch.int64 and t.shape == (3,)
+
+
+def test_scores_equal_scikit_learn():
+    """TaskSpec.score: accuracy, exact-match multilabel accuracy and R² as sklearn has them."""
+    import numpy as np
+    import torch
+    from sklearn.metrics import accuracy_score, r2_score
+
+    g = torch.Generator().manual_seed(0)
+    out, y = torch.randn(50, 3, generator=g), torch.randint(0, 3, (50,), generator=g)
+    multi = resolve_task("multiclass", n_classes=3, n_targets=1, loss="auto", output="logits")
+    assert multi.score(out, y) == pytest.approx(accuracy_score(y, out.argmax(1)))
+    labels = (torch.rand(50, 3, generator=g) > 0.5).float()
+    ml = resolve_task("multilabel", n_classes=3, n_targets=3, loss="auto", output="logits")
+    assert ml.score(out, labels) == pytest.approx(accuracy_score(labels, (out > 0).long()))
+    reg = resolve_task("regression", n_classes=2, n_targets=2, loss="auto", output="logits")
+    target = out[:, :2] + 0.3 * torch.randn(50, 2, generator=g)
+    want = r2_score(target.numpy(), out[:, :2].numpy(), multioutput="variance_weighted")
+    assert reg.score(out[:, :2], target) == pytest.approx(float(want), rel=1e-5)
+    assert np.isnan(reg.score(out[:3, :1], torch.ones(3, 1)))  # constant target: undefined
+
+
+def test_sample_and_weighted_losses_by_hand():
+    """Per-sample losses average a row's outputs; weights give sum(w*l)/sum(w)."""
+    import torch
+    import torch.nn.functional as F
+
+    out, y = torch.tensor([[1.0, 2.0], [0.0, 4.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    reg = resolve_task("regression", n_classes=2, n_targets=2, loss="mse", output="logits")
+    assert reg.sample_losses(out, y).tolist() == [2.5, 5.0]  # (1+4)/2, (1+9)/2
+    assert float(reg.batch_loss(out, y)) == 3.75
+    assert float(reg.batch_loss(out, y, torch.tensor([3.0, 1.0]))) == (3 * 2.5 + 5.0) / 4
+    z, t = torch.randn(6, 3), torch.tensor([0, 2, 1, 1, 0, 2])
+    ce = resolve_task("multiclass", n_classes=3, n_targets=1, loss="auto", output="logits")
+    assert torch.allclose(ce.sample_losses(z, t), F.cross_entropy(z, t, reduction="none"))
+    assert torch.equal(ce.batch_loss(z, t), F.cross_entropy(z, t))  # torch's own mean
