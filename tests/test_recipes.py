@@ -136,7 +136,7 @@ def test_linear_regression_learns_w_near_3_as_the_tutorial():
     while the intercept is still on its way to 2; the same loop in plain PyTorch agrees."""
     run = _train("linear-regression")
     layer = run.model.linears()[0]
-    w, b = float(layer.weight), float(layer.bias)
+    w, b = float(layer.weight.detach()), float(layer.bias.detach())
     assert w == pytest.approx(3.0, abs=0.3)
     p = mlplab.prepare(run.config)
     X, y = torch.as_tensor(p.X["train"]), torch.as_tensor(p.y["train"]).reshape(-1, 1)
