@@ -151,6 +151,12 @@ def test_crosses_hover_views_and_regularization(page):
     wait_for(page, lambda: page.inner_text("#hover-title").startswith("weight "))
     assert f"{edge['w']:.3f}" in page.inner_text("#hover-title")
     page.mouse.move(0, 0)
+    # view toggles live in the link too
+    page.click("#show-test")
+    page.click("#discretize")
+    page.click("#show-units")
+    wait_for(page, lambda: all(k in page.url for k in ("st=1", "disc=1", "units=0")), timeout=5)
+    page.click("#show-units")
     # regularization chosen on the page sticks and reaches the config
     page.select_option("#reg", "l1")
     wait_for(page, lambda: "l1=0.001" in page.url)

@@ -133,7 +133,8 @@ function connect() {
 function send(msg) { if (S.ws && S.ws.readyState === 1) S.ws.send(JSON.stringify(msg)); }
 function sendConfig(now) {
   clearTimeout(S.pendingSend);
-  const go = () => { writeHash(); send({type: "config", config: S.cfg, upload: S.upload, draw: S.draw}); };
+  const go = () => { S.pendingSend = null; writeHash();
+    send({type: "config", config: S.cfg, upload: S.upload, draw: S.draw}); };
   if (now) go(); else S.pendingSend = setTimeout(go, 120);
 }
 const HANDLERS = {
@@ -372,7 +373,8 @@ function onData(msg) {
   if (S.bannerKind === "error") banner("");
   const cfg = clone(msg.config);
   if (S.upload) cfg.data.source = S.cfg.data.source;  // keep the page's name for uploads
-  S.cfg = cfg; syncControls(); writeHash();
+  if (S.pendingSend === null) S.cfg = cfg;  // else newer edits are about to be sent: keep them
+  syncControls(); writeHash();
   const feats = msg.inputs.slice(0, msg.inputs.length - msg.crosses.length);
   fillSelect($("draw-x"), feats); fillSelect($("draw-y"), feats);
   $("draw-x").value = msg.draw[0] || ""; $("draw-y").value = msg.draw[1] || "";
