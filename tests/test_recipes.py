@@ -121,8 +121,6 @@ def test_blobs_reach_about_99_5_percent_test():
     assert _acc(run, "test") >= 0.985
 
 
-@pytest.mark.xfail(strict=True, reason="load_table does not pass data.seed to the generator "
-                   "yet (mlplab/data/__init__.py, data engineer)")
 def test_data_seed_keeps_the_tutorials_data_across_run_seeds():
     """Recipes fix data.seed to the tutorial's random_state: another run seed changes the
     model and the split, not the blobs."""

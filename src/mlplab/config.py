@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlplab import registry
 from mlplab.errors import ConfigError, did_you_mean
-from mlplab.models import check_crosses
 
 TaskName = Literal["auto", "binary", "multiclass", "multilabel", "regression"]
 
@@ -95,13 +94,13 @@ class ModelConfig(_Part):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     batchnorm: bool = False
     init: str = "default"  # default | kaiming | xavier
-    # computed inputs appended to the first two (models.CROSSES: x1^2, x2^2, x1*x2, sin(x1), ..)
+    # computed inputs appended to the first two (registry.CROSSES: x1^2, x2^2, x1*x2, sin(x1), ..)
     crosses: list[str] = Field(default_factory=list)
 
     @field_validator("crosses")
     @classmethod
     def _crosses(cls, v: list[str]) -> list[str]:
-        return check_crosses(v)
+        return registry.check_crosses(v)
 
     @field_validator("hidden")
     @classmethod

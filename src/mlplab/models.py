@@ -12,23 +12,13 @@ torch.Size([3, 1])
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from mlplab import registry
-
-# Input feature crosses (TensorFlow Playground's x1², x2², x1·x2, sin x1, sin x2): name ->
-# (how it is computed from the first two input columns, how many inputs it needs)
-CROSSES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], int]] = {
-    "x1^2": (lambda a, b: a * a, 1),
-    "x2^2": (lambda a, b: b * b, 2),
-    "x1*x2": (lambda a, b: a * b, 2),
-    "sin(x1)": (lambda a, b: torch.sin(a), 1),
-    "sin(x2)": (lambda a, b: torch.sin(b), 2),
-}
+from mlplab.registry import CROSSES, check_crosses
 
 
 def add_crosses(x: torch.Tensor, crosses: list[str]) -> torch.Tensor:
@@ -114,27 +104,6 @@ class MLP(nn.Module):
             if isinstance(m, acts) and len(outs) < len(self.spec.hidden):
                 outs.append(x)
         return outs
-
-
-def check_crosses(crosses: list[str], in_features: int | None = None) -> list[str]:
-    """Raise ConfigError for an unknown cross, a repeated one, or one needing more inputs.
-
-    >>> check_crosses(["x1*x2"], 1)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    mlplab.errors.ConfigError: the cross 'x1*x2' needs 2 input columns: ...
-    """
-    from mlplab.errors import ConfigError
-
-    for c in crosses:
-        registry.check_choice("model.crosses", c, CROSSES)
-        need = CROSSES[c][1]
-        if in_features is not None and in_features < need:
-            raise ConfigError(f"the cross '{c}' needs {need} input columns",
-                              expected=f">= {need} features", found=str(in_features))
-    if len(set(crosses)) != len(crosses):
-        raise ConfigError("model.crosses repeats a cross", found=str(crosses))
-    return crosses
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:

@@ -216,6 +216,37 @@ INITS: dict[str, Callable[[nn.Linear, str], None] | None] = {
     "xavier": _xavier,
 }
 
+# --- input feature crosses ----------------------------------------------------------------
+# TensorFlow Playground's x1², x2², x1·x2, sin x1, sin x2: name -> (how it is computed from the
+# first two input columns a, b (tensors), how many input columns it needs)
+
+CROSSES: dict[str, tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], int]] = {
+    "x1^2": (lambda a, b: a * a, 1),
+    "x2^2": (lambda a, b: b * b, 2),
+    "x1*x2": (lambda a, b: a * b, 2),
+    "sin(x1)": (lambda a, b: a.sin(), 1),
+    "sin(x2)": (lambda a, b: b.sin(), 2),
+}
+
+
+def check_crosses(crosses: list[str], in_features: int | None = None) -> list[str]:
+    """Raise ConfigError for an unknown cross, a repeated one, or one needing more inputs.
+
+    >>> check_crosses(["x1*x2"], 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlplab.errors.ConfigError: the cross 'x1*x2' needs 2 input columns: ...
+    """
+    for c in crosses:
+        check_choice("model.crosses", c, CROSSES)
+        need = CROSSES[c][1]
+        if in_features is not None and in_features < need:
+            raise ConfigError(f"the cross '{c}' needs {need} input columns",
+                              expected=f">= {need} features", found=str(in_features))
+    if len(set(crosses)) != len(crosses):
+        raise ConfigError("model.crosses repeats a cross", found=str(crosses))
+    return crosses
+
 # --- datasets ------------------------------------------------------------------------------
 
 

@@ -51,7 +51,8 @@ def load_table(cfg: DataConfig, seed: int) -> Table:
     name = cfg.source
     info = registry.DATASETS.get(name)
     if info is not None and info.kind == "synthetic":
-        X, y = info.load()(cfg.n_samples, cfg.noise, seed, label_noise=cfg.label_noise,
+        data_seed = cfg.seed if cfg.seed is not None else seed  # the recipe's data stays put
+        X, y = info.load()(cfg.n_samples, cfg.noise, data_seed, label_noise=cfg.label_noise,
                            imbalance=cfg.imbalance, n_classes=cfg.n_classes,
                            n_features=cfg.n_features)
         Xf = pd.DataFrame(X, columns=[f"x{i + 1}" for i in range(X.shape[1])])

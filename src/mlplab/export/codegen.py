@@ -199,7 +199,7 @@ def preprocess_code(pre: Preprocessor) -> str:
 # --- the model ------------------------------------------------------------------------------
 
 CROSS_CODE = {"x1^2": "a * a", "x2^2": "b * b", "x1*x2": "a * b", "sin(x1)": "torch.sin(a)",
-              "sin(x2)": "torch.sin(b)"}  # mlplab.models.CROSSES as code
+              "sin(x2)": "torch.sin(b)"}  # mlplab.registry.CROSSES as code
 
 
 def _layer_code(module: nn.Module) -> str:

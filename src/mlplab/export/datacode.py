@@ -67,13 +67,13 @@ DRAW_CODE: dict[str, str] = {
 
 # regression generators -> code that sets X (n, d) and y (n,), float32
 REGRESSION_CODE: dict[str, str] = {
-    "linear": """g = torch.Generator().manual_seed(SEED)
+    "linear": """g = torch.Generator().manual_seed(DATA_SEED)
 X = torch.linspace(0.0, 10.0, N_SAMPLES).reshape(-1, 1)  # (n, 1)
 if N_FEATURES > 1:  # more columns: uniform in [0, 10)
     X = torch.cat([X, 10.0 * torch.rand(N_SAMPLES, N_FEATURES - 1, generator=g)], dim=1)
 y = 3.0 * X.sum(dim=1) + 2.0 + NOISE * torch.randn(N_SAMPLES, generator=g)  # y = 3x + 2 + noise
 X, y = X.numpy().astype(np.float32), y.numpy().astype(np.float32)""",
-    "line": """g = torch.Generator().manual_seed(SEED)
+    "line": """g = torch.Generator().manual_seed(DATA_SEED)
 X = (torch.arange(N_SAMPLES, dtype=torch.float64) / N_SAMPLES).reshape(-1, 1)  # (n, 1)
 y = 0.7 * X[:, 0] + 0.3 + NOISE * torch.randn(N_SAMPLES, generator=g, dtype=torch.float64)
 X, y = X.numpy().astype(np.float32), y.numpy().astype(np.float32)""",
@@ -98,7 +98,7 @@ def rebalance(n, seed, minority):
 """
 
 FLIP_CODE = """
-rng = np.random.default_rng([SEED, 1])  # label noise: move some labels to another class
+rng = np.random.default_rng([DATA_SEED, 1])  # label noise: move some labels to another class
 n_flip = round(LABEL_NOISE * len(y))
 flip = rng.choice(len(y), n_flip, replace=False)
 y = y.copy()
@@ -143,17 +143,18 @@ def _synthetic(cfg: RunConfig, n_features: int, n_classes: int | None) -> str:
         raise RunError(f"cannot write the generator '{d.source}' as code yet",
                        hint="use --format script or a graph format")
     noise = DEFAULT_NOISE.get(d.source, 0.0) if d.noise is None else float(d.noise)
+    data_seed = cfg.seed if d.seed is None else d.seed
     head = [f"N_SAMPLES = {d.n_samples}", f"NOISE = {noise!r}  # data.noise",
-            f"N_FEATURES = {n_features}"]
+            f"N_FEATURES = {n_features}", f"DATA_SEED = {data_seed}  # the data's own seed"]
     if d.source in REGRESSION_CODE:
         return "\n".join(head) + "\n" + REGRESSION_CODE[d.source]
     head.append(f"N_CLASSES = {n_classes}")
     code = "\n".join(head) + f"\n\n\ndef draw(n, seed):\n    {DRAW_CODE[d.source]}\n" \
         "    return X, y\n"
     if d.imbalance is not None:
-        code += REBALANCE_CODE + f"\n\nX, y = rebalance(N_SAMPLES, SEED, {d.imbalance!r})"
+        code += REBALANCE_CODE + f"\n\nX, y = rebalance(N_SAMPLES, DATA_SEED, {d.imbalance!r})"
     else:
-        code += "\n\nX, y = draw(N_SAMPLES, SEED)"
+        code += "\n\nX, y = draw(N_SAMPLES, DATA_SEED)"
     code += "\ny = np.asarray(y, dtype=np.int64)"
     if d.label_noise > 0:
         code += f"\nLABEL_NOISE = {d.label_noise!r}" + FLIP_CODE
