@@ -95,6 +95,8 @@ def test_every_command_works_on_the_imported_run_with_module(learner, capsys):
     assert (tmp_path / "run" / "boundary.png").is_file()
     assert main(["report", run, *mod]) == 0
     assert (tmp_path / "run" / "report.html").is_file()
+    assert main(["export", run, "--format", "torchscript", *mod]) == 0
+    assert (tmp_path / "run" / "model.torchscript.pt").is_file()
 
 
 def test_a_run_of_a_module_names_the_module_flag_when_it_is_missing(learner, capsys):

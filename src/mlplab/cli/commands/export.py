@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlplab.cli.commands._common import err, out
+from mlplab.cli.commands.importing import ModuleOpt, load_run
 
 FORMAT_NAMES = "onnx | torchscript | exported-program | script | train-script | notebook"
 
@@ -18,6 +19,7 @@ def export(
     out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="file to write (default: inside the run directory)")] = None,  # noqa: E501
     output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="deprecated: use -o/--out")] = None,  # noqa: E501
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace existing files")] = False,
+    module: ModuleOpt = None,
 ) -> None:
     """Export a run (preprocessing included), checked against mlplab's own predictions."""
     from mlplab.export.api import FORMATS
@@ -26,7 +28,8 @@ def export(
     if output is not None:
         err.print("warning: --output is deprecated; use -o/--out")
         out_path = out_path or output
-    result = do_export(run_dir, format, out_path, overwrite=overwrite)
+    run = run_dir if module is None else load_run(run_dir, module)
+    result = do_export(run, format, out_path, overwrite=overwrite)
     out.print(f"exported {FORMATS[format].description} to {result.path}")
     if result.max_abs_diff:
         checks = ", ".join(f"{name} rows max |diff| {d:.1e}" for name, d in
