@@ -41,7 +41,7 @@ OPTIMS = [
 
 
 def _pair(task=("binary", "bce_logits", "logits"), acts=("tanh", "relu"), epochs=40,
-          optim=None, runner=None, **train):
+          optim=None, runner=None, schedule=None, **train):
     """Train the same initial model with the eager and the fused runner; return both."""
     name, loss, output = task
     g = torch.Generator().manual_seed(1)
@@ -53,6 +53,7 @@ def _pair(task=("binary", "bce_logits", "logits"), acts=("tanh", "relu"), epochs
         spec = resolve_task(name, n_classes=n_classes, n_targets=1, loss=loss, output=output)
     cfg = RunConfig.from_dict({
         "optim": optim or {"name": "sgd", "lr": 0.1}, "model": {"output": output},
+        "schedule": schedule or {"name": "none"},
         "train": {"epochs": epochs, "eval_every": 15, "batch_size": "full", **train}})
     model = build_model(ModelSpec(3, [5, 4], list(acts), spec.n_outputs, output=output), 3)
     twin = copy.deepcopy(model)
@@ -91,6 +92,16 @@ def test_losses_equal_eager(task):
 def test_activations_equal_eager(act):
     """Each activation's backward is autograd's kernel, bit for bit."""
     _assert_equal(*_pair(acts=(act, act), optim={"name": "sgd", "lr": 0.2, "momentum": 0.5}))
+
+
+@pytest.mark.parametrize("schedule", [{"name": "step", "step_size": 7, "gamma": 0.5},
+                                      {"name": "cosine"}, {"name": "plateau", "patience": 0},
+                                      {"name": "onecycle"}])
+@pytest.mark.parametrize("optim", [{"name": "sgd", "lr": 0.1, "momentum": 0.9},
+                                   {"name": "adam", "lr": 0.01}])
+def test_schedules_equal_eager(schedule, optim):
+    """Schedules step after each full-batch epoch (onecycle also cycles momentum / beta1)."""
+    _assert_equal(*_pair(optim=optim, schedule=schedule))
 
 
 def test_l1_and_clipping_equal_eager():
@@ -135,7 +146,6 @@ def test_numpy_kernel_agrees_to_rounding(optim):
     {"train": {"fast": "off"}},
     {"train": {"batch_size": 16}},
     {"optim": {"name": "rmsprop"}},
-    {"schedule": {"name": "cosine"}},
     {"model": {"dropout": 0.2}},
     {"model": {"activation": "elu"}},
     {"model": {"crosses": ["x1*x2"]}},
@@ -153,7 +163,7 @@ def test_unsupported_falls_back_to_eager(change):
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"schedule": {"name": "cosine"}}, "the fast runner does not support schedule.cosine"),
+    ({"model": {"dropout": 0.2}}, "the fast runner does not support model.dropout"),
     ({"train": {"batch_size": 16}}, "the fast runner does not support mini-batches"),
     ({"optim": {"name": "rmsprop"}}, "train.fast=on cannot train this run: optimizer RMSprop"),
 ])

@@ -8,9 +8,10 @@ and checks one of:
   ``==`` to eager's: the fused torch runner (same aten operators in the same order) and the
   stream runner (the same step; its batches come from a source instead of tensors; here a
   source that yields the eager runner's batches);
-- ``close``: weights within ``ATOL`` after ``EPOCHS`` epochs: the NumPy kernel (NumPy's
-  kernels round differently) and the DDP runner in one process (its loss is
-  ``sum(l) * world / batch`` rather than torch's fused mean: one rounding apart per step);
+- ``close``: weights within ``ATOL`` after ``EPOCHS`` epochs: ``train.fast=on`` (the NumPy
+  kernel, whose kernels round differently; the fused runner where a schedule is on) and the
+  DDP runner in one process (its loss is ``sum(l) * world / batch`` rather than torch's
+  fused mean: one rounding apart per step);
 - ``refused``: a :class:`~mlplab.errors.ConfigError` naming the option, before any epoch.
 
 The stacked runner (K members as one batched model) is checked against solo runs in

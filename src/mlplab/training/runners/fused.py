@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlplab import registry
 from mlplab.models import MLP, ModelSpec
 from mlplab.training.runners import support
 from mlplab.training.state import TrainState
@@ -275,6 +276,12 @@ class FastRunner:
         group = opt.param_groups[0]
         st = self._opt_state(opt)
         Wts = [W.t() for W in self.weights]  # (in, out) views: stay valid as W changes
+        # one batch per epoch: per-batch and per-epoch schedules both step after the update
+        # (plateau steps in fit); update() reads lr, betas and momentum afresh every epoch
+        stepped = registry.STEP_PER_BATCH | registry.STEP_PER_EPOCH
+        sched = state.scheduler if state.cfg.schedule.name in stepped else None
+        if sched is not None:
+            opt._opt_called = True  # type: ignore[attr-defined]  # tells torch: stepped here
         try:
             with torch.no_grad():
                 for k in range(n_epochs):
@@ -282,6 +289,8 @@ class FastRunner:
                     if k == n_epochs - 1:  # the loss is read at segment ends only
                         state.last_loss = self.loss(z)
                     self.update(self.gradients(z, hs, ins), group, st)
+                    if sched is not None:
+                        sched.step()
                     state.epoch += 1
         finally:  # also after Ctrl-C: the optimizer keeps the state of the epochs run
             self._save_state(opt, st)

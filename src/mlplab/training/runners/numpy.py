@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mlplab.training.runners import support
 from mlplab.training.runners.fused import FastRunner
 from mlplab.training.state import TrainState
 
@@ -61,6 +62,7 @@ class NumpyRunner(FastRunner):
     """:class:`FastRunner`'s epoch computed with NumPy on flat buffers (tiny nets only)."""
 
     name = "numpy"
+    supports = support.NUMPY  # the learning rate stays fixed within a segment
 
     def __init__(self, state: TrainState) -> None:
         super().__init__(state)

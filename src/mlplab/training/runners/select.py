@@ -4,8 +4,8 @@
 
 - ``auto`` (default): the fused runner where it applies and every option the run asks for is
   one it supports (it is bitwise equal to eager there), else the eager runner;
-- ``on``: a fused runner always, the NumPy kernel for the tiniest nets (equal to rounding
-  only), refusing before training anything it cannot do;
+- ``on``: a fused runner always, the NumPy kernel for the tiniest nets without a schedule
+  (equal to rounding only), refusing before training anything they cannot do;
 - ``off``: the eager runner.
 
 The fused runners also need an :class:`~mlplab.models.MLP` on the CPU with a supported
@@ -69,7 +69,8 @@ def select_runner(state: TrainState) -> tuple[Runner, str]:
                           hint="use --set train.fast=auto (mlplab picks a runner that can)")
     support.check("fast", support.FUSED, wanted(state))
     spec: ModelSpec = state.model.spec  # type: ignore[assignment]  # an MLP (why_not_fused)
-    if state.data.n_train <= NUMPY_MAX_ROWS and all(a in NP_ACTS for a in spec.activations):
+    if state.data.n_train <= NUMPY_MAX_ROWS and all(a in NP_ACTS for a in spec.activations) \
+            and not support.missing(support.NUMPY, wanted(state)):
         return NumpyRunner(state), "numpy"
     return FastRunner(state), "fast"
 

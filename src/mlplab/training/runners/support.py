@@ -57,8 +57,8 @@ ALL = frozenset(o.name for o in OPTIONS)
 EAGER = ALL
 DDP = ALL
 STREAM = ALL - {"sample weights", "log.checkpoint_every"}
-FUSED = ALL - {"sample weights", "mini-batches", "model.dropout", "model.batchnorm",
-               "schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle"}
+FUSED = ALL - {"sample weights", "mini-batches", "model.dropout", "model.batchnorm"}
+NUMPY = FUSED - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle"}
 STACKED = ALL - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
                  "sample weights", "model.batchnorm", "train.early_stopping",
                  "log.checkpoint_every"}
@@ -89,5 +89,5 @@ def check(runner: str, supported: Collection[str], wanted: list[str]) -> None:
                           hint=HINTS.get(runner, "use the eager runner (--set train.fast=off)"))
 
 
-__all__ = ["ALL", "DDP", "EAGER", "FUSED", "HINTS", "OPTIONS", "STACKED", "STREAM", "Option",
-           "check", "missing", "requested"]
+__all__ = ["ALL", "DDP", "EAGER", "FUSED", "HINTS", "NUMPY", "OPTIONS", "STACKED", "STREAM",
+           "Option", "check", "missing", "requested"]
