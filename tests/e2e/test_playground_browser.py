@@ -34,7 +34,7 @@ def start_server(*args: str) -> tuple[str, subprocess.Popen[bytes]]:
                              "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
+    for _ in range(1200):  # up to 2 minutes on a busy machine
         try:
             urllib.request.urlopen(url + "api/schema", timeout=1).read()
             return url, proc
@@ -195,12 +195,17 @@ def test_keyboard_layers_and_escaped_labels(browser, server, tmp_path):
     pg.goto(server + "#hidden=3,3,3,3,3,3")
     ready(pg)
     # six layers at 1280 px: no control overlaps another, and "+" changes its own layer
-    boxes = pg.eval_on_selector_all("#layer-controls button, #layer-controls select",
-                                    "els => els.map(e => e.getBoundingClientRect().toJSON())")
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
-            assert (a["right"] <= b["left"] or b["right"] <= a["left"] or
-                    a["bottom"] <= b["top"] or b["bottom"] <= a["top"]), (a, b)
+    for width in (1280, 800):
+        pg.set_viewport_size({"width": width, "height": 900})
+        boxes = pg.eval_on_selector_all(
+            "#layer-controls button, #layer-controls select",
+            "els => els.map(e => e.getBoundingClientRect().toJSON())")
+        assert len(boxes) == 18
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert (a["right"] <= b["left"] or b["right"] <= a["left"] or
+                        a["bottom"] <= b["top"] or b["bottom"] <= a["top"]), (width, a, b)
+    pg.set_viewport_size({"width": 1280, "height": 900})
     pg.click('[data-key="plus-2"]')
     wait_for(pg, lambda: "hidden=3%2C3%2C4%2C3%2C3%2C3" in pg.url)
     # Space on a focused button presses that button; it does not start training

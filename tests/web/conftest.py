@@ -31,7 +31,7 @@ def running_server(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(600):
+        for _ in range(1200):  # up to 2 minutes on a busy machine
             try:
                 urllib.request.urlopen(url + "favicon.ico", timeout=1).read()
                 break

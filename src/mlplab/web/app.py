@@ -66,7 +66,12 @@ HTML_LANG = {"zh": "zh-CN"}  # catalog code -> the page's <html lang>
 
 def cjk_font_path() -> Path | None:
     """Noto Sans CJK from the ``noto-cjk`` package, for pages in Chinese on machines without
-    a CJK font (the page asks for it only when no local font has the glyphs)."""
+    a CJK font (the page asks for it only when no local font has the glyphs).
+
+    >>> path = cjk_font_path()
+    >>> path is None or path.is_file()
+    True
+    """
     try:
         import noto_cjk
     except ImportError:

@@ -159,7 +159,14 @@ def unit_grids(model: nn.Module, view: View, n: int) -> list[list[str]]:
 
 def input_grids(model: nn.Module, view: View, n: int, limit: int = 16) -> list[str]:
     """What each of the first ``limit`` model inputs (feature crosses included) is over the
-    drawn plane, as :func:`unit_grids` draws a unit."""
+    drawn plane, as :func:`unit_grids` draws a unit.
+
+    >>> from mlplab.models import ModelSpec, build_model
+    >>> m = build_model(ModelSpec(2, [3], ["tanh"], 1, crosses=["x1*x2"]), seed=0)
+    >>> v = View.fit(np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32), [0, 1], ["a", "b"])
+    >>> len(input_grids(m, v, 8))  # x1, x2 and x1*x2
+    3
+    """
     from mlplab.models import add_crosses
 
     spec: Any = getattr(model, "spec", None)

@@ -109,7 +109,11 @@ def playground_config(d: Any, limits: Limits, *,
 
 
 def defaults(limits: Limits) -> dict[str, Any]:
-    """The page's starting config on a server with these limits (runs until the cap)."""
+    """The page's starting config on a server with these limits (runs until the cap).
+
+    >>> defaults(Limits(max_epochs=500))["train"]["epochs"]
+    500
+    """
     return merge(PLAYGROUND_DEFAULTS, {"train": {"epochs": limits.max_epochs}})
 
 

@@ -3,6 +3,21 @@
 Both are plain JSON dicts built from the prepared data (:func:`mlplab.api.prepare`), the view of
 the drawn features (:class:`mlplab.web.frames.View`) and the model; the session adds what only
 it knows (epoch, learning rate, whether it plays).
+
+Example
+-------
+>>> from mlplab.api import model_spec, prepare
+>>> from mlplab.models import build_model
+>>> from mlplab.web.limits import playground_config
+>>> cfg = playground_config({"data": {"source": "moons", "n_samples": 40}}, Limits())
+>>> p = prepare(cfg)
+>>> view, _, data = data_message(cfg, p, None, None, Limits())
+>>> data["layers"], data["draw"]
+([2, 4, 2, 1], ['x1', 'x2'])
+>>> model = build_model(model_spec(cfg, p.n_features, p.task), seed=1)
+>>> frame = frame_message(model, p, p.tensors("cpu"), view, (0.0, 1.0), Limits(), False)
+>>> frame["grid"]["kind"], len(frame["weights"])
+('binary', 3)
 """
 
 from __future__ import annotations
