@@ -109,13 +109,6 @@ def test_the_walker_sees_function_level_imports() -> None:
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
 
 
-# Cycles outside the training engine that remain while their owners fix them: Run's notebook
-# display (runs.run -> inspect.notebook, an import pointing up the stage order) closes
-# runs.run -> inspect.notebook -> inspect.report -> pipeline -> runs.run.
-KNOWN = [["mlplab.inspect.notebook", "mlplab.inspect.report", "mlplab.pipeline",
-          "mlplab.runs.run"]]
-
-
 def test_no_import_cycles() -> None:
     found = cycles(import_graph())
-    assert [c for c in found if c not in KNOWN] == []
+    assert found == []

@@ -28,7 +28,6 @@ from mlplab.models import build_model, resolve_device
 from mlplab.pipeline import (
     DataLike,
     Prepared,
-    finish_run,
     model_spec,
     prepare,
     prepare_stream,
@@ -36,6 +35,7 @@ from mlplab.pipeline import (
     table_from,
 )
 from mlplab.runs import store as runs
+from mlplab.runs.finish import finish_run
 from mlplab.runs.run import Run
 from mlplab.tasks import detect_output
 from mlplab.training import checkpoint

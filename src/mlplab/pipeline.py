@@ -1,5 +1,5 @@
 """The stages of a run, in order: prepare (load -> clean -> split -> preprocess -> task) ->
-tensors -> fit -> finish (metrics and the :class:`~mlplab.runs.run.Run`).
+tensors -> fit (:mod:`mlplab.runs.finish` turns the result into a Run).
 
 :func:`mlplab.api.train` strings these together with logging and saving; the sweep, the
 playground, the baselines and the report call the stages they need.
@@ -14,8 +14,6 @@ Example
 
 from __future__ import annotations
 
-import resource
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -46,10 +44,9 @@ from mlplab.data.stream import (
 )
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 from mlplab.metrics import classification_metrics, regression_metrics
-from mlplab.models import ModelSpec, count_parameters
-from mlplab.runs.run import Run
+from mlplab.models import ModelSpec
 from mlplab.tasks import TaskSpec, resolve_task
-from mlplab.training.state import DataTensors, TrainState
+from mlplab.training.state import DataTensors
 
 SPLITS = ("train", "val", "test")
 DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
@@ -163,26 +160,6 @@ def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
     return out
 
 
-def finish_run(cfg: RunConfig, net: nn.Module, p: Prepared, tensors: DataTensors,
-               state: TrainState) -> Run:
-    """Metrics and bookkeeping after training: the :class:`Run` to save or return."""
-    metrics = split_metrics(net, p.task, p, tensors)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    info = {"epochs_run": state.epoch, "stop_reason": state.stop_reason or "completed",
-            "best_epoch": state.best_epoch, "summary": state.summary,
-            "seconds": round(state.seconds, 3),
-            "runner": state.runner_name, "batch_size": state.batch_size,
-            "device": str(next(net.parameters()).device), "n_parameters": count_parameters(net),
-            "n_train": len(p.split.train), "n_val": len(p.split.val),
-            "n_test": len(p.split.test),
-            "peak_rss_mb": round(rss / (1024 if sys.platform != "darwin" else 1024**2), 1)}
-    metrics["training"] = info
-    return Run(config=cfg, model=net, task=p.task, preprocessor=p.preprocessor,
-               target_encoder=p.target_encoder, metrics=metrics, history=state.history,
-               info=info)
-
-
-
 def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     """The streamed counterpart of :func:`prepare` for a file too large for memory.
 
@@ -219,5 +196,5 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     return p, tensors, FileBatches(cfg, stats, classes)
 
 
-__all__ = ["DataLike", "Prepared", "finish_run", "model_spec", "prepare", "prepare_stream",
+__all__ = ["DataLike", "Prepared", "model_spec", "prepare", "prepare_stream",
            "split_metrics", "table_from"]

@@ -281,7 +281,7 @@ def _export_cli(s: Session) -> tuple[bytes, str, str]:
 
 
 def _export_zip(s: Session) -> tuple[bytes, str, str]:
-    from mlplab.api import finish_run
+    from mlplab.runs.finish import finish_run
 
     cfg, p = _need_run(s)
     if s.state is None or s.state.epoch == 0:

@@ -39,7 +39,8 @@ from mlplab import registry
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError
 from mlplab.models import MLP, build_model
-from mlplab.pipeline import Prepared, finish_run, model_spec, prepare
+from mlplab.pipeline import Prepared, model_spec, prepare
+from mlplab.runs.finish import finish_run
 from mlplab.training.runners import support
 from mlplab.training.runners.fused import ACTS
 from mlplab.training.runners.stacked_heads import HEADS, head_targets
