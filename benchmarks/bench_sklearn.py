@@ -91,7 +91,7 @@ def _reach_callback(target: float, budget_s: float) -> Any:
 
         def on_epoch(self, state: Any) -> None:
             t = time.perf_counter()
-            _, self.acc = evaluate_split(state.model, state.task, state.extra["eval_loss_fn"],
+            _, self.acc = evaluate_split(state.model, state.task, state.task.batch_loss,
                                          state.data.X["test"], state.data.y["test"])
             self.checking += time.perf_counter() - t
             elapsed = t - self.t0 - (self.checking - (time.perf_counter() - t))
