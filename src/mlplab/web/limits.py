@@ -24,7 +24,6 @@ from typing import Any
 from mlplab import registry
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError
-from mlplab.models import CROSSES
 
 # What the page starts with (the spirit of TensorFlow Playground's defaults). Training runs on
 # until the page pauses it: train.epochs defaults to the server's cap (Limits.max_epochs).
@@ -162,7 +161,7 @@ def schema(limits: Limits) -> dict[str, Any]:
             "datasets": {n: {"kind": d.kind, "task": d.task, "description": d.description}
                          for n, d in registry.DATASETS.items()},
             "regularization": {"none": None, "l1": "optim.l1", "l2": "optim.weight_decay"},
-            "crosses": {name: need for name, (_, need) in CROSSES.items()},  # -> inputs needed
+            "crosses": {name: need for name, (_, need) in registry.CROSSES.items()},  # inputs
             "default_weight_decay": dict(registry.DEFAULT_WEIGHT_DECAY),
         },
         "losses": {n: i.description for n, i in registry.LOSSES.items()},
