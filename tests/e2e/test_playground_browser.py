@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def start_server(*args: str) -> tuple[str, subprocess.Popen[bytes]]:
     url = f"http://127.0.0.1:{port}/"
     for _ in range(1200):  # up to 2 minutes on a busy machine
         try:
-            urllib.request.urlopen(url + "api/schema", timeout=1).read()
+            urllib.request.urlopen(url + "favicon.ico", timeout=1).read()
+            return url, proc
+        except urllib.error.HTTPError:  # 403: up, and wants its token
             return url, proc
         except OSError:
             if proc.poll() is not None:
@@ -247,12 +250,15 @@ def test_keyboard_layers_and_escaped_labels(browser, server, tmp_path):
     pg.context.close()
 
 
-def test_chinese_ui_and_the_end_of_a_run(browser):
-    url, proc = start_server("--max-epochs", "25")
+def test_chinese_ui_and_the_end_of_a_run_behind_a_token(browser):
+    token = "a-token-for-the-class"
+    url, proc = start_server("--max-epochs", "25", "--token", token)
     try:
-        zh = json.loads(urllib.request.urlopen(url + "api/i18n/zh").read())["texts"]
+        req = urllib.request.Request(url + "api/i18n/zh",
+                                     headers={"Authorization": f"token {token}"})
+        zh = json.loads(urllib.request.urlopen(req).read())["texts"]
         pg = new_page(browser, url)
-        pg.goto(url + "?lang=zh")
+        pg.goto(url + f"?token={token}&lang=zh")  # the URL serve prints, plus the language
         ready(pg)
         assert pg.evaluate("document.documentElement.lang") == "zh-CN"
         for key, text in pg.eval_on_selector_all(
@@ -271,6 +277,7 @@ def test_chinese_ui_and_the_end_of_a_run(browser):
         pg.select_option("#lang", "en")
         wait_for(pg, lambda: pg.evaluate("document.documentElement.lang") == "en")
         assert "lang=" not in pg.url and pg.text_content("#layer-count") == "2 hidden layers"
+        assert f"token={token}" in pg.url  # the link still works for whoever gets it
         assert pg.errors == []
         pg.context.close()
     finally:
