@@ -57,7 +57,8 @@ OUTPUTS: dict[str, Callable[[], nn.Module] | None] = {
 
 @dataclass(frozen=True)
 class LossInfo:
-    """A loss and what it needs: ``input`` is 'logits', 'probabilities' or 'values'."""
+    """A loss and what it needs: ``input`` is 'logits', 'probabilities', 'values' or
+    'log_values' (the log of the predicted value: a log link)."""
 
     build: Callable[..., nn.Module]
     input: str
@@ -72,6 +73,9 @@ LOSSES: dict[str, LossInfo] = {
                               "cross-entropy on raw class scores (softmax inside)"),
     "mse": LossInfo(_nn("MSELoss"), "values", "mean squared error"),
     "l1": LossInfo(_nn("L1Loss"), "values", "mean absolute error"),
+    "poisson": LossInfo(_nn("PoissonNLLLoss", log_input=True), "log_values",
+                        "Poisson negative log-likelihood on a log link: the model outputs "
+                        "log(mean), predictions are exp(output); targets must be >= 0"),
     "nll": LossInfo(lambda **kw: _softmax_nll(**kw), "probabilities",
                     "negative log-likelihood of softmax probabilities (log of the softmax: "
                     "numerically weaker than cross_entropy on logits)"),

@@ -69,8 +69,13 @@ _TASK_LOSSES = {
     "binary": {"bce_logits", "bce", "cross_entropy", "nll", "mse", "l1"},
     "multiclass": {"cross_entropy", "nll"},
     "multilabel": {"bce_logits", "bce"},
-    "regression": {"mse", "l1"},
+    "regression": {"mse", "l1", "poisson"},
 }
+
+# regression losses on a link: the model outputs link(value); decoding applies the inverse
+_INVERSE_LINKS = {"poisson": torch.exp}
+# losses whose targets must be >= 0 -> why
+_NON_NEGATIVE = {"poisson": "the poisson loss models counts or rates"}
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ class TaskSpec:
         0.6666666865348816
         """
         if self.name == "regression":
-            resid = ((y - out) ** 2).sum()
+            resid = ((y - self.proba(out)) ** 2).sum()
             total = ((y - y.mean(dim=0)) ** 2).sum()
             return float(1.0 - resid / total) if float(total) > 0 else float("nan")
         pred = self.labels(self.proba(out))
@@ -156,15 +161,29 @@ class TaskSpec:
         if self.loss in CLASS_INDEX_LOSSES:
             return torch.as_tensor(a.reshape(-1), device=device).long()
         a = a.reshape(len(a), 1) if a.ndim == 1 else a  # (n,) -> (n, 1); (n, L) stays
+        if self.loss in _NON_NEGATIVE and a.size and float(a.min()) < 0:
+            raise DataError(f"{_NON_NEGATIVE[self.loss]}: its targets must be >= 0",
+                            found=f"a target of {float(a.min()):g}",
+                            hint="mlplab train standardises regression targets: add --set "
+                                 "data.scale_target=false (or use --loss mse)")
         return torch.as_tensor(a, device=device).float()
 
     def proba(self, out: torch.Tensor) -> torch.Tensor:
         """Model outputs -> probabilities: (n, 2) binary, (n, k) multiclass, (n, L) multilabel.
 
-        Regression returns the predicted values (n, t).
+        Regression returns the predicted values (n, t): ``exp(out)`` for the poisson loss
+        (a log link), else ``out``.
+
+        Example
+        -------
+        >>> t = resolve_task("regression", n_classes=1, n_targets=1, loss="poisson",
+        ...                  output="logits")
+        >>> t.proba(torch.tensor([[0.0], [1.0]])).tolist()
+        [[1.0], [2.7182817459106445]]
         """
         if self.name == "regression":
-            return out
+            link = _INVERSE_LINKS.get(self.loss)
+            return out if link is None else link(out)
         if self.name == "multilabel":
             return out if self.output == "sigmoid" else torch.sigmoid(out)
         if self.n_outputs == 1:  # binary, one unit
@@ -268,7 +287,7 @@ def _loss_hint(task: str) -> str:
     return {"binary": "--loss bce_logits is the usual choice",
             "multiclass": "--loss cross_entropy (for 0/1 label sets use --task multilabel)",
             "multilabel": "--loss bce_logits (one sigmoid per label)",
-            "regression": "--loss mse or --loss l1"}[task]
+            "regression": "--loss mse, l1, or poisson (counts, targets >= 0)"}[task]
 
 
 def detect_output(model: nn.Module) -> str:

@@ -4,8 +4,6 @@ purpose, the test says so and docs/estimator.md gives the reason."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -201,14 +199,42 @@ def test_class_weight_balanced_with_partial_fit_is_refused_as_sgdclassifier_does
 
 
 def test_regressor_losses():
-    """squared_error as in scikit-learn; poisson is accepted by scikit-learn but refused here
-    with the reason (mlplab has no Poisson loss yet; docs/estimator.md)."""
+    """squared_error as in scikit-learn."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     y = X @ np.array([1.0, -2.0, 0.5])
     scores = [cls(hidden_layer_sizes=(32,), max_iter=200, random_state=0).fit(X, y).score(X, y)
               for cls in (SkRegressor, MLPRegressor)]
     assert scores[1] > scores[0] - 0.05
-    SkRegressor(loss="poisson", max_iter=2).fit(X, np.exp(y / 4))
-    with warnings.catch_warnings(), pytest.raises(ConfigError, match="no Poisson loss"):
-        MLPRegressor(loss="poisson", max_iter=2).fit(X, np.exp(y / 4))
+
+
+def test_poisson_regressor_as_in_sklearn():
+    """loss='poisson': an exp output (positive predictions), scikit-learn's half Poisson
+    deviance as ``loss_``, and a comparable held-out deviance and R² on a Poisson target."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1000, 5))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1])).astype(float)
+    fits = [cls(loss="poisson", hidden_layer_sizes=(16,), max_iter=100, random_state=0)
+            .fit(X[:700], y[:700]) for cls in (SkRegressor, MLPRegressor)]
+    sk, ml = fits
+    assert sk.out_activation_ == ml.out_activation_ == "exp"
+    pred = [m.predict(X[700:]) for m in fits]
+    assert (pred[1] > 0).all()
+    dev = [mean_poisson_deviance(y[700:], p) for p in pred]
+    assert dev[1] < dev[0] * 1.05
+    assert ml.score(X[700:], y[700:]) > sk.score(X[700:], y[700:]) - 0.03
+    assert ml.loss_ == pytest.approx(sk.loss_, abs=0.02)
+    # loss_ is the half deviance of the training rows (up to the last epoch's updates)
+    half = 0.5 * mean_poisson_deviance(y[:700], ml.predict(X[:700]))
+    assert ml.loss_ == pytest.approx(half, abs=0.01)
+
+
+def test_poisson_refuses_negative_targets():
+    """scikit-learn trains to a NaN loss on a negative target; mlplab refuses it."""
+    X = np.arange(20.0).reshape(10, 2)
+    y = np.linspace(-1, 1, 10)
+    assert np.isnan(SkRegressor(loss="poisson", max_iter=2).fit(X, y).loss_)
+    with pytest.raises(ValueError, match="targets must be >= 0"):
+        MLPRegressor(loss="poisson", max_iter=2).fit(X, y)

@@ -118,7 +118,8 @@ class _MLPBase(BaseEstimator):
         steps = -(-n_tr // bs)
         sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
         sgd = params.SOLVERS[self.solver] == "sgd"
-        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd)
+        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd,
+                             params.loss_constant(self.task_, Y[rows], w_tr))
         with threads.restoring():  # loop.fit applies the thread policy; give the caller's back
             state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
                         start_epoch=start)
@@ -152,7 +153,7 @@ class _MLPBase(BaseEstimator):
                                   loss=self._loss(), output="logits",
                                   threshold=self._threshold())
         self.n_outputs_ = self.task_.n_outputs
-        self.out_activation_ = params.OUT_ACTIVATIONS[task_name]
+        self.out_activation_ = params.out_activation(self.task_)
         self.n_layers_ = len(params.hidden_sizes(self)) + 2
         self.n_iter_, self.t_, self._no_improvement_count = 0, 0, 0
         self.loss_curve_: list[float] = []

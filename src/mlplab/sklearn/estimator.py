@@ -204,11 +204,13 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     """A multi-layer perceptron regressor: scikit-learn's API, mlplab's PyTorch training.
 
     Parameters are those of :class:`sklearn.neural_network.MLPRegressor` (``loss`` is
-    ``'squared_error'`` or ``'absolute_error'``, or mlplab's ``'mse'``/``'l1'``), plus the
-    mlplab extras of :class:`MLPClassifier` (without ``class_weight`` and ``threshold``).
-    mlplab's mse is the plain mean of squared errors (scikit-learn halves it), so at equal
-    ``learning_rate_init`` SGD steps are twice scikit-learn's. ``loss='poisson'`` is refused:
-    mlplab has no Poisson loss yet (docs/estimator.md lists every difference).
+    ``'squared_error'``, ``'poisson'`` or ``'absolute_error'``, or mlplab's ``'mse'``/``'l1'``),
+    plus the mlplab extras of :class:`MLPClassifier` (without ``class_weight`` and
+    ``threshold``). ``'poisson'`` trains on a log link (``out_activation_ = 'exp'``; targets
+    must be >= 0) and its ``loss_`` is scikit-learn's half Poisson deviance. mlplab's mse is
+    the plain mean of squared errors (scikit-learn halves it), so at equal
+    ``learning_rate_init`` SGD steps are twice scikit-learn's (docs/estimator.md lists every
+    difference).
 
     Example
     -------
@@ -255,7 +257,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values (n,), or (n, t) for several targets."""
-        out = self._forward(X).numpy()
+        out = self.task_.proba(self._forward(X)).numpy()  # the values: exp(out) for poisson
         return out[:, 0] if out.shape[1] == 1 else out  # type: ignore[no-any-return]
 
     def __sklearn_tags__(self) -> Any:

@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.special
 from sklearn.neural_network import MLPClassifier as _SkClassifier
 from sklearn.neural_network import MLPRegressor as _SkRegressor
 from sklearn.utils import check_random_state
@@ -28,13 +29,31 @@ UNSUPPORTED_SOLVERS = {
     "lbfgs": "L-BFGS needs a closure that re-evaluates the loss, which mlplab's mini-batch "
              "loop does not run; use solver='adam' (the default) or 'sgd'",
 }
-REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "mse": "mse", "l1": "l1"}
-UNSUPPORTED_LOSSES = {
-    "poisson": "mlplab's loss table (registry.LOSSES) has no Poisson loss with an exp output "
-               "yet; use loss='squared_error' on log1p(y), or scikit-learn's MLPRegressor",
-}
+REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "poisson": "poisson",
+                     "mse": "mse", "l1": "l1"}
 OUT_ACTIVATIONS = {"binary": "logistic", "multilabel": "logistic", "multiclass": "softmax",
                    "regression": "identity"}
+LOSS_OUT_ACTIVATIONS = {"poisson": "exp"}  # a loss on a link names the output's inverse link
+
+
+def out_activation(task: TaskSpec) -> str:
+    """scikit-learn's ``out_activation_`` for a task: 'exp' for Poisson, else by task."""
+    return LOSS_OUT_ACTIVATIONS.get(task.loss, OUT_ACTIVATIONS[task.name])
+
+
+# per-row terms that do not depend on the prediction and that scikit-learn's ``loss_`` has but
+# torch's loss omits: PoissonNLLLoss(log_input=True) is exp(z) - y z, scikit-learn's half
+# Poisson deviance y log(y / exp(z)) - y + exp(z) = that + (y log y - y)
+LOSS_CONSTANTS = {"poisson": lambda y: scipy.special.xlogy(y, y) - y}
+
+
+def loss_constant(task: TaskSpec, Y: np.ndarray, w: np.ndarray | None) -> float:
+    """The (weighted) mean of the loss's constant term over the training targets ``Y``."""
+    term = LOSS_CONSTANTS.get(task.loss)
+    if term is None:
+        return 0.0
+    per_row = term(np.asarray(Y, dtype=np.float64)).reshape(len(Y), -1).mean(axis=1)
+    return float(np.average(per_row, weights=w))
 # scikit-learn's initialisation (uniform +-sqrt(factor / (fan_in + fan_out)) on weights and
 # biases, factor 2 for logistic units, else 6): the estimators' default, measured better than
 # PyTorch's default at scikit-learn's small max_iter (docs/estimator.md)
@@ -62,7 +81,7 @@ CLASSIFIER_CONSTRAINTS: dict[str, list[Any]] = {
 }
 REGRESSOR_CONSTRAINTS: dict[str, list[Any]] = {
     **_SkRegressor._parameter_constraints, **_NAMES, **_EXTRAS,
-    "loss": [StrOptions(set(REGRESSION_LOSSES) | set(UNSUPPORTED_LOSSES))],
+    "loss": [StrOptions(set(REGRESSION_LOSSES))],
 }
 
 
@@ -78,8 +97,6 @@ def check(est: Any, incremental: bool) -> None:
     if est.solver in UNSUPPORTED_SOLVERS:
         raise ConfigError(f"solver '{est.solver}' is not supported",
                           hint=UNSUPPORTED_SOLVERS[est.solver])
-    if est.loss in UNSUPPORTED_LOSSES:
-        raise ConfigError(f"loss '{est.loss}' is not supported", hint=UNSUPPORTED_LOSSES[est.loss])
     hidden = hidden_sizes(est)
     if any(h <= 0 for h in hidden):  # scikit-learn's own check and wording
         raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
@@ -145,7 +162,8 @@ def run_config(est: Any, task: TaskSpec, n_train: int, w_mean: float, seed_: int
                    "batchnorm": bool(est.batchnorm),
                    "init": "default" if est.init == GLOROT else est.init},
          "loss": task.loss, "optim": optim, "schedule": {"name": est.scheduler},
-         "train": {"epochs": epochs, "batch_size": bs, "eval_every": epochs,
+         # scikit-learn's stopping rule is the estimator's own (sklearn.rules), not fit's
+         "train": {"epochs": epochs, "batch_size": bs, "eval_every": epochs, "early_stopping": None,
                    "shuffle": bool(est.shuffle), "device": est.device,
                    "threshold": threshold},
          "log": {"quiet": True, "plots": False}}

@@ -25,15 +25,17 @@ class SklearnRules(Callback):
     ``est`` is the estimator (its ``loss_curve_`` etc. are updated in place), ``val`` the
     validation tensors (X, y) with early stopping, ``l2`` the coupled L2 coefficient per weight
     matrix (``alpha / batch_size``), ``n_train`` the training rows, ``start`` the epoch count
-    before this call (``n_iter_`` counts this call's epochs, as in scikit-learn).
+    before this call (``n_iter_`` counts this call's epochs, as in scikit-learn), ``constant``
+    the loss's prediction-free term that torch omits and scikit-learn's ``loss_`` includes
+    (:func:`.params.loss_constant`).
     """
 
     every = 1
 
     def __init__(self, est: Any, val: tuple[torch.Tensor, torch.Tensor] | None,
-                 l2: float, n_train: int, start: int, sgd: bool) -> None:
+                 l2: float, n_train: int, start: int, sgd: bool, constant: float = 0.0) -> None:
         self.est, self.val, self.l2, self.n_train = est, val, l2, n_train
-        self.start, self.sgd = start, sgd
+        self.start, self.sgd, self.constant = start, sgd, constant
 
     def on_epoch(self, state: TrainState) -> None:
         est: Any = self.est
@@ -42,7 +44,7 @@ class SklearnRules(Callback):
             with torch.no_grad():
                 sq = sum((p * p).sum() for p in state.model.parameters() if p.dim() > 1)
             loss = loss + 0.5 * self.l2 * sq
-        est.loss_ = float(loss)
+        est.loss_ = float(loss) + self.constant
         est.loss_curve_.append(est.loss_)
         est.t_ += self.n_train
         if est.verbose:
