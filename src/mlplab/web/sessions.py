@@ -38,6 +38,8 @@ Send = Callable[[dict[str, Any]], None]
 SEGMENT_SECONDS = 0.02  # training time between two looks at the command queue
 SLICE_SECONDS = 0.004  # a session's turn at the CPU before the next waiting session's
 MAX_QUEUED = 64  # commands waiting for one session
+# catch_warnings swaps process-wide state: one session at a time records what its setup warns
+WARNINGS_LOCK = threading.Lock()
 
 
 class Stream(Callback):
@@ -315,7 +317,7 @@ class Session:
     def rebuild(self) -> None:
         """Fresh data, model and optimizer from the config; send the data message."""
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 self.warnings = []
                 self._rebuild()
