@@ -118,7 +118,7 @@ def run_html(run: Any, lang: str | None = None) -> str:
     if p is None:
         parts.append(f'<p class="sub">{esc(tr("report.no_data", lang))}</p>')
     parts += [f"<h3>{esc(tr('report.diagnosis', lang))}</h3>",
-              findings_html(diagnose(evidence_for(run, p)), lang), "</div>"]
+              findings_html(diagnose(evidence_for(run, p), lang), lang), "</div>"]
     return "".join(parts)
 
 

@@ -304,5 +304,23 @@ def compare_html(runs: list[Any], labels: list[str]) -> str:
     return _page("mlplab comparison", body)
 
 
+def require_lang(lang: str | None) -> str | None:
+    """``lang`` unchanged when a catalog speaks it (None: the locale's, decided later); an
+    unknown language raises :class:`~mlplab.errors.ConfigError` before anything is written.
+
+    Example
+    -------
+    >>> require_lang("zh-CN"), require_lang(None)
+    ('zh-CN', None)
+    """
+    from mlplab.errors import ConfigError
+    from mlplab.i18n import languages
+
+    if lang is not None and not lang.lower().startswith(resolve_lang(lang)):
+        raise ConfigError(f"unknown language '{lang}'",
+                          expected="one of " + ", ".join(languages()))
+    return lang
+
+
 __all__ = ["b64", "compare_html", "esc", "findings_html", "loss_svg", "metrics_html", "report_html",
-           "write_report"]
+           "require_lang", "write_report"]

@@ -72,10 +72,14 @@ def train(
     resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
     nproc: Annotated[Optional[int], Opt(help="train with N processes (launches torchrun)")] = None,
     baselines: Annotated[bool, Opt("--baselines", help="also fit scikit-learn baselines on the same split and print a table")] = False,  # noqa: E501
+    lang: Annotated[Optional[str], Opt("--lang", help="language of the report and diagnosis: en or zh (default: the locale's)")] = None,  # noqa: E501
 ) -> None:
     """Train a model and write its run directory."""
     from mlplab.api import train as run_train
     from mlplab.config import parse_value
+    from mlplab.inspect.report import require_lang
+
+    require_lang(lang)  # an unknown language is refused before anything is trained or written
 
     def listed(v: Optional[str]) -> object:
         if v is None:
@@ -127,6 +131,10 @@ def train(
         for line in summary_lines(run):
             out.print(line, markup=False)
     out.print(f"run saved to {run.path}")
+    if lang is not None and run.path is not None and run.config.log.plots:
+        from mlplab.cli.commands.viz import report  # the report (and diagnosis) in --lang
+
+        report(run.path, lang=lang)
     if baselines:
         from mlplab.inspect.baselines import report_for_run
         report_for_run(run, out)
