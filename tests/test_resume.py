@@ -155,8 +155,8 @@ KILL_AFTER_CHECKPOINT = """
     import os, signal
     import mlplab.training.checkpoint as ck
     save = ck.save_checkpoint
-    def save_then_die(run_dir, state):
-        path = save(run_dir, state)
+    def save_then_die(run_dir, state, *more):
+        path = save(run_dir, state, *more)
         if state.epoch == {epoch}:
             os.kill(os.getpid(), signal.SIGKILL)
         return path

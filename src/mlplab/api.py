@@ -39,6 +39,7 @@ from mlplab.runs.finish import finish_run
 from mlplab.runs.run import Run
 from mlplab.tasks import detect_output
 from mlplab.training import checkpoint
+from mlplab.training import resume as resuming
 from mlplab.training.callbacks import Callback, ProgressBar
 from mlplab.training.loop import fit
 from mlplab.training.runners import ddp as distributed
@@ -66,7 +67,7 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
           data: DataLike = None, model: nn.Module | None = None, out: str | Path | None = None,
           overwrite: bool = False, save: bool = True, callbacks: Iterable[Callback] = (),
           progress: bool | None = None, sample_weight: np.ndarray | None = None,
-          resume: str | Path | None = None) -> Run:
+          resume: str | Path | None = None, override: dict[str, Any] | None = None) -> Run:
     """Train a model as ``config`` says and (unless ``save=False``) write its run directory.
 
     Parameters
@@ -82,30 +83,37 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         splitting are not known to the caller, so this is per *train-split* row).
     resume : a run directory with checkpoints (``log.checkpoint_every``): continue it with its
         own config (``config`` is ignored) up to the same final weights as an uninterrupted run.
+    override : with ``resume``, settings to change for the rest of the run (dotted keys, e.g.
+        ``{"optim.lr": 0.05}``); recorded in ``model.json`` (``training.resumes``).
+
+    A saved run's directory holds the resolved ``config.yaml`` from the start of training.
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this; each trains on its shard
     with DistributedDataParallel and only rank 0 writes (see :mod:`mlplab.training.runners.ddp`).
     """
-    ck = checkpoint.resume_point(resume) if resume is not None else None
-    cfg = ck.config if ck is not None else RunConfig.from_any(config)
+    ck, cfg = resuming.resume_point(resume, override) if resume is not None else \
+        (None, RunConfig.from_any(config))
     dist = distributed.setup(cfg.train.device)
     out_path = Path(resume) if resume is not None else None
     if save and out_path is None:
         out_path = Path(out) if out is not None else runs.default_run_dir(cfg.name)
-        runs.check_out_dir(out_path, overwrite)
+        if dist.is_main:  # other ranks would see rank 0's config.yaml
+            resuming.check_out_dir(out_path, overwrite)
     stream = data is None and model is None and ck is None and not dist.active and \
         should_stream(cfg.data)
     if stream:  # a file too large for memory: chunks + shuffle buffer
         p, tensors, source = prepare_stream(cfg)
         cfg = p.cfg
         net: nn.Module = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+        if out_path is not None:
+            resuming.begin_run(out_path, cfg, overwrite)
         own = _callbacks_for(cfg, progress, None, None)
         state = fit(net, p.task, tensors, cfg, [*own, *callbacks], runner=StreamRunner(source))
         run = finish_run(cfg, net, p, tensors, state)
         run.info["rows_per_second"] = round(tensors.n_train * state.epoch /
                                             max(state.seconds, 1e-9))
         if out_path is not None:
-            run.save(out_path, overwrite=overwrite)
+            resuming.save_run(run, out_path)
         return run
     output = detect_output(model) if model is not None else None
     p = prepare(cfg, data, output=output)
@@ -115,16 +123,21 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
                                                       seed=cfg.seed)
     net.to(device)
     tensors = p.tensors(device, sample_weight)
+    if out_path is not None and dist.is_main and ck is None:
+        resuming.begin_run(out_path, cfg, overwrite)
     own = _callbacks_for(cfg, progress if dist.is_main else False, p,
                          out_path if dist.is_main else None)
-    ckpt = checkpoint.callbacks_for(cfg, out_path, ck, write=dist.is_main)
+    resumes = resuming.resume_record(ck, cfg) if ck is not None else None
+    ckpt = checkpoint.callbacks_for(cfg, out_path, ck, write=dist.is_main, resumes=resumes)
     kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
         if ck is not None or dist.active else {}
     state = fit(net, p.task, dist.shard(tensors), cfg,
                 [*dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(), **kw)
     run = finish_run(cfg, net, p, tensors, state)
+    if resumes is not None:
+        run.info["resumes"] = resumes
     if out_path is not None and dist.is_main:
-        checkpoint.save_run(run, out_path, overwrite)
+        resuming.save_run(run, out_path)
         if cfg.log.plots or cfg.log.tensorboard or cfg.log.snapshots_every:
             from mlplab.inspect.tracking import finish_logging  # figures, report.html, TensorBoard
             finish_logging(run, p, own)

@@ -7,7 +7,9 @@ A checkpoint is a directory ``<run>/checkpoints/epoch-00000040/`` holding
   early stopping's best weights, the torch / batch-generator / numpy RNG states);
 - ``state.json``: everything else (epoch, history, the resolved config, the optimizer's and
   scheduler's structure with placeholders pointing at the tensors, early stopping's best loss,
-  best epoch and patience counter, Python's RNG state) and the SHA-256 of the tensor file.
+  best epoch and patience counter, Python's RNG state, the config changes accepted on earlier
+  resumes) and one SHA-256 over the tensor file *and* this JSON (:func:`_digest`), so an edited
+  ``state.json`` is refused like a damaged tensor file.
 
 Nothing is pickled. ``checkpoints/latest.json`` names the newest complete checkpoint; it is
 replaced atomically only after the new directory is complete and renamed into place, and older
@@ -32,7 +34,7 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,14 +52,12 @@ from mlplab.training.step import (
     steps_per_epoch,
 )
 
-if TYPE_CHECKING:
-    from mlplab.runs.run import Run
-
 CKPT_DIR = "checkpoints"
 LATEST = "latest.json"
 TENSORS = "state.safetensors"
 META = "state.json"
 CKPT_FORMAT = "mlplab-checkpoint"
+CKPT_VERSION = 2  # 2: the digest covers state.json too (1 covered the tensors only)
 
 
 @dataclass
@@ -152,6 +152,19 @@ def _restore_rng(ck: Checkpoint, generator: torch.Generator) -> None:
 # --- writing and reading -----------------------------------------------------------------
 
 
+def _digest(blob: bytes, meta: dict[str, Any]) -> str:
+    """SHA-256 of the tensor file and of ``meta`` (without its ``sha256``) as canonical JSON.
+
+    >>> m = {"epoch": 3, "config": {"optim": {"lr": 0.1}}}
+    >>> _digest(b"t", m) == _digest(b"t", {**m, "sha256": "x"}) != _digest(b"t", {**m, "epoch": 4})
+    True
+    """
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    h = hashlib.sha256(blob)
+    h.update(json.dumps(body, sort_keys=True, allow_nan=True).encode())
+    return h.hexdigest()
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -172,8 +185,11 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def save_checkpoint(run_dir: str | Path, state: TrainState) -> Path:
-    """Write a checkpoint of ``state`` under ``run_dir/checkpoints`` atomically; its path."""
+def save_checkpoint(run_dir: str | Path, state: TrainState,
+                    resumes: list[dict[str, Any]] | None = None) -> Path:
+    """Write a checkpoint of ``state`` under ``run_dir/checkpoints`` atomically; its path.
+
+    ``resumes`` records the earlier resumes of the run (epoch and accepted config changes)."""
     from safetensors.torch import save
 
     root = Path(run_dir) / CKPT_DIR
@@ -183,13 +199,13 @@ def save_checkpoint(run_dir: str | Path, state: TrainState) -> Path:
     for k, v in state.model.state_dict().items():
         tensors[f"model/{k}"] = v.detach().cpu().contiguous().clone()
     meta: dict[str, Any] = {
-        "format": CKPT_FORMAT, "format_version": 1, "epoch": state.epoch,
+        "format": CKPT_FORMAT, "format_version": CKPT_VERSION, "epoch": state.epoch,
         "config": state.cfg.to_dict(), "history": state.history,
         "optimizer": _encode(state.optimizer.state_dict(), "optim", tensors),
         "scheduler": None if state.scheduler is None else
         _encode(state.scheduler.state_dict(), "sched", tensors),
         "rng": _rng_state(state.generator, tensors),
-        "best": None,
+        "best": None, "resumes": list(resumes or []),
     }
     if state.best is not None:
         b = state.best
@@ -198,12 +214,13 @@ def save_checkpoint(run_dir: str | Path, state: TrainState) -> Path:
         meta["best"] = {"monitor": b.monitor, "best_loss": b.best_loss,
                         "best_epoch": b.best_epoch, "bad": b.bad}
     blob = save(tensors, metadata={"format": "pt"})
-    meta["sha256"] = hashlib.sha256(blob).hexdigest()
+    meta = json.loads(json.dumps(meta, default=runs._json_default))  # exactly what is read back
+    meta["sha256"] = _digest(blob, meta)
     tmp = root / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     _write_synced(tmp / TENSORS, blob)
-    _write_synced(tmp / META, json.dumps(meta, default=runs._json_default).encode())
+    _write_synced(tmp / META, json.dumps(meta).encode())
     _fsync_dir(tmp)
     final = root / name
     if final.exists():  # left by an attempt killed before latest.json moved; not referenced
@@ -237,10 +254,18 @@ def load_latest(run_dir: str | Path) -> Checkpoint:
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
         raise RunError(f"the checkpoint of '{run_dir}' is unreadable ({type(e).__name__}: {e})",
                        hint="it may have been edited or partly deleted") from None
-    if meta.get("format") != CKPT_FORMAT or hashlib.sha256(blob).hexdigest() != meta.get(
-            "sha256"):
-        raise RunError(f"checkpoint '{path}' is damaged (format or checksum mismatch)",
+    if not isinstance(meta, dict) or meta.get("format") != CKPT_FORMAT:
+        raise RunError(f"checkpoint '{path}' is not an mlplab checkpoint",
                        hint="restore it, or start the run again")
+    if meta.get("format_version") != CKPT_VERSION:
+        raise RunError(f"checkpoint '{path}' has format version {meta.get('format_version')}",
+                       expected=str(CKPT_VERSION), hint="resume it with the mlplab version "
+                       "that wrote it, or start the run again")
+    if _digest(blob, meta) != meta.get("sha256"):
+        raise RunError(f"checkpoint '{path}' was modified after it was written: its SHA-256 "
+                       "does not match state.json and state.safetensors",
+                       hint="restore the original files, or start the run again; to resume "
+                            "with a changed config use --resume RUN --override with the change")
     return Checkpoint(path=path, epoch=int(meta["epoch"]),
                       config=RunConfig.from_dict(meta["config"]), history=meta["history"],
                       tensors=load(blob), meta=meta)
@@ -258,8 +283,9 @@ class Checkpointer(Callback):
     """
 
     def __init__(self, run_dir: Path | None, every: int, restore: Checkpoint | None = None,
-                 ) -> None:
+                 resumes: list[dict[str, Any]] | None = None) -> None:
         self.run_dir, self.every, self.restore = run_dir, every, restore
+        self.resumes = list(resumes or [])
         self._pending = False
 
     def on_train_begin(self, state: TrainState) -> None:
@@ -285,7 +311,7 @@ class Checkpointer(Callback):
 
     def _write(self, state: TrainState) -> None:
         if self.run_dir is not None:
-            save_checkpoint(self.run_dir, state)
+            save_checkpoint(self.run_dir, state, self.resumes)
 
 
 def optimizer_and_scheduler(net: nn.Module, cfg: RunConfig, n_train: int,
@@ -303,41 +329,27 @@ def optimizer_and_scheduler(net: nn.Module, cfg: RunConfig, n_train: int,
     sched = build_scheduler(opt, cfg, cfg.train.epochs, steps_per_epoch(bs, n_train))
     kwargs: dict[str, Any] = {"optimizer": opt, "scheduler": sched}
     if ck is not None:
+        fresh = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
         opt.load_state_dict(_decode(ck.meta["optimizer"], ck.tensors))
+        if sched is None:  # an accepted override of optim.* takes effect (moments are kept)
+            for group, new in zip(opt.param_groups, fresh, strict=True):
+                group.update(new)
         if sched is not None and ck.meta.get("scheduler") is not None:
             sched.load_state_dict(_decode(ck.meta["scheduler"], ck.tensors))
         kwargs.update(start_epoch=ck.epoch, history=ck.history, best=ck.best())
     return kwargs
 
 
-def resume_point(run_dir: str | Path) -> Checkpoint:
-    """The checkpoint to resume ``run_dir`` from, refusing a run that already finished."""
-    ck = load_latest(run_dir)
-    if runs.is_run_dir(Path(run_dir)):
-        raise RunError(f"'{run_dir}' already finished training",
-                       hint="start a new run (resume continues an interrupted one)")
-    return ck
-
-
 def callbacks_for(cfg: RunConfig, run_dir: Path | None, ck: Checkpoint | None,
-                  write: bool = True) -> list[Callback]:
-    """The checkpoint callback when the config asks for one (or when resuming)."""
+                  write: bool = True, resumes: list[dict[str, Any]] | None = None,
+                  ) -> list[Callback]:
+    """The checkpoint callback when the config asks for one (or when resuming); ``resumes``
+    is the run's resume record (:func:`mlplab.training.resume.resume_record`)."""
     every = cfg.log.checkpoint_every
     if every is None and ck is None:
         return []
-    return [Checkpointer(run_dir if write else None, every or cfg.train.epochs, ck)]
-
-
-def save_run(run: Run, path: Path, overwrite: bool) -> Path:
-    """Save the final run directory next to its checkpoints (written last: model.json)."""
-    if not (path / CKPT_DIR).exists():
-        return run.save(path, overwrite=overwrite)
-    runs.write_run_files(path, config=run.config.to_dict(), model_json=run.model_json(),
-                         state_dict=run.model.state_dict(), metrics=run.metrics,
-                         history=run.history)
-    run.path = path
-    return path
+    return [Checkpointer(run_dir if write else None, every or cfg.train.epochs, ck, resumes)]
 
 
 __all__ = ["Checkpoint", "Checkpointer", "callbacks_for", "load_latest",
-           "optimizer_and_scheduler", "resume_point", "save_checkpoint", "save_run"]
+           "optimizer_and_scheduler", "save_checkpoint"]

@@ -70,6 +70,7 @@ def train(
     quiet: Annotated[bool, Opt("--quiet", "-q", help="no progress bar or tables")] = False,
     checkpoint_every: Annotated[Optional[int], Opt(help="write a resumable checkpoint every K epochs")] = None,  # noqa: E501
     resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
+    override: Annotated[bool, Opt("--override", help="with --resume: change the settings the other flags give for the rest of the run (recorded)")] = False,  # noqa: E501
     nproc: Annotated[Optional[int], Opt(help="train with N processes (launches torchrun)")] = None,
     baselines: Annotated[bool, Opt("--baselines", help="also fit scikit-learn baselines on the same split and print a table")] = False,  # noqa: E501
     lang: Annotated[Optional[str], Opt("--lang", help="language of the report and diagnosis: en or zh (default: the locale's)")] = None,  # noqa: E501
@@ -109,16 +110,23 @@ def train(
         "log.tensorboard": tensorboard, "name": name, "log.quiet": quiet or None,
         "log.checkpoint_every": checkpoint_every,
     }
-    from mlplab.training.runners.ddp import check_resume_flags, is_main_process, launch
+    from mlplab.training.runners.ddp import (
+        check_resume_flags,
+        is_main_process,
+        launch,
+        resume_overrides,
+    )
 
-    check_resume_flags(resume, [k for k, v in flags.items() if v is not None and k !=
-                                "log.quiet"] + (["--config"] if config else []) +
-                       (["--recipe"] if recipe else []) + (["--set"] if set_ else []))
+    given = [k for k, v in flags.items() if v is not None and k != "log.quiet"]
+    check_resume_flags(resume, (given + (["--set"] if set_ else []) if not override else []) +
+                       (["--config"] if config else []) + (["--recipe"] if recipe else []),
+                       override)
     cfg = build_config(config, recipe, flags, set_)
+    changes = resume_overrides(cfg, given, set_) if resume is not None and override else None
     if nproc is not None and nproc > 1:  # re-enter this command under torchrun
         raise typer.Exit(launch(nproc, cfg, out=out_dir, overwrite=overwrite, quiet=quiet,
-                                resume=resume))
-    run = run_train(cfg, out=out_dir, overwrite=overwrite, resume=resume)
+                                resume=resume, override=changes))
+    run = run_train(cfg, out=out_dir, overwrite=overwrite, resume=resume, override=changes)
     if not is_main_process():
         return
     reason = run.info.get("stop_reason", "completed")
