@@ -8,6 +8,7 @@ import pytest
 import mlplab
 from mlplab.inspect.plots.view import grid_values
 from mlplab.inspect.tracking import SNAPSHOT_FILE, Snapshots, default_snapshot_every
+from mlplab.training.callbacks import Callback
 
 
 def _cfg(**log):
@@ -40,7 +41,7 @@ def test_tensorboard_writes_scalars_histograms_images_and_graph_into_the_run(tmp
     mlplab.train(_cfg(tensorboard=True, snapshots_every=20), out=out)
     tb = out / "tensorboard"
     assert tb.is_dir() and list(tb.glob("events.out.tfevents.*"))
-    assert not list(tmp_path.glob(".tb-run.tensorboard-*"))  # the temp dir was moved in
+    assert [p.name for p in tmp_path.iterdir()] == ["tb-run"]  # nothing hidden beside it
     acc = EventAccumulator(str(tb), size_guidance={"histograms": 0, "images": 0}).Reload()
     tags = acc.Tags()
     assert {"Loss/train", "Loss/test", "Accuracy/test", "lr"} <= set(tags["scalars"])
@@ -93,3 +94,56 @@ def test_planes_are_drawn_in_the_original_units_of_scaled_inputs(tmp_path):
     raw = np.array([[x, y] for y in ys for x in xs], dtype=np.float32)  # x runs fastest
     np.testing.assert_allclose(grid_values(run.model, run.task, plane, 7).ravel(),
                                run.predict_proba(raw)[:, 1], atol=1e-5)
+
+
+TB_CFG = {"name": "tbk", "data": {"source": "moons", "n_samples": 200},
+          "model": {"hidden": [8]}, "train": {"epochs": 24, "batch_size": 32, "eval_every": 4},
+          "log": {"quiet": True, "plots": False, "tensorboard": True, "checkpoint_every": 4}}
+
+
+def _scalars(tb, tag="Loss/train"):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tb), size_guidance={"scalars": 0}).Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] \
+        else []
+
+
+class _ReadTensorBoard(Callback):
+    """What `tensorboard --logdir RUN/tensorboard` sees while the run trains."""
+
+    every = 1
+
+    def __init__(self, tb, at):
+        self.tb, self.at, self.seen = tb, at, None
+
+    def on_epoch(self, state):
+        if state.epoch == self.at:
+            self.seen = _scalars(self.tb)
+
+
+class _Kill(Callback):
+    every = 1
+
+    def on_epoch(self, state):
+        if state.epoch == 14:  # after the checkpoint of epoch 12, before the next one
+            raise RuntimeError("killed")
+
+
+def test_tensorboard_is_readable_mid_run_and_complete_after_a_resume(tmp_path):
+    """Issue 19 item 6: events go straight into RUN/tensorboard (readable while training),
+    and a run killed after epoch 14 and resumed from its epoch-12 checkpoint has each
+    evaluated epoch exactly once, with the uninterrupted run's values."""
+    ref = mlplab.train({**TB_CFG, "log": {**TB_CFG["log"], "tensorboard": False}}, save=False)
+    run_dir = tmp_path / "run"
+    reader = _ReadTensorBoard(run_dir / "tensorboard", at=10)
+    with pytest.raises(RuntimeError, match="killed"):
+        mlplab.train(TB_CFG, out=run_dir, callbacks=[reader, _Kill()])
+    assert [s for s, _ in reader.seen] == [4, 8]  # during training, up to the last evaluation
+    assert [s for s, _ in _scalars(run_dir / "tensorboard")] == [4, 8, 12]  # 14: no eval
+    mlplab.train(resume=run_dir)
+    got = _scalars(run_dir / "tensorboard")
+    want = [(r["epoch"], r["train_loss"]) for r in ref.history]
+    assert [s for s, _ in got] == [s for s, _ in want] == [4, 8, 12, 16, 20, 24]
+    np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing hidden beside the run

@@ -6,17 +6,17 @@ and TensorBoard logs.
   fractions (:func:`mlplab.inspect.diagnosis.model_stats`). Saved as ``snapshots.safetensors``.
 - :class:`TensorBoardCallback` (``log.tensorboard``): scalars named as the tutorials name them
   (``Loss/train``, ``Accuracy/test``, lr) and the gradient norm beside the clipping threshold,
-  weight and gradient histograms and boundary images every k epochs, the model graph. It writes to a
-  temporary directory beside the run directory and :func:`finish_logging` moves it to
-  ``RUN/tensorboard`` once the run is saved (the run directory must not exist before).
+  weight and gradient histograms and boundary images every k epochs, the model graph. It writes
+  straight into ``RUN/tensorboard`` (the run directory exists from the start) and flushes at
+  every evaluation, so ``tensorboard --logdir RUN/tensorboard`` follows the run live. A resumed
+  run appends to the same directory with TensorBoard's ``purge_step`` just after the resumed
+  epoch, so the events a killed run wrote after its checkpoint are dropped and every epoch
+  appears once.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -155,6 +155,11 @@ class TensorBoardCallback(Callback):
     def on_train_begin(self, state: TrainState) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
+        if state.epoch > 0:  # resumed: the events after the checkpoint's epoch are dropped
+            self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=state.epoch + 1)
+            self.writer.add_text("config", "```\n" + state.cfg.to_yaml() + "\n```",
+                                 state.epoch + 1)  # the config the rest of the run uses
+            return
         self.writer = SummaryWriter(log_dir=str(self.log_dir))
         self.writer.add_text("config", "```\n" + state.cfg.to_yaml() + "\n```", 0)
         was_training = state.model.training
@@ -181,6 +186,7 @@ class TensorBoardCallback(Callback):
         self.writer.add_scalar(GRAD_NORM_TAG, norm, row["epoch"])
         if state.cfg.train.clip_grad_norm is not None:
             self.writer.add_scalar(CLIP_TAG, state.cfg.train.clip_grad_norm, row["epoch"])
+        self.writer.flush()  # readable by TensorBoard while the run goes on
 
     def on_epoch(self, state: TrainState) -> None:
         model, step = state.model, state.epoch
@@ -237,17 +243,17 @@ def _weight_grads(state: TrainState, rows: int = 4096) -> dict[str, torch.Tensor
 
 
 def tensorboard_dir(out: Path | None, name: str) -> Path:
-    """Where TensorBoard writes while training: a hidden temp dir beside the future run
-    directory (moved in by :func:`finish_logging`), or ``runs/tensorboard/<name>-<time>`` for
-    runs that are not saved."""
+    """Where TensorBoard writes: ``RUN/tensorboard`` for a saved run, or
+    ``runs/tensorboard/<name>-<time>`` for runs that are not saved.
+
+    >>> tensorboard_dir(Path("runs/a"), "a").as_posix()
+    'runs/a/tensorboard'
+    """
     if out is None:
         path = Path("runs") / "tensorboard" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         path.mkdir(parents=True, exist_ok=True)
         return path
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tensorboard-", dir=out.parent))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # gone if never moved in
-    return tmp
+    return out / "tensorboard"
 
 
 def tracking_callbacks(cfg: Any, p: Any, out: Path | None) -> list[Callback]:
@@ -273,18 +279,12 @@ def tracking_callbacks(cfg: Any, p: Any, out: Path | None) -> list[Callback]:
 
 
 def finish_logging(run: Any, p: Any, callbacks: list[Callback]) -> None:
-    """After ``run.save``: move the TensorBoard logs in, save the snapshots and (with
-    ``log.plots``) write the figures, the diagnosis and ``report.html``."""
+    """After ``run.save``: save the snapshots and (with ``log.plots``) write the figures, the
+    diagnosis and ``report.html``."""
     if run.path is None:
         return
     snaps = None
     for cb in callbacks:
-        if isinstance(cb, TensorBoardCallback) and cb.log_dir.parent == run.path.parent and \
-                cb.log_dir.exists():
-            dest = run.path / "tensorboard"
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.move(str(cb.log_dir), dest)
-            cb.log_dir = dest
         if isinstance(cb, SnapshotCallback) and cb.snapshots is not None:
             snaps = cb.snapshots
             snaps.save(run.path / SNAPSHOT_FILE)
