@@ -198,3 +198,11 @@ def test_page_texts_follow_the_language(client):
     assert zh["texts"]["playground.play"] != en["texts"]["playground.play"]
     assert '<html lang="zh-CN">' in client.get("/?lang=zh").text
     assert '<html lang="en">' in client.get("/?lang=xx").text
+
+
+def test_the_playground_trains_until_paused_never_stops_early(client):
+    """Whatever RunConfig's default, the page's runs end only at the stated epoch cap."""
+    with client.websocket_connect("/ws") as ws:
+        data = configure(ws, {**SMALL, "train": {"batch_size": 20, "early_stopping": 3}})
+        assert data["config"]["train"]["early_stopping"] is None
+        assert data["config"]["train"]["epochs"] == data["epochs_cap"] == 40

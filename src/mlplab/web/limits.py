@@ -38,9 +38,10 @@ PLAYGROUND_DEFAULTS: dict[str, Any] = {
     "log": {"quiet": True, "plots": False},
 }
 
-# Settings the server decides, whatever the page sends (no devices, threads or files).
+# Settings the server decides, whatever the page sends (no devices, threads or files; and no
+# early stopping: the playground trains until the page pauses it).
 FORCED: dict[str, Any] = {
-    "train": {"device": "cpu", "num_threads": None},
+    "train": {"device": "cpu", "num_threads": None, "early_stopping": None},
     "log": {"tensorboard": False, "checkpoint_every": None, "snapshots_every": None,
             "quiet": True, "plots": False},
 }
