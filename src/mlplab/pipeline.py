@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mlplab.budget import check_fits, dataset_bytes, network_bytes
 from mlplab.config import RunConfig, with_overrides
 from mlplab.data import (
     Preprocessor,
@@ -45,8 +46,11 @@ from mlplab.data.stream import (
 from mlplab.errors import ConfigError, DataError, MlplabWarning
 from mlplab.metrics import classification_metrics, regression_metrics
 from mlplab.models import ModelSpec
+from mlplab.registry import DATASETS
 from mlplab.tasks import TaskSpec, resolve_task
+from mlplab.training.callbacks import auto_patience
 from mlplab.training.state import DataTensors
+from mlplab.training.step import resolve_batch_size, steps_per_epoch
 
 SPLITS = ("train", "val", "test")
 DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
@@ -81,6 +85,10 @@ class Prepared:
 def table_from(data: DataLike, cfg: RunConfig) -> Table:
     """A Table from in-memory data: a DataFrame (target named in the config) or (X, y)."""
     if data is None:
+        info = DATASETS.get(cfg.data.source)
+        if info is not None and info.kind == "synthetic":
+            check_fits(dataset_bytes(cfg.data.n_samples, info.features + 1),
+                       f"{cfg.data.n_samples} rows of {cfg.data.source}")
         return load_table(cfg.data, cfg.seed)
     if isinstance(data, pd.DataFrame):
         if cfg.data.target is None:
@@ -115,10 +123,52 @@ def _fix_label_shape(y: np.ndarray, task: str) -> np.ndarray:
     return y
 
 
+# early stopping's automatic validation split: this fraction of the training rows, held out
+# (stratified) only when at least AUTO_VAL_MIN_ROWS rows are left to train on, so it holds
+# 30+ rows; smaller tables train every epoch on every row
+AUTO_VAL_FRACTION = 0.1
+AUTO_VAL_MIN_ROWS = 300
+
+
+def auto_val_size(cfg: RunConfig, n_rows: int) -> float:
+    """``data.val_size`` for a table of ``n_rows``: the configured one, or, when early
+    stopping is on and no validation split is set, ``AUTO_VAL_FRACTION`` of the training rows
+    if the table is large enough.
+
+    Example
+    -------
+    >>> from mlplab.config import RunConfig
+    >>> auto_val_size(RunConfig(), 1000), auto_val_size(RunConfig(), 150)
+    (0.08, 0.0)
+    >>> off = RunConfig.from_dict({"train": {"early_stopping": "off"}})
+    >>> auto_val_size(off, 1000)
+    0.0
+    """
+    d = cfg.data
+    n_fit = n_rows * (1.0 - d.test_size)
+    if d.val_size > 0 or cfg.train.early_stopping is None or \
+            n_fit * (1.0 - AUTO_VAL_FRACTION) < AUTO_VAL_MIN_ROWS:
+        return d.val_size
+    return round(AUTO_VAL_FRACTION * (1.0 - d.test_size), 6)
+
+
 def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) -> Prepared:
-    """Load, clean, split, fit the preprocessing on the train split and resolve the task."""
+    """Load, clean, split, fit the preprocessing on the train split and resolve the task.
+
+    The returned ``Prepared.cfg`` says what ``"auto"`` stopping became for this table: the
+    validation split actually held out (:func:`auto_val_size`) and the patience
+    (:func:`~mlplab.training.callbacks.auto_patience`), or no stopping without a split; train
+    with it, so the saved config, its exports and resumes repeat the run exactly."""
     table = clean_missing(table_from(data, cfg), cfg.data.impute)
+    val_size = auto_val_size(cfg, len(table.X))
+    if val_size != cfg.data.val_size:
+        cfg = with_overrides(cfg, {"data.val_size": val_size})
     e = encode_table(table, cfg.data, cfg.task, cfg.seed)
+    if cfg.train.early_stopping == "auto":
+        n = len(e.split.train)
+        steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n), n)
+        patience = auto_patience(steps, cfg.train.eval_every) if len(e.split.val) else None
+        cfg = with_overrides(cfg, {"train.early_stopping": patience})
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
     n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
     n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
@@ -130,7 +180,13 @@ def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) ->
 
 
 def model_spec(cfg: RunConfig, n_features: int, task: TaskSpec) -> ModelSpec:
-    """The MLP that ``cfg.model`` describes for ``n_features`` inputs and ``task``'s head."""
+    """The MLP that ``cfg.model`` describes for ``n_features`` inputs and ``task``'s head;
+    refused up front if training it would not fit in memory (:mod:`mlplab.budget`)."""
+    rows = cfg.train.batch_size if isinstance(cfg.train.batch_size, int) else 0
+    check_fits(network_bytes(n_features + len(cfg.model.crosses), cfg.model.hidden,
+                             task.n_outputs, cfg.optim.name, rows),
+               f"a network {n_features} -> {' -> '.join(map(str, cfg.model.hidden))} -> "
+               f"{task.n_outputs} trained with {cfg.optim.name}")
     return ModelSpec(in_features=n_features, hidden=list(cfg.model.hidden),
                      activations=cfg.model.activations(), n_outputs=task.n_outputs,
                      output=cfg.model.output, dropout=cfg.model.dropout,
@@ -196,5 +252,6 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     return p, tensors, FileBatches(cfg, stats, classes)
 
 
-__all__ = ["DataLike", "Prepared", "model_spec", "prepare", "prepare_stream",
+__all__ = ["AUTO_VAL_FRACTION", "AUTO_VAL_MIN_ROWS", "DataLike", "Prepared", "auto_val_size",
+           "model_spec", "prepare", "prepare_stream",
            "split_metrics", "table_from"]
