@@ -37,7 +37,6 @@ import contextlib
 import datetime
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -53,6 +52,7 @@ from mlplab.config import RunConfig, flatten
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.training.callbacks import Callback
 from mlplab.training.runners import support
+from mlplab.training.runners.torchrun import supervise
 from mlplab.training.state import DataTensors, TrainState
 from mlplab.training.step import Step
 
@@ -142,9 +142,12 @@ def collective_errors(ctx: DistContext) -> Iterator[None]:
         if isinstance(e, TrainingError):
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        waited = "timed out" in str(e).lower() or "timeout" in str(e).lower()
+        what = f"no answer from a peer within {ctx.timeout:g} s" if waited else \
+            "a peer left (its connection closed)"
         raise TrainingError(
-            f"distributed training failed on rank {ctx.rank} of {ctx.world_size}: a collective "
-            f"did not complete within {ctx.timeout:g} s or a peer left ({first[:200]})",
+            f"distributed training failed on rank {ctx.rank} of {ctx.world_size}: {what} "
+            f"({first[:200]})",
             hint="another rank probably failed or hangs; see its error above (raise "
                  f"${TIMEOUT_ENV} if ranks are legitimately slow)") from None
 
@@ -255,7 +258,9 @@ def launch(nproc: int, cfg: RunConfig, *, out: Path | None, overwrite: bool = Fa
             args = ["--config", str(cfg_file), "--out", str(out)]
             args += ["--overwrite"] if overwrite else []
         args += ["--quiet"] if quiet else []
-        return subprocess.call(torchrun_command(nproc, args))
+        run_dir = resume if resume is not None else out
+        return supervise(torchrun_command(nproc, args),
+                         None if run_dir is None else Path(run_dir) / "torchrun.log")
 
 
 # --- batching ----------------------------------------------------------------------------
