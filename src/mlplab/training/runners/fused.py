@@ -138,8 +138,8 @@ def why_not_fused(state: TrainState) -> str | None:
         return why
     group = opt.param_groups[0]
     if group.get("maximize") or group.get("amsgrad") or group.get("dampening", 0) != 0 or \
-            group.get("foreach") or group.get("fused") or group.get("differentiable"):
-        return "optimizer options maximize/amsgrad/dampening/foreach/fused"
+            group.get("fused") or group.get("differentiable"):  # foreach: the same bits
+        return "optimizer options maximize/amsgrad/dampening/fused"
     if [id(p) for p in group["params"]] != [id(p) for p in model.parameters()]:
         return "an optimizer that does not hold exactly the model's parameters"
     if any(not p.requires_grad for p in model.parameters()):
