@@ -225,6 +225,8 @@ def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
                  f"<p class='sub'>{esc(snapshots.plane.note)}</p>" if snapshots.plane.note
                  else "", "</section>"]
     body.append(h2("report.figures"))
+    if data is not None and data.sample_note:  # large splits: figures from a sample
+        body.append(f"<p class='sub'>{esc(data.sample_note)}</p>")
     for name, img in figures.items():
         if name.endswith(".png"):
             key = "report.caption." + name.removesuffix(".png")

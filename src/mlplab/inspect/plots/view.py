@@ -39,6 +39,7 @@ EXACT_SVD_MAX = 500
 # the callbacks and the final figures of one run share one SVD
 _PCA_CACHE: dict[int, tuple[weakref.ref[np.ndarray], tuple[np.ndarray, np.ndarray, str]]] = {}
 SPLIT_ORDER = ("train", "val", "test", "data")
+MAX_PLOT_ROWS = 20_000  # rows per split a figure draws; larger splits are sampled (stratified)
 
 
 @dataclass
@@ -57,6 +58,8 @@ class PlotData:
     # feature -> (center, spread) of an affine scaling, model input = (raw - center) / spread:
     # planes over these features are drawn in the original units
     units: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # split -> its number of rows before :meth:`sample` kept MAX_PLOT_ROWS of them
+    sampled: dict[str, int] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
@@ -79,13 +82,57 @@ class PlotData:
                 return s
         raise ValueError("no data to plot")
 
+    def sample(self, max_rows: int = MAX_PLOT_ROWS, seed: int = 0) -> PlotData:
+        """At most ``max_rows`` rows per split, so figures cost the same at any data size:
+        stratified by class for single-label classification (each class keeps its share),
+        uniformly otherwise; rows keep their order. Splits that fit are kept whole.
+
+        >>> from mlplab.tasks import resolve_task
+        >>> y = np.r_[np.zeros(900, int), np.ones(100, int)]
+        >>> task = resolve_task("binary", n_classes=2, n_targets=1, loss="auto", output="logits")
+        >>> d = PlotData({"train": np.zeros((1000, 2), np.float32)}, {"train": y}, ["a", "b"],
+        ...              ["0", "1"], task).sample(50)
+        >>> len(d.X["train"]), int(d.y["train"].sum()), d.sampled
+        (50, 5, {'train': 1000})
+        """
+        from sklearn.model_selection import train_test_split
+
+        X, y, sampled = dict(self.X), dict(self.y), dict(self.sampled)
+        for split, Xs in self.X.items():
+            n = len(Xs)
+            if n <= max_rows:
+                continue
+            ys = self.y.get(split)
+            strata = ys if ys is not None and self.task.is_classification and ys.ndim == 1 \
+                and len(np.unique(ys)) * 2 <= max_rows else None
+            keep, _ = train_test_split(np.arange(n), train_size=max_rows, random_state=seed,
+                                       stratify=strata)
+            keep = np.sort(keep)
+            X[split] = Xs[keep]
+            if ys is not None and len(ys) == n:
+                y[split] = ys[keep]
+            sampled[split] = sampled.get(split, n)
+        return PlotData(X, y, self.feature_names, self.class_names, self.task, self.units,
+                        sampled)
+
+    @property
+    def sample_note(self) -> str:
+        """What :meth:`sample` did, for a caption ('' when every row is drawn)."""
+        if not self.sampled:
+            return ""
+        parts = [f"{len(self.X[s]):,} of {n:,} {s} rows" for s, n in self.sampled.items()]
+        return (f"Figures show a stratified sample ({', '.join(parts)}); "
+                "the metrics use every row.")
+
     @classmethod
-    def from_prepared(cls, p: Any) -> PlotData:
-        """From :class:`mlplab.api.Prepared`."""
-        return cls(X=dict(p.X), y=dict(p.y),
+    def from_prepared(cls, p: Any, max_rows: int | None = MAX_PLOT_ROWS) -> PlotData:
+        """From :class:`mlplab.api.Prepared`, sampled to ``max_rows`` rows per split (None:
+        every row; see :meth:`sample`)."""
+        data = cls(X=dict(p.X), y=dict(p.y),
                    feature_names=[str(f) for f in p.preprocessor.feature_names_out],
                    class_names=_class_names(p.target_encoder, p.task), task=p.task,
                    units=raw_units(p.preprocessor))
+        return data if max_rows is None else data.sample(max_rows)
 
     @classmethod
     def from_run(cls, run: Any, X_raw: Any, y_raw: Any, split: str = "data") -> PlotData:
