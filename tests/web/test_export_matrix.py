@@ -99,8 +99,6 @@ def test_exported_script_reproduces_the_session(client, tmp_path, case):
     assert score == pytest.approx(final["test_score"], abs=1e-6)
 
 
-@pytest.mark.xfail(reason="web/codegen.exported_config writes max(1, epoch): a script exported "
-                          "at epoch 0 trains one epoch (train.epochs=0 is allowed)", strict=True)
 def test_a_script_exported_before_training_trains_nothing(client, tmp_path):
     """Regression: a script exported at epoch 0 said EPOCHS = 1."""
     with client.websocket_connect("/ws") as ws:

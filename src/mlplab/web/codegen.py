@@ -30,7 +30,7 @@ from mlplab.training.loop import resolve_batch_size
 def exported_config(cfg: RunConfig, epoch: int, lr_log: list[tuple[int, float]]) -> RunConfig:
     """The config that reproduces the playground's run: its start lr, the epochs it reached."""
     d = cfg.to_dict()
-    d["train"]["epochs"] = max(1, epoch)
+    d["train"]["epochs"] = epoch
     if lr_log:
         d["optim"]["lr"] = lr_log[0][1]
     return RunConfig.from_dict(d)
