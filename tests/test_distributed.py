@@ -59,7 +59,7 @@ def test_single_process_context_is_a_no_op() -> None:
 def test_two_processes_match_one(tmp_path: Path) -> None:
     """DDP on 2 ranks (uneven last batch) ends with the single-process weights and metrics."""
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(CFG))
-    res = _torchrun(["-m", "mlplab", "train", "-c", "cfg.yaml", "-o", "ddp", "-q"], tmp_path)
+    res = _torchrun(["-m", "mlplab", "train", "-c", "cfg.yaml", "-o", "ddp"], tmp_path)
     assert res.returncode == 0, res.stderr[:4000]
     assert res.stdout.count("run saved to") == 1  # rank 0 only
     single = mlplab.train(CFG, save=False)

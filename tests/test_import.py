@@ -91,9 +91,9 @@ def test_every_command_works_on_the_imported_run_with_module(learner, capsys):
     assert "activation: relu" not in shown and "inputs: used as given (no scaling)" in shown
     assert main(["evaluate", run, "--data", "disk", "--json", *mod]) == 0
     assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
-    assert main(["plot", run, "--kind", "boundary", *mod]) == 0
+    assert main(["plot", run, "--kind", "boundary", "--overwrite", *mod]) == 0
     assert (tmp_path / "run" / "boundary.png").is_file()
-    assert main(["report", run, *mod]) == 0
+    assert main(["report", run, "--overwrite", *mod]) == 0
     assert (tmp_path / "run" / "report.html").is_file()
     assert main(["export", run, "--format", "torchscript", *mod]) == 0
     assert (tmp_path / "run" / "model.torchscript.pt").is_file()

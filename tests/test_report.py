@@ -82,13 +82,13 @@ def test_compare_page_shows_each_run_and_what_differs(run_dir, tmp_path, capsys)
 
 
 def test_report_in_chinese_with_lang(run_dir, capsys):
-    assert main(["report", str(run_dir), "--lang", "zh"]) == 0
+    assert main(["report", str(run_dir), "--lang", "zh", "--overwrite"]) == 0
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html
     for words in ("指标", "诊断", "图表", "配置", "测试集", "准确率", "行是真实类别"):
         assert words in html, words
     assert ">Metrics<" not in html
-    assert main(["report", str(run_dir), "--lang", "en"]) == 0
+    assert main(["report", str(run_dir), "--lang", "en", "--overwrite"]) == 0
     assert ">Metrics<" in (run_dir / "report.html").read_text(encoding="utf-8")
 
 
@@ -127,5 +127,5 @@ def test_report_follows_the_locale_when_no_lang_is_given(run_dir, monkeypatch):
     for var in ("LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
-    assert main(["report", str(run_dir)]) == 0
+    assert main(["report", str(run_dir), "--overwrite"]) == 0
     assert '<html lang="zh-CN">' in (run_dir / "report.html").read_text(encoding="utf-8")

@@ -32,6 +32,7 @@ from mlplab.pipeline import (
     prepare,
     prepare_stream,
     split_metrics,
+    streamed_metrics,
     table_from,
 )
 from mlplab.runs import store as runs
@@ -112,6 +113,11 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         run = finish_run(cfg, net, p, tensors, state)
         run.info["rows_per_second"] = round(tensors.n_train * state.epoch /
                                             max(state.seconds, 1e-9))
+        # test metrics: every test row, read again; train metrics: the in-memory head
+        run.info["metric_rows"] = {"train": len(p.X["train"])}
+        if tensors.has("test"):
+            run.metrics["test"] = streamed_metrics(net, p, source)
+            run.info["metric_rows"]["test"] = run.metrics["test"]["rows"]
         if out_path is not None:
             resuming.save_run(run, out_path)
         return run

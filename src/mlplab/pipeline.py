@@ -216,6 +216,36 @@ def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
     return out
 
 
+def streamed_metrics(model: nn.Module, p: Prepared, source: FileBatches,
+                     want_test: bool = True) -> dict[str, Any]:
+    """Metrics of every test (or train) row of a streamed file, read chunk by chunk: only the
+    predictions are kept, never the inputs (scikit-learn's functions, as :func:`split_metrics`).
+    """
+    task, loss_sum = p.task, 0.0
+    probs: list[np.ndarray] = []
+    raws: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    model.eval()
+    with torch.inference_mode():
+        for X, y in encoded_chunks(source.cfg, source.stats, source.classes, want_test):
+            raw = model(torch.as_tensor(X))
+            loss_sum += float(task.batch_loss(raw, task.targets(y))) * len(X)
+            ys.append(y)
+            (probs if task.is_classification else raws).append(
+                task.proba(raw).numpy() if task.is_classification else raw.numpy())
+    y_all = np.concatenate(ys) if ys else np.zeros(0)
+    if task.is_classification:
+        m = classification_metrics(y_all, np.concatenate(probs), task=task.name,
+                                   threshold=task.threshold,
+                                   n_classes=len(p.target_encoder.classes))
+    else:
+        unscale = p.target_encoder.inverse_values
+        m = regression_metrics(unscale(y_all), unscale(np.concatenate(raws)))
+    m["loss"] = loss_sum / max(len(y_all), 1)
+    m["rows"] = len(y_all)
+    return m
+
+
 def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     """The streamed counterpart of :func:`prepare` for a file too large for memory.
 

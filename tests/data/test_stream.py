@@ -153,3 +153,31 @@ def test_streamed_run_refuses_sample_weights_and_checkpoints(files, tmp_path):
                       "train": {"epochs": 2}, "log": {"quiet": True, "checkpoint_every": 1}},
                      out=tmp_path / "r")
     assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+def test_a_streamed_run_is_a_full_run(files, tmp_path, monkeypatch):
+    """Issue 19 item 8: test metrics use every held-out row of the file (not the in-memory
+    head), and the run writes its figures, diagnosis and report like any other."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    import mlplab
+    import mlplab.pipeline
+
+    monkeypatch.setattr(mlplab.pipeline, "EVAL_ROWS", 300)  # the head: far fewer test rows
+    df, pq, _ = files
+    run = mlplab.train({"data": {"source": str(pq), "target": "label", "chunk_rows": 1000,
+                                 "stream": True, "test_size": 0.2},
+                        "model": {"hidden": [4]}, "train": {"epochs": 1, "batch_size": 256},
+                        "log": {"quiet": True}}, out=tmp_path / "run")
+    held = np.concatenate([holdout_mask(s, 1000, 0.2, run.config.seed)
+                           for s in range(0, len(df), 1000)])
+    test = df[held]
+    assert len(test) > 300 and run.info["metric_rows"] == {"train": 300, "test": len(test)}
+    back = mlplab.load(tmp_path / "run")
+    m = run.metrics["test"]
+    assert m["accuracy"] == pytest.approx(accuracy_score(test["label"],
+                                                         back.predict(test[["a", "b", "c"]])))
+    proba = back.predict_proba(test[["a", "b", "c"]])
+    assert m["loss"] == pytest.approx(log_loss(test["label"] == "yes", proba[:, 1]), rel=1e-4)
+    for name in ("report.html", "diagnosis.json", "boundary.png"):
+        assert (tmp_path / "run" / name).is_file(), name

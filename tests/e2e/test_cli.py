@@ -51,7 +51,7 @@ def csv_run(tmp_path_factory):
 
 def test_train_writes_a_run_and_says_where(capsys, tmp_path):
     code, out, err = cli(capsys, "train", "--data", "moons", "--hidden", "8", "--out",
-                         tmp_path / "r", *FAST)
+                         tmp_path / "r", *(f for f in FAST if f != "--quiet"))
     assert code == 0, err
     assert f"run saved to {tmp_path / 'r'}" in out
     assert (tmp_path / "r" / "model.safetensors").is_file()
@@ -105,7 +105,8 @@ def test_listing_commands(capsys):
     (["--optimizer", "lbfgs"], r"unknown optimizer 'lbfgs'"),
     (["--data", "cirles"], r"unknown dataset 'cirles'.*did you mean 'circles'"),
     (["--recipe", "nope"], r"unknown recipe 'nope'"),
-    (["--output", "softmax", "--loss", "cross_entropy"], r"applies softmax twice"),
+    (["--head", "softmax", "--loss", "cross_entropy"], r"applies softmax twice"),
+    (["--output", "softmax", "--loss", "cross_entropy"], r"applies softmax twice"),  # deprecated
     (["--set", "optim.lrr=1"], r"unknown config key 'optim\.lrr'.*did you mean 'lr'"),
     (["--bogus-flag"], r"No such option"),
 ])

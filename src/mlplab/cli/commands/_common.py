@@ -1,15 +1,17 @@
-"""Helpers shared by the CLI commands: config assembly and result tables."""
+"""Helpers shared by the CLI commands: the options every command spells the same way (the
+grammar ``tests/cli/test_grammar.py`` checks), config assembly and result tables."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
+import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from mlplab.errors import ConfigError
+from mlplab.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
     from mlplab.config import RunConfig
@@ -17,6 +19,33 @@ if TYPE_CHECKING:
 # wide when piped, so tables are not truncated in logs and tests
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+silent = Console(quiet=True)
+
+# One spelling per meaning, across commands: what a command writes is -o/--out, it replaces
+# nothing without --overwrite, and --quiet leaves only errors on the terminal.
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="replace what -o/--out names")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")]
+OldOutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", hidden=True, help="deprecated: use -o/--out")]
+
+
+def console(quiet: bool) -> Console:
+    """Where a command prints its results: stdout, or nowhere with ``--quiet``."""
+    return silent if quiet else out
+
+
+def deprecated(old: str, new: str) -> None:
+    """One warning line on stderr for an old spelling that still works."""
+    err.print(f"warning: {old} is deprecated; use {new}", markup=False)
+
+
+def refuse_overwrite(*paths: Path, overwrite: bool) -> None:
+    """Raise :class:`~mlplab.errors.RunError` if a file to be written exists and
+    ``overwrite`` is off."""
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise RunError(f"'{path}' exists", hint="pass --overwrite to replace it, or choose "
+                           "another -o/--out")
 
 
 def build_config(config: Path | None, recipe: str | None, flags: dict[str, Any],

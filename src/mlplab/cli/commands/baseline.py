@@ -7,14 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlplab.cli.commands._common import build_config, out
+from mlplab.cli.commands._common import (
+    OverwriteOpt,
+    QuietOpt,
+    build_config,
+    console,
+    refuse_overwrite,
+)
 
 Opt = typer.Option
 
 
 def baseline(
     data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
-    target: Annotated[Optional[str], Opt(help="target column(s), comma-separated")] = None,
+    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several")] = None,  # noqa: E501
     features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
     task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
     hidden: Annotated[Optional[str], Opt(help="mlplab model: hidden sizes, e.g. 10,10")] = None,
@@ -34,6 +40,8 @@ def baseline(
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override")] = None,
     only: Annotated[Optional[str], Opt(help="baselines to run, comma-separated: logistic, knn, random_forest, hist_gb, sklearn_mlp")] = None,  # noqa: E501
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="write baselines.csv (and baselines.png for 2-D data) here")] = None,  # noqa: E501
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train the mlplab model and simple baselines on the same split; print one table."""
     from mlplab.api import prepare
@@ -41,8 +49,8 @@ def baseline(
     from mlplab.inspect.baselines import can_draw, compare, eval_split, rich_table, write_outputs
 
     flags = {
-        "data.source": data, "data.target": None if target is None else
-        (target if "," not in target else target.split(",")),
+        "data.source": data, "data.target": None if not target else
+        (target[0] if len(target) == 1 else target),
         "data.features": None if features is None else features.split(","), "task": task,
         "model.hidden": None if hidden is None else
         ([] if hidden.strip().lower() in ("", "none") else parse_value(hidden + ",")),
@@ -54,6 +62,10 @@ def baseline(
         "log.quiet": True,
     }
     cfg = build_config(config, recipe, flags, set_)
+    if out_dir is not None:
+        refuse_overwrite(out_dir / "baselines.csv", out_dir / "baselines.png",
+                         overwrite=overwrite)
+    out = console(quiet)
     names = None if only is None else [n.strip() for n in only.split(",") if n.strip()]
     p = prepare(cfg)
     rows = compare(cfg, names=names)

@@ -8,9 +8,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlplab.cli.commands._common import build_config, err, fmt, metrics_table, out
+from mlplab.cli.commands._common import (
+    OldOutputOpt,
+    OverwriteOpt,
+    QuietOpt,
+    build_config,
+    console,
+    deprecated,
+    err,
+    fmt,
+    metrics_table,
+    out,
+    refuse_overwrite,
+)
 from mlplab.cli.commands.importing import ModuleOpt, load_run, summary_lines
-from mlplab.errors import DataError
 from mlplab.registry import SCHEDULE_DEFAULTS
 
 Opt = typer.Option
@@ -34,7 +45,8 @@ def train(
     task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
     hidden: Annotated[Optional[str], Opt(help="hidden sizes, e.g. 10,10 ('' or none: no hidden layer)")] = None,  # noqa: E501
     activation: Annotated[Optional[str], Opt(help="relu, tanh, ... or one per layer: relu,tanh")] = None,  # noqa: E501
-    output: Annotated[Optional[str], Opt(help="logits | sigmoid | softmax")] = None,
+    head: Annotated[Optional[str], Opt(help="logits | sigmoid | softmax")] = None,
+    old_head: Annotated[Optional[str], Opt("--output", hidden=True, help="deprecated: use --head")] = None,  # noqa: E501
     dropout: Annotated[Optional[float], Opt()] = None,
     batchnorm: Annotated[Optional[bool], Opt("--batchnorm/--no-batchnorm")] = None,
     init: Annotated[Optional[str], Opt(help="default | kaiming | xavier")] = None,
@@ -48,7 +60,7 @@ def train(
     epochs: Annotated[Optional[int], Opt()] = None,
     batch_size: Annotated[Optional[str], Opt(help="rows per batch, 'full' or 'auto'")] = None,
     eval_every: Annotated[Optional[int], Opt()] = None,
-    early_stopping: Annotated[Optional[int], Opt(help="patience, in evaluations")] = None,
+    early_stopping: Annotated[Optional[str], Opt(help="patience in evaluations, auto or off")] = None,  # noqa: E501
     clip_grad_norm: Annotated[Optional[float], Opt()] = None,
     threshold: Annotated[Optional[float], Opt(help="binary decision threshold")] = None,
     device: Annotated[Optional[str], Opt(help="auto | cpu | cuda | mps")] = None,
@@ -67,7 +79,7 @@ def train(
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. optim.lr=0.1")] = None,  # noqa: E501
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="run directory")] = None,
     overwrite: Annotated[bool, Opt(help="replace an existing run directory")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="no progress bar or tables")] = False,
+    quiet: QuietOpt = False,
     checkpoint_every: Annotated[Optional[int], Opt(help="write a resumable checkpoint every K epochs")] = None,  # noqa: E501
     resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
     override: Annotated[bool, Opt("--override", help="with --resume: change the settings the other flags give for the rest of the run (recorded)")] = False,  # noqa: E501
@@ -87,6 +99,8 @@ def train(
             return None
         return [] if v.strip().lower() in ("", "none", "[]") else parse_value(v + ",")
 
+    if old_head is not None:
+        deprecated("--output", "--head (train's -o/--out is the run directory)")
     flags = {
         "data.source": data, "data.target": None if not target else
         (target[0] if len(target) == 1 else target),
@@ -97,7 +111,7 @@ def train(
         "task": task, "model.hidden": listed(hidden),
         "model.activation": None if activation is None else
         (activation if "," not in activation else activation.split(",")),
-        "model.output": output, "model.dropout": dropout, "model.batchnorm": batchnorm,
+        "model.output": head or old_head, "model.dropout": dropout, "model.batchnorm": batchnorm,
         "model.init": init, "loss": loss, "optim.name": optimizer, "optim.lr": lr,
         "optim.momentum": momentum, "optim.weight_decay": weight_decay, "optim.l1": l1,
         "schedule.name": schedule, "train.epochs": epochs,
@@ -136,13 +150,18 @@ def train(
             out.print(binary_note(run.classes[1], run.metrics))
         if reason != "completed":
             out.print(f"stopped: {reason}")
+        if run.info.get("summary"):  # "stopped at epoch 84 of 1000 (best 74)"
+            out.print(run.info["summary"], markup=False)
         for line in summary_lines(run):
             out.print(line, markup=False)
-    out.print(f"run saved to {run.path}")
+    say = console(quiet)
+    say.print(f"run saved to {run.path}")
     if lang is not None and run.path is not None and run.config.log.plots:
         from mlplab.cli.commands.viz import report  # the report (and diagnosis) in --lang
 
-        report(run.path, lang=lang)
+        report(run.path, lang=lang, overwrite=True, quiet=quiet)
+    if run.path is not None and (run.path / "report.html").is_file():
+        say.print(f"open {run.path / 'report.html'}", markup=False)
     if baselines:
         from mlplab.inspect.baselines import report_for_run
         report_for_run(run, out)
@@ -186,8 +205,10 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="CSV/Parquet of rows")],
-    output_file: Annotated[Optional[Path], Opt("--output", "-o", help="CSV to write (default: stdout)")] = None,  # noqa: E501
-    overwrite: Annotated[bool, Opt(help="replace an existing output file")] = False,
+    output_file: Annotated[Optional[Path], Opt("--out", "-o", help="CSV to write (default: stdout)")] = None,  # noqa: E501
+    old_output: OldOutputOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
     encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
     module: ModuleOpt = None,
 ) -> None:
@@ -195,9 +216,11 @@ def predict(
     from mlplab.data.tabular import read_frame
     from mlplab.runs.store import atomic_write_text
 
-    if output_file is not None and output_file.exists() and not overwrite:
-        raise DataError(f"output file '{output_file}' exists", hint="pass --overwrite or "
-                        "choose another -o")
+    if old_output is not None:
+        deprecated("--output", "-o/--out")
+        output_file = output_file or old_output
+    if output_file is not None:
+        refuse_overwrite(output_file, overwrite=overwrite)
     run = load_run(run_dir, module)
     frame = read_frame(input_file, encoding, expect=run.feature_names)
     extra = [c for c in run.target_encoder.target_names if c in frame.columns]
@@ -207,7 +230,8 @@ def predict(
         print(text, end="")
     else:
         atomic_write_text(output_file, text)
-        err.print(f"wrote {len(result)} predictions to {output_file}")
+        if not quiet:
+            err.print(f"wrote {len(result)} predictions to {output_file}")
 
 
 def show(run_dir: Annotated[Path, typer.Argument(help="run directory")],

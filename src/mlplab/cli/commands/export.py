@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlplab.cli.commands._common import err, out
+from mlplab.cli.commands._common import OldOutputOpt, OverwriteOpt, QuietOpt, console, deprecated
 from mlplab.cli.commands.importing import ModuleOpt, load_run
 
 FORMAT_NAMES = "onnx | torchscript | exported-program | script | train-script | notebook"
@@ -17,8 +17,9 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="run directory")],
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_NAMES)] = "onnx",
     out_path: Annotated[Optional[Path], typer.Option("--out", "-o", help="file to write (default: inside the run directory)")] = None,  # noqa: E501
-    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="deprecated: use -o/--out")] = None,  # noqa: E501
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace existing files")] = False,
+    output: OldOutputOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
     module: ModuleOpt = None,
 ) -> None:
     """Export a run (preprocessing included), checked against mlplab's own predictions."""
@@ -26,10 +27,11 @@ def export(
     from mlplab.export.api import export as do_export
 
     if output is not None:
-        err.print("warning: --output is deprecated; use -o/--out")
+        deprecated("--output", "-o/--out")
         out_path = out_path or output
     run = run_dir if module is None else load_run(run_dir, module)
     result = do_export(run, format, out_path, overwrite=overwrite)
+    out = console(quiet)
     out.print(f"exported {FORMATS[format].description} to {result.path}")
     if result.max_abs_diff:
         checks = ", ".join(f"{name} rows max |diff| {d:.1e}" for name, d in

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from mlplab.cli.commands._common import build_config, metrics_table, out
+from mlplab.cli.commands._common import (
+    OverwriteOpt,
+    QuietOpt,
+    build_config,
+    console,
+    metrics_table,
+    out,
+)
 
 if TYPE_CHECKING:
     from mlplab.runs.run import Run
@@ -52,20 +59,20 @@ def import_(
     module: Annotated[str, Opt("--module", help="the model's class: FILE.py:CLASS or FILE.py:CLASS(args)")],  # noqa: E501
     data: Annotated[str, Opt("--data", "-d", help="dataset name or CSV/Parquet path to evaluate on")],  # noqa: E501
     out_dir: Annotated[Path, Opt("--out", "-o", help="run directory to write")],
-    target: Annotated[Optional[str], Opt(help="target column(s), comma-separated")] = None,
+    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several")] = None,  # noqa: E501
     task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
     scale: Annotated[str, Opt(help="what the model's inputs were: none (as given) | standard | minmax")] = "none",  # noqa: E501
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. data.test_size=0")] = None,  # noqa: E501
-    overwrite: Annotated[bool, Opt(help="replace an existing run directory")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="no tables")] = False,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Make a run directory from your saved model: its weights (read without running code
     from the file) and your module class (from your .py file). Every command then works on
     it with --module."""
     from mlplab.runs.importer import import_run
 
-    flags = {"data.source": data, "data.target": None if target is None else
-             (target if "," not in target else target.split(",")), "task": task,
+    flags = {"data.source": data, "data.target": None if not target else
+             (target[0] if len(target) == 1 else target), "task": task,
              "data.scale": scale, "train.epochs": 0, "name": out_dir.name,
              "log.quiet": True}
     cfg = build_config(None, None, flags, set_)
@@ -75,7 +82,7 @@ def import_(
         for line in summary_lines(run)[:1]:
             out.print(line)
         out.print(metrics_table(run.metrics, run.task.name))
-    out.print(f"run saved to {run.path}")
+    console(quiet).print(f"run saved to {run.path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from mlplab.cli.commands._common import build_config, err, fmt, out
+from mlplab.cli.commands._common import OverwriteOpt, QuietOpt, build_config, err, fmt, out
 from mlplab.errors import ConfigError
 
 Opt = typer.Option
@@ -61,7 +61,8 @@ def sweep(
     recipe: Annotated[Optional[str], Opt(help="base recipe (see `mlplab recipes`)")] = None,
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override of the base")] = None,  # noqa: E501
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="sweep directory")] = None,
-    overwrite: Annotated[bool, Opt(help="replace existing member run directories")] = False,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
     top: Annotated[int, Opt(help="rows of the ranked table to print")] = 20,
 ) -> None:
     """Train many configurations at once; same-shaped ones train as one batched model.
@@ -100,6 +101,8 @@ def sweep(
             {k: v if isinstance(v, list) else [v] for k, v in space_d.items()}
         res = run_sweep(base, grid=grid_d or None, metric=metric, out=out_path,
                         overwrite=overwrite)
+    if quiet:
+        return
     for note in res.notes:
         err.print(f"note: {note}")
     _print(res, top)
