@@ -180,6 +180,32 @@ def test_sparse_input_trains_like_dense(cls, blobs):
     np.testing.assert_allclose(sparse, dense, atol=1e-6)
 
 
+@pytest.mark.parametrize("kw", [{}, {"early_stopping": True}, {"shuffle": False},
+                                {"batch_size": 400}, {"weights": True}],
+                         ids=["default", "early_stopping", "no_shuffle", "full_batch", "weights"])
+def test_sparse_input_is_never_densified_and_trains_as_dense(kw, monkeypatch):
+    """A text-like CSR matrix trains through the sparse first layer (no toarray in fit) to
+    the predictions of the same fit on the dense matrix, within float rounding."""
+    X = sp.random(400, 300, density=0.05, format="csr", random_state=0)
+    rng = np.random.default_rng(0)
+    y = (X @ rng.normal(size=300) > 0).astype(int)
+    kw = dict(kw)
+    sw = rng.uniform(0.5, 2.0, size=400) if kw.pop("weights", False) else None
+    dense = MLPClassifier((16,), max_iter=20, random_state=0, **kw).fit(
+        X.toarray(), y, sample_weight=sw)
+
+    def refuse(*a, **k):
+        raise AssertionError("fit densified the sparse input")
+
+    with monkeypatch.context() as m:
+        m.setattr(sp.csr_matrix, "toarray", refuse)
+        sparse = MLPClassifier((16,), max_iter=20, random_state=0, **kw).fit(
+            X, y, sample_weight=sw)
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()),
+                               atol=1e-6)
+    assert sparse.loss_ == pytest.approx(dense.loss_, rel=1e-5)
+
+
 @BOTH
 def test_shuffle_false_trains_the_same_every_time(cls, blobs):
     X, y = blobs

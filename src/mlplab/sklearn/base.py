@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -26,6 +27,7 @@ from mlplab.runs.run import PREDICT_CHUNK
 from mlplab.sklearn import params
 from mlplab.sklearn.layers import LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules
+from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
 from mlplab.tasks import TaskSpec, resolve_task
 from mlplab.training.loop import DataTensors, build_scheduler, fit
 
@@ -82,14 +84,14 @@ class _MLPBase(BaseEstimator):
         X, y = validate_data(self, X, y, reset=first, accept_sparse=["csr", "csc", "coo"],
                              multi_output=True, y_numeric=self._task_kind == "regressor",
                              dtype=(np.float64, np.float32))
-        Xa = _dense32(X)
+        X = X.tocsr() if sp.issparse(X) else _dense32(X)
         Y, task_name, n_classes = self._encode(y, first, classes, incremental)
         w = self._weights(sample_weight, X, y)
         if first:
             self._reset(task_name, n_classes, Y)
         seed = params.seed(self) if first else self.run_config_.seed
-        val_idx = self._val_rows(len(Xa), Y, task_name, seed)
-        tr = np.setdiff1d(np.arange(len(Xa)), val_idx)
+        val_idx = self._val_rows(X.shape[0], Y, task_name, seed)
+        tr = np.setdiff1d(np.arange(X.shape[0]), val_idx)
         n_tr = len(tr)
         w_tr = None if w is None else w[tr]
         if w_tr is not None and not w_tr.sum() > 0:
@@ -100,16 +102,17 @@ class _MLPBase(BaseEstimator):
         cfg = params.run_config(self, self.task_, n_tr, 1.0 if w_tr is None else
                                 float(w_tr.mean()), seed, start + epochs, self._threshold())
         device = resolve_device(cfg.train.device)
+        sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
         if first:
-            self.model_ = self._build(cfg, Xa.shape[1])
+            self.model_ = self._build(cfg, X.shape[1])
         model = self.model_.to(device)
         rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
-        data = DataTensors(X={"train": _rows(Xa, rows, device)},
+        data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
                            y={"train": self.task_.targets(Y[rows], device)},
                            w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
         val = None
         if len(val_idx):
-            data.X["val"] = _rows(Xa, val_idx, device)
+            data.X["val"] = _rows(X, val_idx, device, sparse)
             data.y["val"] = self.task_.targets(Y[val_idx], device)
             val = (data.X["val"], data.y["val"])
         opt = self._optimizer if incremental and self._optimizer is not None else \
@@ -122,7 +125,7 @@ class _MLPBase(BaseEstimator):
                              params.loss_constant(self.task_, Y[rows], w_tr))
         with threads.restoring():  # loop.fit applies the thread policy; give the caller's back
             state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
-                        start_epoch=start)
+                        start_epoch=start, runner=SparseRunner() if sparse else None)
         self._optimizer, self.run_config_ = opt, cfg
         self.n_iter_ = state.epoch - start  # this call's epochs, as in scikit-learn
         self.stop_reason_ = state.stop_reason or "completed"
@@ -201,12 +204,13 @@ class _MLPBase(BaseEstimator):
         X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc", "coo"],
                           dtype=(np.float64, np.float32))
         model = self.model_
-        x = torch.as_tensor(_dense32(X), device=next(model.parameters()).device)
+        X = X.tocsr() if sp.issparse(X) else X  # sparse rows are densified a chunk at a time
+        dev, n = next(model.parameters()).device, X.shape[0]
         setting = self.run_config_.train.num_threads
         with threads.restoring():
-            threads.apply(model, min(len(x), PREDICT_CHUNK), setting, backward=False)
-            outs = [forward64(model, x[i:i + PREDICT_CHUNK])
-                    for i in range(0, len(x), PREDICT_CHUNK)]
+            threads.apply(model, min(n, PREDICT_CHUNK), setting, backward=False)
+            outs = [forward64(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK))
+                              .to(dev)) for i in range(0, n, PREDICT_CHUNK)]
         out = torch.cat(outs) if len(outs) != 1 else outs[0]
         return out.cpu()
 
@@ -259,16 +263,19 @@ class _MLPBase(BaseEstimator):
         return tags
 
 
-def _rows(Xa: np.ndarray, idx: Any, device: torch.device) -> torch.Tensor:
-    """``Xa[idx]`` as a tensor on ``device`` (indexed in numpy: torch indexing by a numpy
-    array costs milliseconds per call)."""
-    return torch.from_numpy(np.ascontiguousarray(Xa[idx])).to(device)
+def _rows(X: Any, idx: Any, device: torch.device, sparse: bool) -> torch.Tensor:
+    """``X[idx]`` as a tensor on ``device`` (indexed in numpy: torch indexing by a numpy
+    array costs milliseconds per call), or as :class:`~.sparse.CsrRows` when ``sparse`` (the
+    loop takes them where a tensor goes; :class:`~.sparse.SparseRunner` trains on them)."""
+    if sparse:
+        return CsrRows(X[idx])  # type: ignore[return-value]
+    part = X[idx]
+    part = part.toarray() if sp.issparse(part) else part  # a sparse X on a GPU: dense rows
+    return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device)
 
 
 def _dense32(X: Any) -> np.ndarray:
-    """A C-contiguous float32 copy (sparse input densified; never a read-only view)."""
-    if hasattr(X, "toarray"):
-        X = X.toarray()
+    """A C-contiguous float32 copy (never a read-only view)."""
     return np.array(X, dtype=np.float32, order="C", copy=True)
 
 

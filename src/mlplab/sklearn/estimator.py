@@ -257,7 +257,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values (n,), or (n, t) for several targets."""
-        out = self.task_.proba(self._forward(X)).numpy()  # the values: exp(out) for poisson
+        raw = self._forward(X)  # checks that the estimator is fitted
+        out = self.task_.proba(raw).numpy()  # the values: exp(raw) for poisson
         return out[:, 0] if out.shape[1] == 1 else out  # type: ignore[no-any-return]
 
     def __sklearn_tags__(self) -> Any:
