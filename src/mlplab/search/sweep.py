@@ -18,6 +18,8 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,6 +65,46 @@ def member_configs(base: RunConfig, names: Sequence[str],
             for n, p in zip(names, params, strict=True)]
 
 
+# what prepare() reads besides data, seed, task and loss: members that agree on these (and
+# differ only in the model's layers, the optimizer, the schedule, epochs...) share one prepare
+PREPARE_READS = {"model": ("output",), "train": ("batch_size", "eval_every", "early_stopping",
+                                                  "threshold")}
+PREPARE_IGNORES = ("name", "description", "optim", "schedule", "log")
+
+
+def prepare_shared(configs: Sequence[RunConfig]) -> list[Prepared]:
+    """``prepare(c)`` for each config, run once per distinct data: members that differ only
+    in what preparation does not read share the split, fitted preprocessing and arrays (each
+    keeps its own config, with the validation size and patience preparation resolved).
+
+    Example
+    -------
+    >>> base = RunConfig.from_dict({"data": {"source": "circles", "n_samples": 60}})
+    >>> a, b = prepare_shared(member_configs(base, ["a", "b"],
+    ...                                      [{"optim.lr": 0.1}, {"optim.lr": 0.2}]))
+    >>> a.X is b.X, (a.cfg.optim.lr, b.cfg.optim.lr)
+    (True, (0.1, 0.2))
+    """
+    from mlplab.api import prepare
+
+    done: dict[str, Prepared] = {}
+    out = []
+    for c in configs:
+        d = c.to_dict()
+        key = {k: v for k, v in d.items() if k not in PREPARE_IGNORES}
+        key.update({part: {k: d[part][k] for k in keys} for part, keys in PREPARE_READS.items()})
+        text = json.dumps(key, sort_keys=True, default=str)
+        first = done.get(text)
+        if first is None:
+            done[text] = first = prepare(c)
+            out.append(first)
+            continue
+        resolved = {"data.val_size": first.cfg.data.val_size,
+                    "train.early_stopping": first.cfg.train.early_stopping}
+        out.append(dataclasses.replace(first, cfg=with_overrides(c, resolved)))
+    return out
+
+
 def check_writable(configs: Sequence[RunConfig], dirs: Sequence[Path] | None,
                    overwrite: bool) -> None:
     """Refuse, before anything trains, what the sweep could not honour or would clobber."""
@@ -95,10 +137,10 @@ def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None =
     sees each ensemble's evaluations (``part``: the config indices in it) and
     ``callbacks(i)`` gives extra callbacks for config ``i`` when it trains alone.
     """
-    from mlplab.api import prepare, train
+    from mlplab.api import train
     from mlplab.training.runners.stacked import group_key, train_members, why_not_batched
 
-    preps = list(preps) if preps is not None else [prepare(c) for c in configs]
+    preps = list(preps) if preps is not None else prepare_shared(configs)
     check_writable(configs, dirs, overwrite)
     groups: dict[str, list[int]] = {}
     solo: list[int] = []
@@ -162,8 +204,6 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     SweepResult : ``table``/``ranked()`` per member, ``summary()`` over seeds, and ``best``,
         the configuration with the best mean over seeds with its test scores.
     """
-    from mlplab.api import prepare
-
     if grid is not None and space is not None:
         raise ConfigError("give a grid or a random space, not both")
     base, notes = selection_config(RunConfig.from_any(config))
@@ -174,7 +214,7 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         params = expand_grid(grid or {"seed": [base.seed]})
     names = [f"{base.name}-{k:03d}" for k in range(len(params))]
     configs = member_configs(base, names, params)
-    preps = [prepare(c) for c in configs]
+    preps = prepare_shared(configs)
     metric = check_metric(metric, preps[0].task.name)
     out_dir = Path(out) if out is not None else None
     dirs = [out_dir / n for n in names] if out_dir is not None else None
@@ -210,4 +250,4 @@ def save_sweep(res: SweepResult, out: Path,
             boundary_grid(res, members, out / "boundaries.png")
 
 
-__all__ = ["SweepResult", "run_configs", "save_sweep", "sweep"]
+__all__ = ["SweepResult", "prepare_shared", "run_configs", "save_sweep", "sweep"]
