@@ -85,5 +85,5 @@ def test_grouping_and_refusals():
     assert why_not_batched(_cfg(optim={"name": "rmsprop"})) == "optimizer rmsprop"
     with pytest.raises(ConfigError, match="more than per-member"):
         train_members([a, c])
-    with pytest.raises(ConfigError, match=r"stacked runner does not support train\.early_stopping"):
-        train_members([_cfg(train={"early_stopping": 3})])
+    with pytest.raises(ConfigError, match=r"stacked runner does not support schedule\.cosine"):
+        train_members([_cfg(schedule={"name": "cosine"})])

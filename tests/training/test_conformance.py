@@ -75,7 +75,8 @@ def _data(weighted: bool) -> DataTensors:
 
 def _cfg(changes: dict[str, Any], **train: Any) -> RunConfig:
     d: dict[str, Any] = {"seed": 3, "optim": {"name": "adam", "lr": 0.05},
-                         "train": {"epochs": EPOCHS, "eval_every": 3, "batch_size": "full"}}
+                         "train": {"epochs": EPOCHS, "eval_every": 3, "batch_size": "full",
+                                   "early_stopping": None}}  # stopping only where asked
     for key, value in changes.items():
         d[key] = {**d.get(key, {}), **value}
     d["train"] = {**d["train"], **train}
@@ -292,3 +293,5 @@ def test_stacked_member_equals_its_solo_run(option: str) -> None:
         for p, q in zip(solo.model.parameters(), member.model.parameters(), strict=True):
             torch.testing.assert_close(q, p, atol=1e-4, rtol=0)
         assert [r["epoch"] for r in solo.history] == [r["epoch"] for r in member.history]
+        for key in ("stop_reason", "best_epoch", "epochs_run"):  # early stopping's verdict too
+            assert solo.info[key] == member.info[key], key

@@ -5,7 +5,9 @@ members; the backward pass is written by hand (as in :mod:`.fused`, whose activa
 and loss tables it shares) and one optimizer step updates every member. Hyperparameters that
 do not change shapes vary per member: seed (initial weights *and* data), learning rate, weight
 decay, momentum, L1, dropout rate and gradient clipping. Members that differ in shape,
-activation, optimizer or loss go into separate ensembles (:func:`group_key`).
+activation, optimizer or loss go into separate ensembles (:func:`group_key`). Each member
+gets the :class:`~mlplab.training.callbacks.EarlyStopping` its solo run would get: a member it
+stops is frozen, keeps its history up to there and ends with its best weights.
 
 Without dropout each member ends with the weights its solo run (:func:`mlplab.train` with the
 same config) would reach, up to float rounding: same initial weights (built from the member's
@@ -36,11 +38,12 @@ import torch
 from torch import Tensor
 
 from mlplab import registry
-from mlplab.config import RunConfig
+from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import ConfigError
 from mlplab.models import MLP, build_model
 from mlplab.pipeline import Prepared, model_spec, prepare
 from mlplab.runs.finish import finish_run
+from mlplab.training.callbacks import EarlyStopping
 from mlplab.training.runners import support
 from mlplab.training.runners.fused import ACTS
 from mlplab.training.runners.stacked_heads import HEADS, head_targets
@@ -300,12 +303,16 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     """
 
     cfgs = list(cfgs)
+    preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
+    # what "auto" early stopping became for each table (pipeline.prepare decides)
+    cfgs = [with_overrides(c, {"data.val_size": p.cfg.data.val_size,
+                               "train.early_stopping": p.cfg.train.early_stopping})
+            for c, p in zip(cfgs, preps, strict=True)]
     for c in cfgs:
         why = why_not_batched(c)
         if why is not None:
             raise ConfigError(f"the stacked runner does not support {why} (config '{c.name}')",
                               hint=support.HINTS["stacked"])
-    preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
     if len({group_key(c, p) for c, p in zip(cfgs, preps, strict=True)}) != 1:
         raise ConfigError("ensemble members differ in more than per-member settings",
                           hint="group them with stacked.group_key (sweep does this)")
@@ -323,8 +330,19 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     trainer = EnsembleTrainer(StackedMLP.from_models(models), (models[0].spec.output,
                               task.loss), *stack["train"], cfgs, task.n_outputs)
     bs = resolve_batch_size(cfg0.train.batch_size, tens[0].n_train)
-    histories: list[list[dict[str, Any]]] = [[] for _ in cfgs]
     epochs, every = cfg0.train.epochs, cfg0.train.eval_every
+    # finish_run reads the state's bookkeeping only; one placeholder optimizer serves all
+    # (building 64 real ones costs more than the training of a small sweep)
+    placeholder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg0.optim.lr)
+    states = [TrainState(model=m, optimizer=placeholder, scheduler=None, task=p.task, cfg=c,
+                         data=t, epochs=epochs, batch_size=bs, runner_name="ensemble")
+              for c, p, m, t in zip(cfgs, preps, models, tens, strict=True)]
+    # each member's own EarlyStopping, as fit gives a solo run: it reads the member's weights
+    # at each evaluation; a member it stops is frozen and keeps its history up to there
+    stopping = {k: EarlyStopping(c.train.early_stopping) for k, c in enumerate(cfgs)
+                if c.train.early_stopping}
+    for k, cb in stopping.items():
+        cb.on_train_begin(states[k])
     t0 = time.perf_counter()
     with torch.no_grad():
         for epoch in range(1, epochs + 1):
@@ -334,26 +352,41 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
                 continue
             assert loss is not None
             rows = _eval_rows(trainer, task, stack, epoch, loss, t0)
-            for h, r in zip(histories, rows, strict=True):
-                h.append(r)
+            _members_eval(trainer, models, states, stopping, rows)
             if on_eval is not None:
                 on_eval(epoch, rows, trainer)
+            if all(st.stop for st in states):
+                break
     seconds = time.perf_counter() - t0
     trainer.net.copy_into(models)
+    for k, cb in stopping.items():
+        cb.on_train_end(states[k])  # the member's best weights, as a solo run restores them
     runs = []
-    # finish_run reads the state's bookkeeping only; one placeholder optimizer serves all
-    # (building 64 real ones costs more than the training of a small sweep)
-    placeholder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg0.optim.lr)
-    for k, (c, p, m, t) in enumerate(zip(cfgs, preps, models, tens, strict=True)):
-        st = TrainState(model=m, optimizer=placeholder,
-                        scheduler=None, task=p.task, cfg=c, data=t, epochs=epochs,
-                        batch_size=bs, epoch=epochs, history=histories[k],
-                        runner_name="ensemble", seconds=seconds / len(cfgs))
-        if not bool(trainer.active[k]):
-            st.stop_reason = "pruned"
+    for k, (c, p, m, t, st) in enumerate(zip(cfgs, preps, models, tens, states, strict=True)):
+        st.seconds = seconds / len(cfgs)
+        if not st.stop:
+            st.epoch = epochs
+            if not bool(trainer.active[k]):
+                st.stop_reason = "pruned"
         m.eval()
         runs.append(finish_run(c, m, p, t, st))
     return runs
+
+
+def _members_eval(trainer: EnsembleTrainer, models: Sequence[MLP], states: list[TrainState],
+                  stopping: dict[int, EarlyStopping], rows: list[dict[str, Any]]) -> None:
+    """Each running member's history row, and its early stopping (which may freeze it)."""
+    if stopping:
+        trainer.net.copy_into(models)  # EarlyStopping copies the member's best weights
+    for k, (st, row) in enumerate(zip(states, rows, strict=True)):
+        if st.stop:
+            continue
+        st.epoch = row["epoch"]
+        st.history.append(row)
+        if k in stopping:
+            stopping[k].on_eval(st, row)
+            if st.stop:
+                trainer.active[k] = 0.0
 
 
 def _eval_rows(trainer: EnsembleTrainer, task: Any, stack: dict[str, tuple[Tensor, Tensor]],

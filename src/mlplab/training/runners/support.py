@@ -48,7 +48,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("mini-batches", lambda c, w, b: b),
     Option("model.dropout", lambda c, w, b: c.model.dropout > 0),
     Option("model.batchnorm", lambda c, w, b: c.model.batchnorm),
-    Option("train.early_stopping", lambda c, w, b: c.train.early_stopping is not None),
+    # "auto" asks for stopping once there is a validation split: a set one here, an automatic
+    # one in the config pipeline.prepare returns (stacked.train_members checks that one)
+    Option("train.early_stopping", lambda c, w, b: c.train.early_stopping is not None
+           and (c.train.early_stopping != "auto" or c.data.val_size > 0)),
     Option("log.checkpoint_every", lambda c, w, b: c.log.checkpoint_every is not None),
 )
 ALL = frozenset(o.name for o in OPTIONS)
@@ -60,8 +63,7 @@ STREAM = ALL - {"sample weights", "log.checkpoint_every"}
 FUSED = ALL - {"sample weights", "mini-batches", "model.dropout", "model.batchnorm"}
 NUMPY = FUSED - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle"}
 STACKED = ALL - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
-                 "sample weights", "model.batchnorm", "train.early_stopping",
-                 "log.checkpoint_every"}
+                 "sample weights", "model.batchnorm", "log.checkpoint_every"}
 
 HINTS = {  # runner -> how to get an option it refuses
     "stream": "load the file into memory (--set data.stream=false)",
