@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlplab import registry
 from mlplab.errors import ConfigError, did_you_mean
 
+# train.early_stopping's switch words (YAML also reads on/off/yes/no as booleans)
+STOP_OFF = ("off", "false", "no", "none", "null")
+STOP_ON = ("on", "true", "yes", "auto")
 TaskName = Literal["auto", "binary", "multiclass", "multilabel", "regression"]
 
 
@@ -182,7 +185,10 @@ class TrainConfig(_Part):
     batch_size: int | Literal["auto", "full"] | None = "auto"  # None/"full": full batch
     shuffle: bool = True  # mini-batches from a fresh randperm each epoch (False: in order)
     eval_every: int = Field(10, ge=1)
-    early_stopping: int | None = Field(None, ge=1)  # patience in evaluations
+    # "auto": hold out a validation split (mlplab.pipeline.auto_val_size) and stop on its loss
+    # with a patience that suits the data (EarlyStopping.auto_patience); a number: that
+    # patience in evaluations; None (also off/false/0/no): train all the epochs
+    early_stopping: int | Literal["auto"] | None = "auto"
     clip_grad_norm: float | None = Field(None, gt=0.0)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threshold: float = Field(0.5, gt=0.0, lt=1.0)  # binary decision threshold
@@ -198,6 +204,21 @@ class TrainConfig(_Part):
         switch = {True: "on", False: "off", "true": "on", "false": "off", "yes": "on",
                   "no": "off"}
         return switch.get(v.lower() if isinstance(v, str) else v, v)
+
+    @field_validator("early_stopping", mode="before")
+    @classmethod
+    def _stopping(cls, v: Any) -> Any:  # the same switch words as train.fast
+        if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            v = int(v)
+        if isinstance(v, bool):
+            return "auto" if v else None
+        if v is None or v == 0 or (isinstance(v, str) and v.strip().lower() in STOP_OFF):
+            return None
+        if isinstance(v, str) and v.strip().lower() in STOP_ON:
+            return "auto"
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"early_stopping patience must be >= 1, got {v}")
+        return v
 
     @field_validator("batch_size")
     @classmethod

@@ -49,6 +49,9 @@ DEFAULT_REASONS: dict[str, str] = {
                   "standardised inputs",
     "optim.lr": "0.01 is mlplab's default rate for Adam-type optimizers",
     "schedule.name": "mlplab keeps a constant learning rate unless asked",
+    "train.early_stopping": "mlplab holds out a validation split (tables of 300+ training "
+                            "rows) and stops when its loss stops improving, keeping the best "
+                            "weights; the tutorial trains a fixed number of epochs",
     "train.epochs": "mlplab's default is 1000 epochs",
     "train.batch_size": "mlplab picks full batches for small data and mini-batches for large",
     "train.clip_grad_norm": "mlplab does not clip gradients unless asked",

@@ -13,6 +13,7 @@ A callback stops training by setting ``state.stop = True`` (and ``state.stop_rea
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -44,33 +45,64 @@ class EarlyStopping(Callback):
     weights are restored at the end. Its memory is ``state.best`` (a typed
     :class:`~mlplab.training.state.BestState` that checkpoints save), so a resumed run
     continues the count where the interrupted one left it.
+
+    ``patience="auto"`` (the default ``train.early_stopping``) watches the validation loss
+    only: without a validation split it does nothing; with one, the patience is
+    :func:`auto_patience` evaluations.
     """
 
-    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+    def __init__(self, patience: int | str, min_delta: float = 0.0) -> None:
         self.patience = patience
         self.min_delta = min_delta
+        self.active = True
 
     def on_train_begin(self, state: TrainState) -> None:
-        if state.best is None:  # a fresh run (a resumed one brings its own)
+        if self.patience == "auto":
+            self.active = state.data.has("val")
+            steps = 1 if state.batch_size is None else \
+                math.ceil(state.data.n_train / state.batch_size)
+            self.patience = auto_patience(steps, state.cfg.train.eval_every)
+        if self.active and state.best is None:  # a fresh run (a resumed one brings its own)
             state.best = BestState("val_loss" if state.data.has("val") else "train_loss")
 
     def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
         best = state.best
-        assert best is not None  # set in on_train_begin
+        if not self.active or best is None:
+            return
         value = row.get(best.monitor)
         if value is None:
             return
         best.update(value, row["epoch"], state.model.state_dict(), self.min_delta)
-        if best.bad >= self.patience and not state.stop:
+        if best.bad >= int(self.patience) and not state.stop:
             state.stop = True
             state.stop_reason = (f"early stopping: {best.monitor} did not improve for "
                                  f"{self.patience} evaluations (best {best.best_loss:.4g} at "
                                  f"epoch {best.best_epoch})")
 
     def on_train_end(self, state: TrainState) -> None:
-        if state.best is not None and state.best.weights:
+        if self.active and state.best is not None and state.best.weights:
             state.model.load_state_dict(state.best.weights)
             state.best_epoch = state.best.best_epoch
+
+
+# automatic patience: about this many optimizer steps without a better validation loss, and
+# never fewer than MIN_PATIENCE evaluations (measured in benchmarks/bench_defaults.py)
+PATIENCE_STEPS = 200
+MIN_PATIENCE = 3
+
+
+def auto_patience(steps_per_epoch: int, eval_every: int) -> int:
+    """The patience, in evaluations, that ``train.early_stopping="auto"`` uses.
+
+    About ``PATIENCE_STEPS`` optimizer steps: full-batch training (one step per epoch) waits
+    longer in epochs than mini-batch training of a large table, whose epochs hold many steps.
+
+    Example
+    -------
+    >>> auto_patience(1, 10), auto_patience(7, 10), auto_patience(196, 10)
+    (20, 3, 3)
+    """
+    return max(MIN_PATIENCE, math.ceil(PATIENCE_STEPS / (steps_per_epoch * eval_every)))
 
 
 class ProgressBar(Callback):

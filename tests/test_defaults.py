@@ -1,0 +1,109 @@
+"""Training stops on its own by default: the automatic validation split, the patience, the
+restored best weights, the off switch, the summary line, and the recipes left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import mlplab
+from mlplab.config import RunConfig, parse_value, with_overrides
+from mlplab.errors import ConfigError
+from mlplab.pipeline import AUTO_VAL_FRACTION, auto_val_size, prepare
+from mlplab.recipes import load_recipe, recipe_names
+from mlplab.training.callbacks import auto_patience
+
+QUIET = {"log": {"quiet": True, "plots": False}}
+# a noisy table: 20% of the labels flipped, a wide net and a high rate overfit it quickly
+NOISY = {"data": {"source": "moons", "n_samples": 800, "noise": 0.3, "label_noise": 0.2},
+         "model": {"hidden": [256]}, "optim": {"lr": 0.05, "weight_decay": 0.0},
+         "train": {"epochs": 600}, **QUIET}
+
+
+@pytest.fixture(scope="module")
+def stopped() -> mlplab.Run:
+    return mlplab.train(RunConfig.from_dict(NOISY), save=False, progress=False)
+
+
+def test_noisy_table_stops_early_on_the_validation_loss_and_keeps_the_best_epoch(stopped):
+    history = stopped.history
+    val = [row["val_loss"] for row in history]
+    best_epoch = stopped.info["best_epoch"]
+    assert stopped.info["epochs_run"] < 600  # it stopped before the maximum
+    assert best_epoch == history[int(np.argmin(val))]["epoch"]  # the lowest validation loss
+    patience = auto_patience(1, 10)  # 640 training rows: full batch, one step per epoch
+    assert stopped.info["epochs_run"] == best_epoch + 10 * patience
+    assert stopped.info["summary"] == (f"stopped at epoch {stopped.info['epochs_run']} of 600 "
+                                       f"(best {best_epoch})")
+
+
+def test_the_restored_weights_are_those_of_a_run_that_trains_exactly_to_the_best_epoch(stopped):
+    best_epoch = stopped.info["best_epoch"]
+    by_hand = with_overrides(RunConfig.from_dict(NOISY), {
+        "train.early_stopping": "off", "train.epochs": best_epoch,
+        "data.val_size": round(AUTO_VAL_FRACTION * 0.8, 6)})  # the same split, no stopping
+    ref = mlplab.train(by_hand, save=False, progress=False)
+    assert ref.info["epochs_run"] == best_epoch and ref.info["best_epoch"] is None
+    ours, theirs = stopped.model.state_dict(), ref.model.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0)
+    assert stopped.metrics["test"]["accuracy"] == ref.metrics["test"]["accuracy"]
+
+
+@pytest.mark.parametrize("word", ["off", "false", "0", "none", "no", "Off", "null"])
+def test_every_off_spelling_turns_stopping_and_its_split_off(word):
+    cfg = with_overrides(RunConfig(), {"train.early_stopping": parse_value(word)})
+    assert cfg.train.early_stopping is None
+    assert auto_val_size(cfg, 10_000) == 0.0
+
+
+@pytest.mark.parametrize(("word", "expected"), [("on", "auto"), ("true", "auto"),
+                                                 ("auto", "auto"), ("25", 25), ("1", 1)])
+def test_on_spellings_and_a_patience(word, expected):
+    cfg = with_overrides(RunConfig(), {"train.early_stopping": parse_value(word)})
+    assert cfg.train.early_stopping == expected
+
+
+def test_a_negative_patience_is_a_config_error():
+    with pytest.raises(ConfigError, match="early_stopping"):
+        RunConfig.from_dict({"train": {"early_stopping": -3}})
+
+
+def test_off_trains_every_epoch_on_every_training_row():
+    cfg = RunConfig.from_dict({**NOISY, "train": {"epochs": 30, "early_stopping": "off"}})
+    run = mlplab.train(cfg, save=False, progress=False)
+    assert run.info["epochs_run"] == 30 and run.info["summary"] == "completed 30 epochs"
+    assert run.info["n_val"] == 0 and run.info["n_train"] == 640
+
+
+def test_tiny_tables_get_no_validation_split_and_large_ones_a_stratified_one():
+    iris = prepare(RunConfig.from_dict({"data": {"source": "iris"}}))
+    assert len(iris.split.val) == 0 and iris.cfg.data.val_size == 0.0
+    cancer = prepare(RunConfig.from_dict({"data": {"source": "breast_cancer"}}))
+    n = len(cancer.y["train"]) + len(cancer.y["val"]) + len(cancer.y["test"])
+    assert len(cancer.y["val"]) == round(0.08 * n)  # 10% of the 80% left for training
+    share = {s: float(np.mean(cancer.y[s])) for s in ("train", "val")}
+    assert share["val"] == pytest.approx(share["train"], abs=1.5 / len(cancer.y["val"]))
+
+
+def test_the_cli_prints_the_summary_line(tmp_path, capsys):
+    from mlplab.cli.main import main
+
+    code = main(["train", "--data", "moons", "--set", "data.n_samples=800",
+                 "--set", "data.label_noise=0.2", "--set", "model.hidden=[256]",
+                 "--set", "optim.lr=0.05", "--set", "optim.weight_decay=0",
+                 "--epochs", "600", "--set", "log.plots=false", "-o", str(tmp_path / "r")])
+    assert code == 0
+    out = capsys.readouterr().out
+    run = mlplab.load(tmp_path / "r")
+    assert run.info["summary"].startswith("stopped at epoch ")
+    assert run.info["summary"] in out
+
+
+def test_the_recipes_keep_their_tutorial_settings():
+    for name in recipe_names():
+        cfg = RunConfig.from_dict(load_recipe(name))
+        assert cfg.train.early_stopping is None, name
+        assert auto_val_size(cfg, 100_000) == cfg.data.val_size == 0.0, name
