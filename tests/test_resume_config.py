@@ -131,7 +131,7 @@ def test_a_schedule_refuses_changes_it_depends_on(tmp_path: Path) -> None:
     cfg = {**CFG, "schedule": {"name": "cosine"}}
     with pytest.raises(RuntimeError, match="power cut"):
         mlplab.train(cfg, out=tmp_path / "run", callbacks=[Crash()])
-    with pytest.raises(RunError, match="cannot change optim.lr on resume"):
+    with pytest.raises(RunError, match=r"cannot change optim\.lr on resume"):
         mlplab.train(resume=tmp_path / "run", override={"optim.lr": 0.02})
 
 
