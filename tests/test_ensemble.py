@@ -53,6 +53,13 @@ def test_adam_members(name):
     _assert_member_equals_solo(cfgs)
 
 
+def test_rmsprop_members_with_own_lr_momentum_wd():
+    """RMSprop inside a stack (square averages and momentum per member) equals solo runs."""
+    cfgs = [_cfg(seed=s, optim={"name": "rmsprop", "lr": lr, "momentum": m, "weight_decay": wd})
+            for s, lr, m, wd in [(0, 0.01, 0.0, 0.0), (1, 0.003, 0.9, 0.01)]]
+    _assert_member_equals_solo(cfgs)
+
+
 def test_minibatch_and_multiclass_members():
     """Mini-batch order per member follows the solo loop's generator; softmax head."""
     cfgs = [_cfg(seed=s, data={"source": "blobs", "n_samples": 90, "n_classes": 3},
@@ -82,7 +89,7 @@ def test_grouping_and_refusals():
 
     a, b, c = _cfg(seed=0), _cfg(seed=1, optim={"lr": 0.9}), _cfg(model={"hidden": [3]})
     assert group_key(a, prepare(a)) == group_key(b, prepare(b)) != group_key(c, prepare(c))
-    assert why_not_batched(_cfg(optim={"name": "rmsprop"})) == "optimizer rmsprop"
+    assert why_not_batched(_cfg(train={"device": "cuda"})) == "a device other than the CPU"
     with pytest.raises(ConfigError, match="more than per-member"):
         train_members([a, c])
     with pytest.raises(ConfigError, match=r"stacked runner does not support schedule\.cosine"):

@@ -57,7 +57,8 @@ if TYPE_CHECKING:
 PER_MEMBER = ("name", "description", "seed", "data", "optim.lr", "optim.weight_decay",
               "optim.momentum", "optim.l1", "model.dropout", "model.init",
               "train.clip_grad_norm", "log")
-OPTIM_KINDS = ("sgd", "adam", "adamw")
+OPTIM_KINDS = ("sgd", "adam", "adamw", "rmsprop")
+RMSPROP_ALPHA = 0.99  # torch.optim.RMSprop's default, which the registry keeps
 
 
 def why_not_batched(cfg: RunConfig) -> str | None:
@@ -252,6 +253,9 @@ class EnsembleTrainer:
                 buf.mul_(self.mom).add_(g)  # first step: buf = g, as torch's clone(g)
                 p.sub_(lr * (g + self.mom * buf if nesterov else buf))
             return
+        if self.kind == "rmsprop":
+            self._rmsprop(params, grads, lr)
+            return
         b1, b2 = self.cfgs[0].optim.betas
         self.step += 1
         bc1, bc2 = 1 - b1 ** self.step, math.sqrt(1 - b2 ** self.step)
@@ -265,6 +269,18 @@ class EnsembleTrainer:
             m.lerp_(g, 1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             p.sub_((lr / bc1) * m / (v.sqrt() / bc2 + 1e-8))
+
+
+    def _rmsprop(self, params: list[Tensor], grads: list[Tensor], lr: Tensor) -> None:
+        """torch.optim.RMSprop's step (not centered), per member learning rate and momentum."""
+        eps = self.cfgs[0].optim.eps
+        avgs = self.state.setdefault("sq", [torch.zeros_like(p) for p in params])
+        bufs = self.state.setdefault("bufs", [torch.zeros_like(p) for p in params])
+        for p, g, sq, buf in zip(params, grads, avgs, bufs, strict=True):
+            g = g + self.wd * p
+            sq.mul_(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
+            buf.mul_(self.mom).add_(g / (sq.sqrt() + eps))  # momentum 0: buf is the step
+            p.sub_(lr * buf)
 
 
 # --- evaluation ---------------------------------------------------------------------------
