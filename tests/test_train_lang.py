@@ -10,8 +10,7 @@ from mlplab.cli.main import main
 from mlplab.i18n import catalog, tr
 
 # a few epochs of a tiny network on moons: the diagnosis has findings beyond "ok"
-ARGS = ["train", "--data", "moons", "--n-samples", "200", "--hidden", "4", "--epochs", "5",
-        "--quiet"]
+ARGS = ["train", "--data", "moons", "--n-samples", "200", "--hidden", "4", "--epochs", "5"]
 
 
 def _english_sentences() -> list[str]:
