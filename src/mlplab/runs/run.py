@@ -111,7 +111,8 @@ class Run:
                 or self.device.type != "cpu":
             return None
         raw = X.detach() if isinstance(X, torch.Tensor) else np.asarray(X)
-        if raw.dtype not in RAW_DTYPES or raw.ndim not in (1, 2):
+        if raw.dtype not in RAW_DTYPES or raw.ndim not in (1, 2) or \
+                (isinstance(raw, torch.Tensor) and raw.device.type != "cpu"):
             return None
         if isinstance(raw, np.ndarray) and not raw.flags.writeable:
             return None  # torch.from_numpy shares only writeable memory
