@@ -76,6 +76,16 @@ def test_config_yaml_exists_from_the_start(tmp_path: Path) -> None:
     assert seen.seen["train"]["epochs"] == 12
 
 
+def test_a_run_refused_before_training_writes_nothing(tmp_path: Path) -> None:
+    from torch import nn
+
+    from mlplab.errors import MlplabError
+
+    with pytest.raises(MlplabError):  # 3 outputs for a binary task: refused by fit up front
+        mlplab.train(CFG, out=tmp_path / "run", model=nn.Linear(2, 3))
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_tampered_checkpoint_is_refused(interrupted: Path) -> None:
     meta_file = _ckpt(interrupted) / META
     meta = json.loads(meta_file.read_text())

@@ -106,10 +106,10 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         p, tensors, source = prepare_stream(cfg)
         cfg = p.cfg
         net: nn.Module = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
-        if out_path is not None:
-            resuming.begin_run(out_path, cfg, overwrite)
+        start = [resuming.RunStart(out_path, overwrite)] if out_path is not None else []
         own = _callbacks_for(cfg, progress, None, None)
-        state = fit(net, p.task, tensors, cfg, [*own, *callbacks], runner=StreamRunner(source))
+        state = fit(net, p.task, tensors, cfg, [*start, *own, *callbacks],
+                    runner=StreamRunner(source))
         run = finish_run(cfg, net, p, tensors, state)
         run.info["rows_per_second"] = round(tensors.n_train * state.epoch /
                                             max(state.seconds, 1e-9))
@@ -130,8 +130,8 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
                                                       seed=cfg.seed)
     net.to(device)
     tensors = p.tensors(device, sample_weight)
-    if out_path is not None and dist.is_main and ck is None:
-        resuming.begin_run(out_path, cfg, overwrite)
+    start = [resuming.RunStart(out_path, overwrite)] \
+        if out_path is not None and dist.is_main and ck is None else []  # config.yaml first
     own = _callbacks_for(cfg, progress if dist.is_main else False, p,
                          out_path if dist.is_main else None)
     resumes = resuming.resume_record(ck, cfg) if ck is not None else None
@@ -139,7 +139,8 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
         if ck is not None or dist.active else {}
     state = fit(net, p.task, dist.shard(tensors), cfg,
-                [*dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(), **kw)
+                [*start, *dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(),
+                **kw)
     run = finish_run(cfg, net, p, tensors, state)
     if resumes is not None:
         run.info["resumes"] = resumes

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from mlplab.config import RunConfig, flatten, with_overrides
 from mlplab.errors import RunError
 from mlplab.runs import store as runs
+from mlplab.training.callbacks import Callback
 from mlplab.training.checkpoint import Checkpoint, load_latest
+from mlplab.training.state import TrainState
 
 if TYPE_CHECKING:
     from mlplab.runs.run import Run
@@ -110,6 +112,18 @@ def begin_run(path: Path, cfg: RunConfig, overwrite: bool) -> None:
     runs.atomic_write_text(path / "config.yaml", cfg.to_yaml())
 
 
+class RunStart(Callback):
+    """Make the run directory (:func:`begin_run`) when training begins: after ``fit`` has
+    refused what it cannot train (nothing is written then), before any other callback writes.
+    Goes first in the callback list."""
+
+    def __init__(self, path: Path, overwrite: bool) -> None:
+        self.path, self.overwrite = path, overwrite
+
+    def on_train_begin(self, state: TrainState) -> None:
+        begin_run(self.path, state.cfg, self.overwrite)
+
+
 def save_run(run: Run, path: Path) -> Path:
     """Save the final run into the directory :func:`begin_run` made (model.json last)."""
     runs.write_run_files(path, config=run.config.to_dict(), model_json=run.model_json(),
@@ -119,5 +133,5 @@ def save_run(run: Run, path: Path) -> Path:
     return path
 
 
-__all__ = ["begin_run", "check_out_dir", "config_changes", "resume_point", "resume_record",
-           "save_run"]
+__all__ = ["RunStart", "begin_run", "check_out_dir", "config_changes", "resume_point",
+           "resume_record", "save_run"]
