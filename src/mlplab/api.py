@@ -120,6 +120,9 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
             run.info["metric_rows"]["test"] = run.metrics["test"]["rows"]
         if out_path is not None:
             resuming.save_run(run, out_path)
+            if cfg.log.plots:
+                from mlplab.inspect.tracking import finish_logging  # figures from a sample
+                finish_logging(run, p, own)
         return run
     output = detect_output(model) if model is not None else None
     p = prepare(cfg, data, output=output)
