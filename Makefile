@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint bench serve clean
+.PHONY: run test fuzz lint bench serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+## fuzz: the Hypothesis property tests with many more examples than `make test` runs
+fuzz: $(STAMP)
+	MLPLAB_FUZZ_PROFILE=fuzz $(BIN)/pytest tests/fuzz --timeout 3600
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
