@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import textwrap
 
+from mlplab.errors import RunError
 from mlplab.export.codegen import (
     Source,
     Step,
@@ -126,6 +127,9 @@ def _setup_code(src: Source) -> str:
 def _loop_code(src: Source) -> str:
     cfg = src.config
     t = cfg.train
+    if t.early_stopping == "auto":  # a run's saved config holds what "auto" became
+        raise RunError("this config's early stopping is still 'auto': export a trained run",
+                       hint="mlplab.pipeline.prepare(cfg).cfg resolves it")
     sched = cfg.schedule.name
     lines = [f"EPOCHS = {src.epochs}", f"BATCH_SIZE = {src.batch_size}"
              + ("  # full batch" if src.batch_size is None else ""),
