@@ -160,6 +160,8 @@ def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) ->
     (:func:`~mlplab.training.callbacks.auto_patience`), or no stopping without a split; train
     with it, so the saved config, its exports and resumes repeat the run exactly."""
     table = clean_missing(table_from(data, cfg), cfg.data.impute)
+    if cfg.loss == "poisson" and cfg.data.scale_target:  # counts keep their units (log link)
+        cfg = with_overrides(cfg, {"data.scale_target": False})
     val_size = auto_val_size(cfg, len(table.X))
     if val_size != cfg.data.val_size:
         cfg = with_overrides(cfg, {"data.val_size": val_size})
@@ -210,7 +212,8 @@ def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
                                            n_classes=len(p.target_encoder.classes))
             else:  # in the target's own units
                 unscale = p.target_encoder.inverse_values
-                m = regression_metrics(unscale(p.y[split]), unscale(raw.cpu().numpy()))
+                m = regression_metrics(unscale(p.y[split]),
+                                       unscale(task.proba(raw).cpu().numpy()))
             m["loss"] = float(task.batch_loss(raw, data.y[split]))
             out[split] = m
     return out
@@ -232,7 +235,7 @@ def streamed_metrics(model: nn.Module, p: Prepared, source: FileBatches,
             loss_sum += float(task.batch_loss(raw, task.targets(y))) * len(X)
             ys.append(y)
             (probs if task.is_classification else raws).append(
-                task.proba(raw).numpy() if task.is_classification else raw.numpy())
+                task.proba(raw).numpy())
     y_all = np.concatenate(ys) if ys else np.zeros(0)
     if task.is_classification:
         m = classification_metrics(y_all, np.concatenate(probs), task=task.name,

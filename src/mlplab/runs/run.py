@@ -143,10 +143,10 @@ class Run:
     @torch.inference_mode()
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Raw model outputs (n, n_outputs): logits, or regression values in the target's
-        own units (the model itself predicts standardised targets)."""
-        out = self._forward(X).cpu().numpy()
-        return self.target_encoder.inverse_values(out) if not self.task.is_classification \
-            else out
+        own units (the model itself predicts standardised targets, or a log for poisson)."""
+        if self.task.is_classification:
+            return self._forward(X).cpu().numpy()
+        return self.target_encoder.inverse_values(self._forward(X, self.task.proba).cpu().numpy())
 
     def _forward(self, X: ArrayLike, head: Callable[[torch.Tensor], torch.Tensor] | None = None
                  ) -> torch.Tensor:
@@ -208,7 +208,8 @@ class Run:
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted original labels (n,), 0/1 label sets (n, L), or values (n,) / (n, t)."""
         if not self.task.is_classification:
-            vals = self.target_encoder.inverse_values(self._forward(X).cpu().numpy())
+            vals = self.target_encoder.inverse_values(
+                self._forward(X, self.task.proba).cpu().numpy())
             return vals[:, 0] if vals.shape[1] == 1 else vals
         task = self.task
         idx = self._forward(X, lambda z: task.labels(task.proba(z))).cpu().numpy()
