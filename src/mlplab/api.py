@@ -126,10 +126,10 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         return run
     output = detect_output(model) if model is not None else None
     p = prepare(cfg, data, output=output)
+    cfg = p.cfg  # what "auto" early stopping became for this table
     device = dist.device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task),
-    cfg = p.cfg  # what "auto" early stopping became for this table
                                                       seed=cfg.seed)
     net.to(device)
     tensors = p.tensors(device, sample_weight)
