@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn import metrics as skm
 from torch import nn
 
 import mlplab
 from mlplab.errors import ConfigError
-from sklearn import metrics as skm
 
 
 class SimpleNN(nn.Module):

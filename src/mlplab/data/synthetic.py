@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from sklearn import datasets as skd
 
 from mlplab.errors import ConfigError
-from sklearn import datasets as skd
 
 Arrays = tuple[np.ndarray, np.ndarray]
 Draw = Callable[[int, int], Arrays]  # (n rows, seed) -> (X (n, d), y (n,)), exactly n rows
