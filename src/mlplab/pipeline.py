@@ -263,6 +263,8 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
                          else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
     enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
+    if enc.task == "regression" and cfg.data.scale_target and cfg.loss != "poisson":
+        enc.scaler = {"mean": [stats.target_mean], "scale": [stats.target_std]}  # as scan saw
     pre = Preprocessor(input_columns=stats.features, numeric=stats.features, categorical={},
                        scale=cfg.data.scale, impute="error", center=stats.center,
                        spread=stats.spread, fill={f: None for f in stats.features})

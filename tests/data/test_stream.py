@@ -181,3 +181,30 @@ def test_a_streamed_run_is_a_full_run(files, tmp_path, monkeypatch):
     assert m["loss"] == pytest.approx(log_loss(test["label"] == "yes", proba[:, 1]), rel=1e-4)
     for name in ("report.html", "diagnosis.json", "boundary.png"):
         assert (tmp_path / "run" / name).is_file(), name
+
+
+def test_a_streamed_regression_standardises_its_target_as_in_memory(tmp_path):
+    """Regression (issue 15 item 2, streamed): prices around 3e5 trained unscaled when the
+    file was streamed; now the target is standardised from the scan and predictions come back
+    in the target's units."""
+    import mlplab
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, 4))
+    price = 3e5 + 4e4 * X[:, 0] - 2e4 * X[:, 1] + 1e3 * rng.normal(size=6000)
+    pq = tmp_path / "price.parquet"
+    pd.DataFrame(X, columns=list("abcd")).assign(price=price).to_parquet(pq,
+                                                                         row_group_size=1000)
+    run = mlplab.train({"data": {"source": str(pq), "target": "price", "stream": True,
+                                 "chunk_rows": 1000, "shuffle_buffer": 2000},
+                        "task": "regression", "model": {"hidden": [16]},
+                        "train": {"epochs": 20, "batch_size": 128},
+                        "log": {"quiet": True, "plots": False}}, save=False)
+    assert run.info["runner"] == "stream"
+    scaler = run.target_encoder.scaler
+    assert scaler is not None
+    assert scaler["mean"][0] == pytest.approx(price.mean(), rel=1e-3)
+    assert scaler["scale"][0] == pytest.approx(price.std(), rel=0.05)
+    assert run.metrics["test"]["r2"] > 0.95
+    pred = run.predict(pd.DataFrame(X[:50], columns=list("abcd")))
+    assert np.abs(pred - price[:50]).mean() < 1e4  # in dollars, not standard deviations

@@ -136,6 +136,8 @@ class StreamStats:
     center: dict[str, float] = field(default_factory=dict)
     spread: dict[str, float] = field(default_factory=dict)
     classes: list[Any] | None = None  # None: too many values (regression)
+    target_mean: float = 0.0  # of the train rows' target (used for regression)
+    target_std: float = 1.0
 
 
 def scan(cfg: DataConfig, seed: int) -> StreamStats:
@@ -143,6 +145,7 @@ def scan(cfg: DataConfig, seed: int) -> StreamStats:
     feats, target = columns_of(cfg)
     d = len(feats)
     n, mean, m2 = 0, np.zeros(d), np.zeros(d)
+    y_mean, y_m2 = 0.0, 0.0  # the target's, merged the same way (regression scaling)
     lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
     classes: set[Any] | None = set()
     start = 0
@@ -160,6 +163,12 @@ def scan(cfg: DataConfig, seed: int) -> StreamStats:
         delta = mb - mean
         m2 += ((Xt - mb) ** 2).sum(0) + delta**2 * n * nb / (n + nb)
         mean += delta * nb / (n + nb)
+        yt = _numeric_target(y[train])
+        if yt is not None:
+            ymb = float(yt.mean())
+            ydelta = ymb - y_mean
+            y_m2 += float(((yt - ymb) ** 2).sum()) + ydelta**2 * n * nb / (n + nb)
+            y_mean += ydelta * nb / (n + nb)
         n += nb
         lo, hi = np.minimum(lo, Xt.min(0)), np.maximum(hi, Xt.max(0))
     if n == 0:
@@ -170,8 +179,18 @@ def scan(cfg: DataConfig, seed: int) -> StreamStats:
     center = {c: float(v) for c, v in zip(feats, scale[0], strict=True)}
     spread = {c: float(v) if v > 0 and np.isfinite(v) else 1.0
               for c, v in zip(feats, scale[1], strict=True)}
+    y_std = float(np.sqrt(y_m2 / n))
     return StreamStats(feats, target, start, n, center, spread,
-                       None if classes is None else sorted(classes))
+                       None if classes is None else sorted(classes), y_mean,
+                       y_std if y_std > 0 and np.isfinite(y_std) else 1.0)
+
+
+def _numeric_target(y: np.ndarray) -> np.ndarray | None:
+    """The target as float64, or None when it is not numeric (classes, not values)."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 def shuffled_batches(chunks: Iterator[tuple[np.ndarray, np.ndarray]], batch_size: int,
@@ -218,6 +237,9 @@ def encoded_chunks(cfg: RunConfig, stats: StreamStats, classes: list[Any] | None
     c = np.array([stats.center[f] for f in stats.features], dtype=np.float32)
     inv = 1.0 / np.array([stats.spread[f] for f in stats.features], dtype=np.float32)
     index = None if classes is None else pd.Index(classes)
+    # regression: standardised targets, as in memory (model.json's target_scaler undoes it)
+    scaled = index is None and cfg.data.scale_target and cfg.loss != "poisson"
+    y_center, y_spread = (stats.target_mean, stats.target_std) if scaled else (0.0, 1.0)
     start = 0
     for X, y in iter_chunks(cfg.data):
         held = holdout_mask(start, len(X), cfg.data.test_size, cfg.seed)
@@ -225,7 +247,8 @@ def encoded_chunks(cfg: RunConfig, stats: StreamStats, classes: list[Any] | None
         keep = held if want_test else ~held
         Xk = (X[keep] - c) * inv  # (m, d) float32
         yk = y[keep]
-        ye = yk.astype(np.float32) if index is None else index.get_indexer(yk)
+        ye = ((yk.astype(np.float64) - y_center) / y_spread).astype(np.float32) \
+            if index is None else index.get_indexer(yk)
         yield Xk, ye
 
 
