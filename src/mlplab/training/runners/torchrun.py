@@ -20,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -112,6 +113,16 @@ def _cause(job: _Job, stopped: list[int]) -> str:
     return errors[0] if errors else "a rank failed"
 
 
+def _kill_job(proc: subprocess.Popen[bytes], ranks: dict[int, tuple[int, str]]) -> None:
+    """SIGKILL torchrun's process group and every worker by pid: torchrun may start its workers
+    in sessions of their own, and a stopped one would otherwise outlive the job."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    for pid, _ in ranks.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
+
+
 def supervise(cmd: list[str], log_file: Path | None = None, forward: bool = True,
               env: dict[str, str] | None = None) -> int:
     """Run the torchrun command ``cmd``; 0, or :data:`EXIT_RANK_FAILED` after one line
@@ -127,13 +138,12 @@ def supervise(cmd: list[str], log_file: Path | None = None, forward: bool = True
         while proc.poll() is None:
             time.sleep(0.1)
             if job.failed_at is not None and time.monotonic() - job.failed_at > GRACE_S:
-                stopped = sorted(r for r, (_, s) in worker_ranks(proc.pid).items() if s == "T")
-                os.killpg(proc.pid, signal.SIGKILL)  # a stopped rank ignores SIGTERM
-                proc.wait()
+                ranks = worker_ranks(proc.pid)
+                stopped = sorted(r for r, (_, s) in ranks.items() if s == "T")
+                _kill_job(proc, ranks)  # a stopped rank ignores SIGTERM
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_job(proc, worker_ranks(proc.pid))
         reader.join(timeout=5)
     elapsed = (job.failed_at or time.monotonic()) - start
     if proc.returncode == 0:
