@@ -65,7 +65,11 @@ def test_explain_lists_where_mlplab_defaults_differ_and_why():
 def test_disk_mlp_reaches_100_percent_at_50000_epochs():
     """Tutorial 000: 99.9%+ at 50,000 epochs. A 2-4-4-1 ReLU net sometimes loses its units
     early (as the tutorial's own code can); most seeds fit every point."""
-    scores = [_acc(_train("disk-mlp", s), "train") for s in (42, 3, 4)]
+    scores: list[float] = []
+    for seed in (42, 3, 4):  # the third seed only trains when one of the first two fell short
+        scores.append(_acc(_train("disk-mlp", seed), "train"))
+        if sum(s == 1.0 for s in scores) >= 2:
+            break
     assert sum(s == 1.0 for s in scores) >= 2, scores
 
 
