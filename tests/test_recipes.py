@@ -210,3 +210,17 @@ def test_cli_recipes_explain_and_the_run_summary(tmp_path, capsys):
     # regression: a 1 -> 1 linear model was labelled "activation: relu"
     assert "model    1 -> 1  activation: none (no hidden layer)" in shown
     assert "relu" not in shown
+
+
+def test_a_default_runs_resolved_stopping_is_not_reported_as_a_difference():
+    """Regression: a plain `mlplab train` printed "train.early_stopping: 20 here, 'auto' by
+    default" because the saved config holds what "auto" became."""
+    from mlplab.config import RunConfig
+    from mlplab.recipes import default_differences
+
+    def keys(stopping: object) -> list[str]:
+        cfg = RunConfig.from_dict({"train": {"early_stopping": stopping}})
+        return [d[0] for d in default_differences(cfg)]
+
+    assert "train.early_stopping" not in keys(20)
+    assert "train.early_stopping" in keys("off")

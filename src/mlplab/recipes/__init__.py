@@ -104,7 +104,15 @@ def default_differences(config: Any) -> list[tuple[str, Any, Any, str]]:
 
     mine, base = flatten(config.to_dict()), flatten(RunConfig().to_dict())
     return [(k, mine[k], base[k], why) for k, why in DEFAULT_REASONS.items()
-            if mine.get(k) != base.get(k)]
+            if _differs(k, mine.get(k), base.get(k))]
+
+
+def _differs(key: str, value: Any, default: Any) -> bool:
+    """A saved run holds what "auto" stopping became (a patience, or None without a
+    validation split): only stopping switched off where the default stops is a difference."""
+    if key == "train.early_stopping" and default == "auto":
+        return value is None
+    return bool(value != default)
 
 
 def explain(name: str) -> list[str]:
