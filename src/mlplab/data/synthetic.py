@@ -66,6 +66,17 @@ def _check_common(name: str, n_samples: int, label_noise: float,
                           found=repr(imbalance), hint="e.g. --imbalance 0.1")
 
 
+def _classes_and_features(name: str, n_classes: int | None, n_features: int | None, *,
+                          default_classes: int) -> tuple[int, int]:
+    """(k classes, d features) of a generator with both settings (2 features by default)."""
+    k = default_classes if n_classes is None else n_classes
+    d = 2 if n_features is None else n_features
+    if k < 2 or d < 1:
+        raise ConfigError(f"{name}: bad shape", expected="n_classes >= 2 and n_features >= 1",
+                          found=f"n_classes={k}, n_features={d}")
+    return k, d
+
+
 def _only_2d(name: str, n_features: int | None) -> None:
     if n_features is not None and n_features != 2:
         raise ConfigError(f"{name} data is 2-D", expected="n_features 2 or unset",
@@ -235,11 +246,7 @@ def blobs(n_samples: int, noise: float | None, seed: int, *, label_noise: float 
     ((40, 5), [0, 1, 2])
     """
     _check_common("blobs", n_samples, label_noise, imbalance)
-    k = 4 if n_classes is None else n_classes
-    d = 2 if n_features is None else n_features
-    if k < 2 or d < 1:
-        raise ConfigError("blobs: bad shape", expected="n_classes >= 2 and n_features >= 1",
-                          found=f"n_classes={k}, n_features={d}")
+    k, d = _classes_and_features("blobs", n_classes, n_features, default_classes=4)
     sd = _noise("blobs", noise)
 
     def draw(n: int, s: int) -> Arrays:
@@ -412,11 +419,7 @@ def random(n_samples: int, noise: float | None, seed: int, *, label_noise: float
     ((5, 2), True)
     """
     _check_common("random", n_samples, label_noise, imbalance)
-    k = 2 if n_classes is None else n_classes
-    d = 2 if n_features is None else n_features
-    if k < 2 or d < 1:
-        raise ConfigError("random: bad shape", expected="n_classes >= 2 and n_features >= 1",
-                          found=f"n_classes={k}, n_features={d}")
+    k, d = _classes_and_features("random", n_classes, n_features, default_classes=2)
 
     def draw(n: int, s: int) -> Arrays:
         g = torch.Generator().manual_seed(s)
