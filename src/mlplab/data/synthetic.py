@@ -12,6 +12,8 @@ draws it the same way (the tutorial is named in its docstring). The output depen
 only. ``noise=None`` picks the generator's own default (see ``DEFAULT_NOISE``).
 ``label_noise`` flips that fraction of labels to another class; ``imbalance`` (binary data
 only) makes class 1 that fraction of the rows.
+The checks and label post-processing the generators share are in
+:mod:`mlplab.data.synthetic_common`.
 
 Example
 -------
@@ -22,145 +24,27 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 from sklearn import datasets as skd
 
+from mlplab.data.synthetic_common import (
+    DEFAULT_NOISE,
+    Arrays,
+    check_args,
+    classes_and_features,
+    finish_classification,
+    flip_labels,
+    only_1d,
+    only_2d,
+    only_binary,
+    regression_only,
+    resolve_noise,
+    shuffled,
+)
 from mlplab.errors import ConfigError
 
-Arrays = tuple[np.ndarray, np.ndarray]
-Draw = Callable[[int, int], Arrays]  # (n rows, seed) -> (X (n, d), y (n,)), exactly n rows
-
-# What noise=None means, per generator (the value tutorials use).
-DEFAULT_NOISE: dict[str, float] = {
-    "disk": 0.0,  # jitter added to the points after labelling
-    "circles": 0.03,  # learnpytorch.io's make_circles(noise=0.03)
-    "moons": 0.1,
-    "blobs": 1.0,  # cluster_std
-    "gaussians": 1.0,  # std of each cluster
-    "xor": 0.0,  # jitter after labelling, as in the TF playground
-    "spiral": 0.2,  # angle noise (radians), as in the CS231n spiral
-    "linear": 2.0,  # std of the Gaussian noise on y (tutorial 003: torch.randn(100, 1) * 2)
-    "line": 0.0,  # tutorial 002's straight line has no noise
-    "random": 0.0,  # unused: the labels are already unrelated to the rows
-}
 CIRCLES_FACTOR = 0.8  # inner radius / outer radius (scikit-learn's default)
-
-
-# --- shared checks and post-processing -----------------------------------------------------
-
-
-def _check_common(name: str, n_samples: int, label_noise: float,
-                  imbalance: float | None) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) \
-            or n_samples < 1:
-        raise ConfigError(f"{name}: bad n_samples", expected="an integer >= 1",
-                          found=repr(n_samples))
-    if not 0.0 <= label_noise < 1.0:
-        raise ConfigError(f"{name}: bad label_noise", expected="a fraction in [0, 1)",
-                          found=repr(label_noise))
-    if imbalance is not None and not 0.0 < imbalance < 1.0:
-        raise ConfigError(f"{name}: bad imbalance", expected="a fraction in (0, 1)",
-                          found=repr(imbalance), hint="e.g. --imbalance 0.1")
-
-
-def _classes_and_features(name: str, n_classes: int | None, n_features: int | None, *,
-                          default_classes: int) -> tuple[int, int]:
-    """(k classes, d features) of a generator with both settings (2 features by default)."""
-    k = default_classes if n_classes is None else n_classes
-    d = 2 if n_features is None else n_features
-    if k < 2 or d < 1:
-        raise ConfigError(f"{name}: bad shape", expected="n_classes >= 2 and n_features >= 1",
-                          found=f"n_classes={k}, n_features={d}")
-    return k, d
-
-
-def _only_2d(name: str, n_features: int | None) -> None:
-    if n_features is not None and n_features != 2:
-        raise ConfigError(f"{name} data is 2-D", expected="n_features 2 or unset",
-                          found=str(n_features), hint="n_features applies to blobs, "
-                          "gaussians and linear")
-
-
-def _only_1d(name: str, n_features: int | None) -> None:
-    if n_features is not None and n_features != 1:
-        raise ConfigError(f"{name} data has one feature", expected="n_features 1 or unset",
-                          found=str(n_features))
-
-
-def _only_binary(name: str, n_classes: int | None) -> None:
-    if n_classes is not None and n_classes != 2:
-        raise ConfigError(f"{name} data has 2 classes", expected="n_classes 2 or unset",
-                          found=str(n_classes), hint="n_classes applies to blobs and spiral")
-
-
-def _rebalance(draw: Draw, n: int, seed: int, minority: float, name: str) -> Arrays:
-    """Draw enough points, then keep ``round(minority * n)`` of class 1 and the rest class 0."""
-    n1 = min(n - 1, max(1, round(minority * n))) if n > 1 else 1
-    n0 = n - n1
-    m = n
-    for _ in range(12):  # doubling: at most 4096x the requested size
-        X, y = draw(m, seed)
-        idx0, idx1 = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
-        if len(idx0) >= n0 and len(idx1) >= n1:
-            rng = np.random.default_rng([seed, 2])
-            keep = np.concatenate([rng.choice(idx0, n0, replace=False),
-                                   rng.choice(idx1, n1, replace=False)])
-            keep = keep[rng.permutation(n)]  # mix the classes again
-            return X[keep], y[keep]
-        m *= 2
-    raise ConfigError(f"{name}: cannot reach imbalance {minority}",
-                      hint="use a value closer to 0.5")
-
-
-def flip_labels(y: np.ndarray, n_classes: int, fraction: float, seed: int) -> np.ndarray:
-    """Move ``round(fraction * n)`` seeded-random labels to a different random class.
-
-    Example
-    -------
-    >>> y = np.zeros(10, dtype=np.int64)
-    >>> int((flip_labels(y, 2, 0.3, seed=0) != y).sum())
-    3
-    """
-    if fraction <= 0:
-        return y
-    rng = np.random.default_rng([seed, 1])  # its own stream: the points do not move
-    n_flip = round(fraction * len(y))
-    idx = rng.choice(len(y), n_flip, replace=False)
-    out = y.copy()
-    # adding 1..k-1 modulo k always lands on another class
-    out[idx] = (out[idx] + rng.integers(1, n_classes, size=n_flip)) % n_classes
-    return out
-
-
-def _classification(name: str, draw: Draw, n_samples: int, seed: int, n_classes: int,
-                    label_noise: float, imbalance: float | None) -> Arrays:
-    if imbalance is not None and n_classes != 2:
-        raise ConfigError(f"{name}: imbalance needs two classes", found=f"{n_classes} classes",
-                          hint="drop --imbalance or use n_classes 2")
-    if imbalance is None:
-        X, y = draw(n_samples, seed)
-    else:
-        X, y = _rebalance(draw, n_samples, seed, imbalance, name)
-    y = flip_labels(np.asarray(y, dtype=np.int64), n_classes, label_noise, seed)
-    return np.ascontiguousarray(X, dtype=np.float32), y
-
-
-def _noise(name: str, noise: float | None) -> float:
-    value = DEFAULT_NOISE[name] if noise is None else float(noise)
-    if not value >= 0:  # also rejects NaN
-        raise ConfigError(f"{name}: bad noise", expected="a number >= 0", found=repr(noise))
-    return value
-
-
-def _shuffled(X: np.ndarray, y: np.ndarray, seed: int) -> Arrays:
-    perm = np.random.default_rng([seed, 3]).permutation(len(y))
-    return X[perm], y[perm]
-
-
-# --- the generators ------------------------------------------------------------------------
 
 
 def disk(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -177,10 +61,10 @@ def disk(n_samples: int, noise: float | None, seed: int, *, label_noise: float =
     >>> bool(((X ** 2).sum(1) < 1).astype(int).tolist() == y.tolist())
     True
     """
-    _check_common("disk", n_samples, label_noise, imbalance)
-    _only_2d("disk", n_features)
-    _only_binary("disk", n_classes)
-    jitter = _noise("disk", noise)
+    check_args("disk", n_samples, label_noise, imbalance)
+    only_2d("disk", n_features)
+    only_binary("disk", n_classes)
+    jitter = resolve_noise("disk", noise)
 
     def draw(n: int, s: int) -> Arrays:
         g = torch.Generator().manual_seed(s)
@@ -190,7 +74,7 @@ def disk(n_samples: int, noise: float | None, seed: int, *, label_noise: float =
             pts = pts + jitter * torch.randn(n, 2, generator=g)
         return pts.numpy(), y.numpy()
 
-    return _classification("disk", draw, n_samples, seed, 2, label_noise, imbalance)
+    return finish_classification("disk", draw, n_samples, seed, 2, label_noise, imbalance)
 
 
 def circles(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -204,31 +88,31 @@ def circles(n_samples: int, noise: float | None, seed: int, *, label_noise: floa
     >>> bool(np.allclose(np.hypot(*X[y == 0].T), 1.0, atol=1e-5))
     True
     """
-    _check_common("circles", n_samples, label_noise, imbalance)
-    _only_2d("circles", n_features)
-    _only_binary("circles", n_classes)
-    sd = _noise("circles", noise)
+    check_args("circles", n_samples, label_noise, imbalance)
+    only_2d("circles", n_features)
+    only_binary("circles", n_classes)
+    sd = resolve_noise("circles", noise)
 
     def draw(n: int, s: int) -> Arrays:
         return skd.make_circles(n, noise=sd, factor=CIRCLES_FACTOR,  # type: ignore[no-any-return]
                                 random_state=s)
 
-    return _classification("circles", draw, n_samples, seed, 2, label_noise, imbalance)
+    return finish_classification("circles", draw, n_samples, seed, 2, label_noise, imbalance)
 
 
 def moons(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
           imbalance: float | None = None, n_classes: int | None = None,
           n_features: int | None = None) -> Arrays:
     """Two interleaving half-moons (``sklearn.datasets.make_moons``)."""
-    _check_common("moons", n_samples, label_noise, imbalance)
-    _only_2d("moons", n_features)
-    _only_binary("moons", n_classes)
-    sd = _noise("moons", noise)
+    check_args("moons", n_samples, label_noise, imbalance)
+    only_2d("moons", n_features)
+    only_binary("moons", n_classes)
+    sd = resolve_noise("moons", noise)
 
     def draw(n: int, s: int) -> Arrays:
         return skd.make_moons(n, noise=sd, random_state=s)  # type: ignore[no-any-return]
 
-    return _classification("moons", draw, n_samples, seed, 2, label_noise, imbalance)
+    return finish_classification("moons", draw, n_samples, seed, 2, label_noise, imbalance)
 
 
 def blobs(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -245,15 +129,15 @@ def blobs(n_samples: int, noise: float | None, seed: int, *, label_noise: float 
     >>> X.shape, sorted(set(y.tolist()))
     ((40, 5), [0, 1, 2])
     """
-    _check_common("blobs", n_samples, label_noise, imbalance)
-    k, d = _classes_and_features("blobs", n_classes, n_features, default_classes=4)
-    sd = _noise("blobs", noise)
+    check_args("blobs", n_samples, label_noise, imbalance)
+    k, d = classes_and_features("blobs", n_classes, n_features, default_classes=4)
+    sd = resolve_noise("blobs", noise)
 
     def draw(n: int, s: int) -> Arrays:
         return skd.make_blobs(n, n_features=d, centers=k,  # type: ignore[no-any-return]
                               cluster_std=sd, random_state=s)
 
-    return _classification("blobs", draw, n_samples, seed, k, label_noise, imbalance)
+    return finish_classification("blobs", draw, n_samples, seed, k, label_noise, imbalance)
 
 
 def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -271,12 +155,12 @@ def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: fl
     >>> X.tolist(), y.tolist()
     ([[2.0, 2.0], [2.0, 2.0], [-2.0, -2.0], [-2.0, -2.0]], [0, 0, 1, 1])
     """
-    _check_common("gaussians", n_samples, label_noise, imbalance)
-    _only_binary("gaussians", n_classes)
+    check_args("gaussians", n_samples, label_noise, imbalance)
+    only_binary("gaussians", n_classes)
     d = 2 if n_features is None else n_features
     if d < 1:
         raise ConfigError("gaussians: bad n_features", expected=">= 1", found=str(d))
-    sd = _noise("gaussians", noise)
+    sd = resolve_noise("gaussians", noise)
 
     def draw(n: int, s: int) -> Arrays:
         g = torch.Generator().manual_seed(s)
@@ -285,7 +169,7 @@ def gaussians(n_samples: int, noise: float | None, seed: int, *, label_noise: fl
         X = centre + sd * torch.randn(n, d, generator=g)  # (n, d)
         return X.numpy(), y.numpy()
 
-    return _classification("gaussians", draw, n_samples, seed, 2, label_noise, imbalance)
+    return finish_classification("gaussians", draw, n_samples, seed, 2, label_noise, imbalance)
 
 
 def xor(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -301,10 +185,10 @@ def xor(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 
     >>> bool((y == (X[:, 0] * X[:, 1] < 0)).all())
     True
     """
-    _check_common("xor", n_samples, label_noise, imbalance)
-    _only_2d("xor", n_features)
-    _only_binary("xor", n_classes)
-    jitter = _noise("xor", noise)
+    check_args("xor", n_samples, label_noise, imbalance)
+    only_2d("xor", n_features)
+    only_binary("xor", n_classes)
+    jitter = resolve_noise("xor", noise)
 
     def draw(n: int, s: int) -> Arrays:
         rng = np.random.default_rng(s)
@@ -314,7 +198,7 @@ def xor(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 
             X = X + rng.normal(0.0, jitter, size=X.shape)
         return X, y
 
-    return _classification("xor", draw, n_samples, seed, 2, label_noise, imbalance)
+    return finish_classification("xor", draw, n_samples, seed, 2, label_noise, imbalance)
 
 
 def spiral(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -325,12 +209,12 @@ def spiral(n_samples: int, noise: float | None, seed: int, *, label_noise: float
     Arm j has radius r in [0, 1] and angle ``4 (j + r) + noise * randn``; arms share the
     rows as evenly as possible.
     """
-    _check_common("spiral", n_samples, label_noise, imbalance)
-    _only_2d("spiral", n_features)
+    check_args("spiral", n_samples, label_noise, imbalance)
+    only_2d("spiral", n_features)
     k = 3 if n_classes is None else n_classes
     if k < 2:
         raise ConfigError("spiral: bad n_classes", expected=">= 2", found=str(k))
-    sd = _noise("spiral", noise)
+    sd = resolve_noise("spiral", noise)
 
     def draw(n: int, s: int) -> Arrays:
         rng = np.random.default_rng(s)
@@ -338,17 +222,9 @@ def spiral(n_samples: int, noise: float | None, seed: int, *, label_noise: float
         r = rng.uniform(0.0, 1.0, size=n)
         t = 4.0 * (y + r) + rng.normal(0.0, sd, size=n)
         X = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)  # (n, 2)
-        return _shuffled(X, y, s)
+        return shuffled(X, y, s)
 
-    return _classification("spiral", draw, n_samples, seed, k, label_noise, imbalance)
-
-
-def _regression_only(name: str, label_noise: float, imbalance: float | None,
-                     n_classes: int | None) -> None:
-    if label_noise > 0 or imbalance is not None or n_classes is not None:
-        raise ConfigError(f"{name} is a regression dataset",
-                          found="label_noise, imbalance or n_classes set",
-                          hint="these apply to classification datasets only")
+    return finish_classification("spiral", draw, n_samples, seed, k, label_noise, imbalance)
 
 
 def linear(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 0.0,
@@ -367,12 +243,12 @@ def linear(n_samples: int, noise: float | None, seed: int, *, label_noise: float
     >>> X[:, 0].tolist(), y.tolist()
     ([0.0, 2.5, 5.0, 7.5, 10.0], [2.0, 9.5, 17.0, 24.5, 32.0])
     """
-    _check_common("linear", n_samples, label_noise, imbalance)
-    _regression_only("linear", label_noise, imbalance, n_classes)
+    check_args("linear", n_samples, label_noise, imbalance)
+    regression_only("linear", label_noise, imbalance, n_classes)
     d = 1 if n_features is None else n_features
     if d < 1:
         raise ConfigError("linear: bad n_features", expected=">= 1", found=str(d))
-    sd = _noise("linear", noise)
+    sd = resolve_noise("linear", noise)
     g = torch.Generator().manual_seed(seed)
     X = torch.linspace(0.0, 10.0, n_samples).reshape(-1, 1)  # (n, 1)
     if d > 1:
@@ -394,10 +270,10 @@ def line(n_samples: int, noise: float | None, seed: int, *, label_noise: float =
     >>> X[:, 0].tolist(), [round(v, 3) for v in y.tolist()]
     ([0.0, 0.25, 0.5, 0.75], [0.3, 0.475, 0.65, 0.825])
     """
-    _check_common("line", n_samples, label_noise, imbalance)
-    _regression_only("line", label_noise, imbalance, n_classes)
-    _only_1d("line", n_features)
-    sd = _noise("line", noise)
+    check_args("line", n_samples, label_noise, imbalance)
+    regression_only("line", label_noise, imbalance, n_classes)
+    only_1d("line", n_features)
+    sd = resolve_noise("line", noise)
     g = torch.Generator().manual_seed(seed)
     X = (torch.arange(n_samples, dtype=torch.float64) / n_samples).reshape(-1, 1)  # (n, 1)
     y = 0.7 * X[:, 0] + 0.3 + sd * torch.randn(n_samples, generator=g, dtype=torch.float64)
@@ -418,15 +294,15 @@ def random(n_samples: int, noise: float | None, seed: int, *, label_noise: float
     >>> X.shape, sorted(set(y.tolist())) <= [0, 1]
     ((5, 2), True)
     """
-    _check_common("random", n_samples, label_noise, imbalance)
-    k, d = _classes_and_features("random", n_classes, n_features, default_classes=2)
+    check_args("random", n_samples, label_noise, imbalance)
+    k, d = classes_and_features("random", n_classes, n_features, default_classes=2)
 
     def draw(n: int, s: int) -> Arrays:
         g = torch.Generator().manual_seed(s)
         X = torch.randn(n, d, generator=g)  # (n, d)
         return X.numpy(), torch.randint(0, k, (n,), generator=g).numpy()
 
-    return _classification("random", draw, n_samples, seed, k, label_noise, imbalance)
+    return finish_classification("random", draw, n_samples, seed, k, label_noise, imbalance)
 
 
 __all__ = ["DEFAULT_NOISE", "blobs", "circles", "disk", "flip_labels", "gaussians", "line",
