@@ -1,12 +1,9 @@
 """Per-browser training sessions: real PyTorch training in a thread, frames to the page.
 
 A :class:`Session` owns one RunConfig, its prepared data (:func:`mlplab.api.prepare`) and one
-MLP, and trains it with :func:`mlplab.training.loop.fit` in its own thread, off the event loop. A
-:class:`Stream` callback sits at fit's epoch seams: it applies the page's commands (pause,
-single step, learning rate, reset, ...), pauses by blocking there (so a paused run resumes
-exactly where it was, with the same batch order), and sends frames at a steady rate. Segment
-lengths adapt to the speed of the machine so frames keep coming (>= 10 per second) however
-many sessions share it.
+MLP, and trains it with :func:`mlplab.training.loop.fit` in its own thread, off the event loop.
+It applies the page's commands (pause, single step, learning rate, reset, ...) at fit's epoch
+seams through a :class:`mlplab.web.pacing.Stream` callback, which also paces the frames.
 
 Messages from the page are checked by :func:`mlplab.web.channels.parse_message` before they
 reach a session; a bad one gets an ``error`` message back and never touches the thread or
@@ -29,56 +26,16 @@ import torch
 
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, MlplabError
-from mlplab.training.callbacks import Callback
 from mlplab.web.channels import Turns
 from mlplab.web.limits import LimitError, Limits, playground_config
+from mlplab.web.pacing import Stream
 
 Send = Callable[[dict[str, Any]], None]
 
-SEGMENT_SECONDS = 0.02  # training time between two looks at the command queue
 SLICE_SECONDS = 0.004  # a session's turn at the CPU before the next waiting session's
 MAX_QUEUED = 64  # commands waiting for one session
 # catch_warnings swaps process-wide state: one session at a time records what its setup warns
 WARNINGS_LOCK = threading.Lock()
-
-
-class Stream(Callback):
-    """fit's hook for a session: commands in, frames out, pause by blocking at the seam."""
-
-    def __init__(self, session: Session) -> None:
-        self.s = session
-        self.every = 1
-        self._t_last = 0.0
-        self._e_last = 0
-
-    def on_train_begin(self, state: Any) -> None:
-        self.s.state = state
-        self._t_last, self._e_last = time.perf_counter(), state.epoch
-
-    def on_epoch(self, state: Any) -> None:
-        s = self.s
-        now = time.perf_counter()
-        per_epoch = (now - self._t_last) / max(1, state.epoch - self._e_last)
-        self.every = max(1, min(2000, int(SEGMENT_SECONDS / max(per_epoch, 1e-6))))
-        s.drain(block=False)
-        s.maybe_pass_turn()
-        if s.stepping or not s.playing or (now - s.last_frame >= 1.0 / s.limits.fps
-                                           and s.ready()):
-            s.send_frame()
-        s.stepping = False
-        if not s.playing and not s.step_wanted and not s.restart and not s.closed:
-            s.turns.release()  # paused: wait for the page without holding a turn
-            try:
-                while not s.playing and not s.step_wanted and not s.restart and not s.closed:
-                    s.drain(block=True)
-            finally:
-                s.turns.acquire(s.busy)
-        if s.restart or s.closed:
-            state.stop, state.stop_reason = True, "stopped by the page"
-        if s.step_wanted:
-            self.every, s.stepping = 1, True
-            s.step_wanted -= 1
-        self._t_last, self._e_last = time.perf_counter(), state.epoch
 
 
 class Session:
