@@ -43,12 +43,19 @@ def glorot_init(model: MLP, activation: str, rng: np.random.RandomState) -> None
             layer.bias.copy_(torch.as_tensor(intercept))
 
 
+# rows are padded to a multiple of this many: the BLAS kernels sum a row's products in an
+# order that depends on whether the row falls in a full block of rows or in the tail, so
+# without padding a row's output could change in its last bit with the number of rows
+ROW_BLOCK = 16
+
+
 @torch.inference_mode()
 def forward64(model: MLP, x: torch.Tensor) -> torch.Tensor:
     """``model``'s eval-mode outputs for ``x`` (B, in), computed in float64 without touching
     the module: no ``.double()``, no ``.eval()``, so concurrent calls and a training thread
-    never see a half-changed model. float32 weights convert to float64 exactly, so outputs do
-    not depend on how rows are batched. Returns (B, n_outputs) float64.
+    never see a half-changed model. The rows are zero-padded to a multiple of
+    :data:`ROW_BLOCK`, so a row's output does not depend on how many rows come with it
+    (tests/sklearn/test_concurrency.py). Returns (B, n_outputs) float64.
 
     Example
     -------
@@ -58,7 +65,11 @@ def forward64(model: MLP, x: torch.Tensor) -> torch.Tensor:
     >>> torch.allclose(forward64(m, x), m.eval()(x).double(), atol=1e-6)
     True
     """
+    n = x.shape[0]
+    pad = -n % ROW_BLOCK
     h = x.double()
+    if pad:
+        h = torch.cat([h, h.new_zeros(pad, h.shape[1])])
     for m in model.net:
         if isinstance(m, nn.Linear):
             h = F.linear(h, m.weight.double(), m.bias.double())
@@ -67,7 +78,7 @@ def forward64(model: MLP, x: torch.Tensor) -> torch.Tensor:
                              _f64(m.bias), training=False, eps=m.eps)
         elif not isinstance(m, nn.Dropout):  # dropout is the identity in eval mode
             h = m(h)  # activations and output heads: stateless
-    return h
+    return h[:n] if pad else h
 
 
 def _f64(t: torch.Tensor | None) -> torch.Tensor | None:
