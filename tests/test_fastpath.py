@@ -144,7 +144,7 @@ def test_numpy_kernel_agrees_to_rounding(optim):
 
 @pytest.mark.parametrize("change", [
     {"train": {"fast": "off"}},
-    {"train": {"batch_size": 16}},
+    {"model": {"batchnorm": True}},
     {"optim": {"name": "rmsprop"}},
     {"model": {"dropout": 0.2}},
     {"model": {"activation": "elu"}},
@@ -164,7 +164,7 @@ def test_unsupported_falls_back_to_eager(change):
 
 @pytest.mark.parametrize("change, match", [
     ({"model": {"dropout": 0.2}}, "the fast runner does not support model.dropout"),
-    ({"train": {"batch_size": 16}}, "the fast runner does not support mini-batches"),
+    ({"model": {"batchnorm": True}}, "the fast runner does not support model.batchnorm"),
     ({"optim": {"name": "rmsprop"}}, "train.fast=on cannot train this run: optimizer RMSprop"),
 ])
 def test_forced_fast_refuses_up_front(change, match):

@@ -60,8 +60,9 @@ ALL = frozenset(o.name for o in OPTIONS)
 EAGER = ALL
 DDP = ALL
 STREAM = ALL - {"sample weights", "log.checkpoint_every"}
-FUSED = ALL - {"sample weights", "mini-batches", "model.dropout", "model.batchnorm"}
-NUMPY = FUSED - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle"}
+FUSED = ALL - {"sample weights", "model.dropout", "model.batchnorm"}
+NUMPY = FUSED - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
+                 "mini-batches"}
 STACKED = ALL - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
                  "sample weights", "model.batchnorm", "log.checkpoint_every"}
 
