@@ -1,10 +1,16 @@
-"""Run's prediction of a plain number array: scaled block by block inside the forward pass.
+"""Run's prediction of rows: a row's output is the same bits whatever rows come with it.
 
-The reference is the preprocessor's own whole-array transform followed by the model: the
-block path does the same float32 operations, so the probabilities are equal bit for bit.
+Every row goes through blocks of PREDICT_CHUNK rows, copied into one aligned buffer and the last
+block zero-padded, so its arithmetic never depends on its neighbours, its position, the input's
+container (float32 / float64 array, tensor, read-only array, DataFrame) or a missing value in
+another row. The references are independent: the model itself on the preprocessor's own
+whole-array transform (equal within float tolerance, since the scaling is folded into the first
+layer), and the same rows predicted alone (equal bit for bit).
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pandas as pd
@@ -35,33 +41,76 @@ def reference(run: mlplab.Run, X: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_blocks_equal_the_whole_array_transform(run: mlplab.Run, dtype: type) -> None:
+def test_blocks_equal_the_model_on_the_whole_array_transform(run: mlplab.Run,
+                                                             dtype: type) -> None:
     X = np.random.default_rng(1).normal(5.0, 3.0, (PREDICT_CHUNK + 37, 4)).astype(dtype)
     got = run.predict_proba(X)
-    # each block of rows, the last one zero-padded after scaling, through the model at once
-    tail = np.zeros((PREDICT_CHUNK, 4))
-    tail[:37] = run.preprocessor.transform_array(X[PREDICT_CHUNK:])
-    with torch.inference_mode():
-        tail_proba = run.task.proba(run.model(torch.as_tensor(tail, dtype=torch.float32)))
-    np.testing.assert_array_equal(got[:PREDICT_CHUNK], reference(run, X[:PREDICT_CHUNK]))
-    np.testing.assert_array_equal(got[PREDICT_CHUNK:], tail_proba[:37].numpy())
-    # a tensor and a read-only array take the same path / the features() path: same answers
+    assert got.dtype == np.float32 and got.shape == (len(X), 2)
+    np.testing.assert_allclose(got, reference(run, X), rtol=1e-5, atol=2e-6)
+
+
+def test_a_row_is_the_same_bits_whatever_comes_with_it(run: mlplab.Run) -> None:
+    X = np.random.default_rng(1).normal(5.0, 3.0, (PREDICT_CHUNK + 37, 4)).astype(np.float32)
+    got = run.predict_proba(X)
+    alone = np.vstack([run.predict_proba(X[i]) for i in (0, 5, PREDICT_CHUNK - 1,
+                                                         PREDICT_CHUNK, len(X) - 1)])
+    np.testing.assert_array_equal(alone, got[[0, 5, PREDICT_CHUNK - 1, PREDICT_CHUNK, -1]])
+    perm = np.random.default_rng(2).permutation(len(X))
+    np.testing.assert_array_equal(run.predict_proba(X[perm]), got[perm])
+    np.testing.assert_array_equal(run.predict_proba(X[1:]), got[1:])  # every row shifts
+    # the container does not matter: float64, tensor, read-only, strided, DataFrame
+    np.testing.assert_array_equal(run.predict_proba(X.astype(np.float64)), got)
     np.testing.assert_array_equal(run.predict_proba(torch.as_tensor(X)), got)
     ro = X.copy()
     ro.flags.writeable = False
     np.testing.assert_array_equal(run.predict_proba(ro), got)
-    labels = run.predict(pd.DataFrame(X, columns=list("abcd")))  # the column-by-column path
-    assert (run.predict(X) == labels).mean() > 0.999  # float64 vs float32 scaling: ~1e-7
+    np.testing.assert_array_equal(run.predict_proba(np.asfortranarray(X)), got)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    np.testing.assert_array_equal(run.predict_proba(frame), got)
+    np.testing.assert_array_equal(run.predict_proba(frame[list("dcba")]), got)  # by name
+    labels = run.predict(X)
+    np.testing.assert_array_equal(labels, (got[:, 1] >= run.task.threshold).astype(int))
+
+
+def test_predict_frame_is_one_pass_with_the_same_numbers(run: mlplab.Run) -> None:
+    X = pd.DataFrame(np.random.default_rng(3).normal(5.0, 3.0, (50, 4)), columns=list("abcd"))
+    out = run.predict_frame(X)
+    proba = run.predict_proba(X)
+    np.testing.assert_array_equal(out[["proba_0", "proba_1"]].to_numpy(), proba)
+    np.testing.assert_array_equal(out["predicted_y"].to_numpy(), run.predict(X))
+    pd.testing.assert_frame_equal(out[list("abcd")], X)
 
 
 def test_a_missing_value_is_filled_and_inf_refused(run: mlplab.Run) -> None:
     X = np.random.default_rng(2).normal(5.0, 3.0, (10, 4))
     filled = X.copy()
     filled[4, 1] = run.preprocessor.fill["b"]
+    clean = run.predict_proba(X)
     X[4, 1] = np.nan
-    np.testing.assert_array_equal(run.predict_proba(X), run.predict_proba(filled))
+    got = run.predict_proba(X)
+    np.testing.assert_array_equal(got, run.predict_proba(filled))
+    np.testing.assert_array_equal(np.delete(got, 4, 0), np.delete(clean, 4, 0))  # others
     X[4, 1] = np.inf
-    with pytest.raises(DataError, match="non-finite"):
+    with pytest.raises(DataError, match="non-finite value in column 'b'"):
         run.predict_proba(X)
     with pytest.raises(DataError, match="wrong number of features"):
         run.predict_proba(X[:, :3])
+
+
+def test_prediction_never_changes_the_model_and_threads_agree(run: mlplab.Run) -> None:
+    X = np.random.default_rng(4).normal(5.0, 3.0, (3 * PREDICT_CHUNK, 4)).astype(np.float32)
+    before = {k: (v.clone(), v._version) for k, v in run.model.state_dict().items()}
+    want = run.predict_proba(X)
+    results: list[np.ndarray] = []
+    workers = [threading.Thread(target=lambda: results.append(run.predict_proba(X)))
+               for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(results) == 4
+    for r in results:
+        np.testing.assert_array_equal(r, want)
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, before[k][0]) and v._version == before[k][1], k
+    assert not run.model.training

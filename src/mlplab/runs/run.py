@@ -27,6 +27,7 @@ from mlplab.errors import DataError, RunError
 from mlplab.metrics import classification_metrics, regression_metrics
 from mlplab.models import MLP, ModelSpec
 from mlplab.runs import store as runs
+from mlplab.runs.predictor import Predictor, param_key, same_params
 from mlplab.tasks import TaskSpec
 
 ArrayLike = Any  # DataFrame | ndarray | list of rows | tensor
@@ -34,13 +35,6 @@ ArrayLike = Any  # DataFrame | ndarray | list of rows | tensor
 # rows per forward pass: small enough for the activations to stay in cache (measured 4x
 # faster than 256k-row chunks on 1M rows, see BENCHMARKS.md)
 PREDICT_CHUNK = 4096
-# number arrays Run._forward scales block by block (anything else goes through features())
-RAW_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), torch.float32, torch.float64)
-
-
-class _NotFinite(Exception):
-    """A block of raw rows holds NaN or inf: the whole input goes through features()."""
-
 
 @dataclass
 class Run:
@@ -73,8 +67,14 @@ class Run:
     path: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    _predictor: tuple[list[tuple[int, int, int]], Predictor] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         self.model.eval()  # once, here: prediction must never switch the shared model's mode
+        # scaling folded into the first layer, once, at construction/load (see predictor())
+        self._predictor = (param_key(self.model),
+                           Predictor(self.model, self.preprocessor, PREDICT_CHUNK))
 
     # --- inference -----------------------------------------------------------------------
 
@@ -101,28 +101,24 @@ class Run:
                             found=f"shape {arr.shape}")
         return pd.DataFrame(arr, columns=cols)
 
-    def _raw_rows(self, X: ArrayLike) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        """A plain number array as a tensor view plus the per-column centre and spread, when
-        the scaling can be done block by block inside :meth:`_forward` (all-numeric inputs
-        without clipping, the model on the CPU); None when the input needs :meth:`features`.
-        """
+    def _raw_array(self, X: ArrayLike) -> np.ndarray | torch.Tensor | None:
+        """Raw numbers in input-column order (n, d), taken without a copy where possible, when
+        every input is a plain number; None when the input needs :meth:`features`."""
         pre = self.preprocessor
-        if isinstance(X, pd.DataFrame) or not pre.all_numeric or pre.clip \
-                or self.device.type != "cpu":
+        if not pre.all_numeric:
             return None
+        if isinstance(X, pd.DataFrame):
+            cols = pre.input_columns
+            if not all(c in X.columns for c in cols) or \
+                    any(X[c].dtype.kind not in "biuf" for c in cols):
+                return None  # text, dates, missing columns: features() reads or refuses them
+            return X[cols].to_numpy(dtype=np.float32, na_value=np.nan)  # type: ignore[no-any-return]
         raw = X.detach() if isinstance(X, torch.Tensor) else np.asarray(X)
-        if raw.dtype not in RAW_DTYPES or raw.ndim not in (1, 2) or \
-                (isinstance(raw, torch.Tensor) and raw.device.type != "cpu"):
+        if raw.ndim not in (1, 2) or (raw.dtype.is_complex if isinstance(raw, torch.Tensor)
+                                      else raw.dtype.kind not in "biuf"):
             return None
-        if isinstance(raw, np.ndarray) and not raw.flags.writeable:
-            return None  # torch.from_numpy shares only writeable memory
-        x = raw if isinstance(raw, torch.Tensor) else torch.from_numpy(raw)
-        x = x.reshape(1, -1) if x.ndim == 1 else x
-        if x.shape[1] != len(pre.input_columns):
-            return None  # features() raises the error that names the columns
-        cols = pre.input_columns
-        return (x, torch.tensor([pre.center[c] for c in cols], dtype=torch.float32),
-                torch.tensor([pre.spread[c] for c in cols], dtype=torch.float32))
+        raw = raw.reshape(1, -1) if raw.ndim == 1 else raw
+        return raw if raw.shape[1] == len(pre.input_columns) else None  # else: features() says
 
     def features(self, X: ArrayLike) -> torch.Tensor:
         """Raw rows -> the preprocessed float tensor the model takes (on the model's device)."""
@@ -151,7 +147,7 @@ class Run:
     def _forward(self, X: ArrayLike, head: Callable[[torch.Tensor], torch.Tensor] | None = None
                  ) -> torch.Tensor:
         """``head(model(features(X)))`` in blocks of PREDICT_CHUNK rows, the last one
-        zero-padded, written into one preallocated output.
+        zero-padded, written into one preallocated output (see :mod:`mlplab.runs.predictor`).
 
         Kernels compute in an order that depends on the shape: BLAS sums a 1-row matrix
         product differently from a 4096-row one, and vectorised ``sigmoid``/``exp`` round the
@@ -159,42 +155,24 @@ class Run:
         at the same positions: its result never depends on which other rows are predicted with
         it. The model is in eval mode from construction on; prediction never changes it.
 
-        A plain float array is scaled block by block while the block is in cache
-        (``(x - centre) / spread`` in float32, the same operations as
-        :meth:`Preprocessor.transform_array`, so the same bits) instead of in passes over the
-        whole input; a block with a missing or infinite value sends the whole input through
-        :meth:`features`, which fills or refuses it.
+        A plain number array (or an all-numeric DataFrame) goes in raw: its linear scaling is
+        folded into the first layer, or for ``robust`` scaling applied block by block while
+        the block is in cache; anything else goes through :meth:`features` first.
         """
-        raw = self._raw_rows(X)
+        fast = self.predictor()
+        raw = self._raw_array(X)
         if raw is not None:
-            try:
-                return self._blocks(raw[0], head, raw[1], raw[2])
-            except _NotFinite:
-                pass
-        return self._blocks(self.features(X), head)
+            return fast.predict(raw, raw=True, head=head)
+        return fast.predict(self.features(X), raw=False, head=head)
 
-    def _blocks(self, x: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor] | None,
-                center: torch.Tensor | None = None, spread: torch.Tensor | None = None
-                ) -> torch.Tensor:
-        out: torch.Tensor | None = None
-        n = len(x)
-        for i in range(0, max(n, 1), PREDICT_CHUNK):
-            block = x[i:i + PREDICT_CHUNK]
-            m = len(block)
-            if center is not None and spread is not None:
-                block = block.to(torch.float32)
-                if not bool(torch.isfinite(block.sum())):  # NaN/inf rows: never a finite sum
-                    raise _NotFinite  # (a sum overflowing to inf only costs the slow path)
-                block = (block - center) / spread
-            if m < PREDICT_CHUNK:
-                block = torch.cat([block, block.new_zeros(PREDICT_CHUNK - m, *block.shape[1:])])
-            res = self.model(block)
-            res = (res if head is None else head(res))[:m]
-            if out is None:
-                out = res.new_empty(n, *res.shape[1:])
-            out[i:i + m] = res
-        assert out is not None
-        return out
+    def predictor(self) -> Predictor:
+        """The :class:`~mlplab.runs.predictor.Predictor` of the current weights: the one built
+        with the run, or a new one if the model's weights changed since (it is never cached
+        from a prediction, so predicting changes nothing)."""
+        built = self._predictor
+        if built is not None and same_params(built[0], self.model):
+            return built[1]
+        return Predictor(self.model, self.preprocessor, PREDICT_CHUNK)
 
     @torch.inference_mode()
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
@@ -219,9 +197,10 @@ class Run:
         """The input rows with probability columns (``proba_<class>``) and the prediction."""
         frame = self.as_frame(X).copy()
         names = self.target_encoder.target_names
-        pred = self.predict(frame)
         if self.task.is_classification:
-            proba = self.predict_proba(frame)
+            proba = self.predict_proba(frame)  # one pass; the labels follow from it
+            idx = self.task.labels(torch.from_numpy(proba)).numpy()
+            pred = idx if self.task.name == "multilabel" else self.target_encoder.inverse(idx)
             labels = self.classes
             for j, c in enumerate(labels):
                 frame[f"proba_{c}"] = proba[:, j]
@@ -231,7 +210,7 @@ class Run:
             else:
                 frame[f"predicted_{names[0]}"] = pred
         else:
-            pred2 = pred.reshape(len(frame), -1)
+            pred2 = self.predict(frame).reshape(len(frame), -1)
             for j, n in enumerate(names):
                 frame[f"predicted_{n}"] = pred2[:, j]
         return frame
