@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,48 +18,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(*args: str) -> tuple[str, subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(1200):  # up to 2 minutes on a busy machine
-        try:
-            urllib.request.urlopen(url + "favicon.ico", timeout=1).read()
-            return url, proc
-        except urllib.error.HTTPError:  # 403: up, and wants its token
-            return url, proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "") from None
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
-def server():
-    url, proc = start_server("--max-epochs", "100000")
-    try:
+def server(server_factory):
+    with server_factory("--max-epochs", "100000") as (url, _):
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -250,10 +208,9 @@ def test_keyboard_layers_and_escaped_labels(browser, server, tmp_path):
     pg.context.close()
 
 
-def test_chinese_ui_and_the_end_of_a_run_behind_a_token(browser):
+def test_chinese_ui_and_the_end_of_a_run_behind_a_token(browser, server_factory):
     token = "a-token-for-the-class"
-    url, proc = start_server("--max-epochs", "25", "--token", token)
-    try:
+    with server_factory("--max-epochs", "25", "--token", token) as (url, _):
         req = urllib.request.Request(url + "api/i18n/zh",
                                      headers={"Authorization": f"token {token}"})
         zh = json.loads(urllib.request.urlopen(req).read())["texts"]
@@ -280,5 +237,3 @@ def test_chinese_ui_and_the_end_of_a_run_behind_a_token(browser):
         assert f"token={token}" in pg.url  # the link still works for whoever gets it
         assert pg.errors == []
         pg.context.close()
-    finally:
-        stop(proc)

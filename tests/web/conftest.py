@@ -1,57 +1,64 @@
-"""A real ``mlplab serve`` process on a free loopback port, stopped by the test."""
+"""The playground's WebSocket as the web tests drive it: ``connect()`` opens a socket on the
+module's ``client`` (FastAPI's TestClient) and waits for the messages a test expects."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+Msg = dict[str, Any]
 
 
-@contextmanager
-def running_server(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``mlplab serve --host 127.0.0.1 --port P *args``; yield (base URL, process)."""
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(1200):  # up to 2 minutes on a busy machine
-            try:
-                urllib.request.urlopen(url + "favicon.ico", timeout=1).read()
-                break
-            except urllib.error.HTTPError:  # 403 without a token: the server is up
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise RuntimeError(out) from None
-                time.sleep(0.1)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+class Page:
+    """One playground WebSocket; anything else (``send_json``, ``receive_json``, ...) goes to
+    the socket itself."""
+
+    def __init__(self, ws: Any, fail_on_error: bool) -> None:
+        self.ws, self.fail_on_error = ws, fail_on_error
+        self.session: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ws, name)
+
+    def until(self, pred: Callable[[Msg], bool], limit: int = 5000) -> Msg:
+        """Receive messages until ``pred(msg)``; fail after ``limit`` messages (and at any
+        ``error`` message when opened with ``fail_on_error``)."""
+        for _ in range(limit):
+            msg = self.ws.receive_json()
+            assert not (self.fail_on_error and msg["type"] == "error"), msg
+            if pred(msg):
+                return msg  # type: ignore[no-any-return]
+        raise AssertionError("expected message never came")
+
+    def frame_at(self, pred: Callable[[Msg], bool] = lambda m: True) -> Msg:
+        return self.until(lambda m: m["type"] == "frame" and pred(m))
+
+    def hello(self) -> str:
+        """The server's first message; returns (and keeps) the session id."""
+        msg = self.ws.receive_json()
+        assert msg["type"] == "hello" and len(msg["session"]) >= 16, msg
+        self.session = msg["session"]
+        return self.session
+
+    def configure(self, config: Msg, **extra: Any) -> Msg:
+        """Hello, then a valid setup: returns the ``data`` message."""
+        self.hello()
+        self.ws.send_json({"type": "config", "config": config, **extra})
+        data = self.until(lambda m: m["type"] in ("data", "error"))
+        assert data["type"] == "data", data
+        return data
 
 
 @pytest.fixture
-def server_factory() -> Callable[..., object]:
-    return running_server
+def connect(client: Any) -> Callable[..., AbstractContextManager[Page]]:
+    """``with connect() as ws:`` a :class:`Page` on ``/ws`` of the module's ``client``."""
+
+    @contextmanager
+    def open_page(*, fail_on_error: bool = False) -> Iterator[Page]:
+        with client.websocket_connect("/ws") as ws:
+            yield Page(ws, fail_on_error)
+
+    return open_page

@@ -27,34 +27,12 @@ def client():
         yield c
 
 
-def until(ws, pred, limit=2000):
-    """Receive messages until ``pred(msg)``; fail after ``limit`` messages."""
-    for _ in range(limit):
-        msg = ws.receive_json()
-        if pred(msg):
-            return msg
-    raise AssertionError("expected message never came")
-
-
-def frame_at(ws, pred=lambda m: True):
-    return until(ws, lambda m: m["type"] == "frame" and pred(m))
-
-
-def open_session(ws, config=SMALL, **extra):
-    hello = ws.receive_json()
-    assert hello["type"] == "hello" and len(hello["session"]) >= 16
-    ws.send_json({"type": "config", "config": config, **extra})
-    data = until(ws, lambda m: m["type"] in ("data", "error"))
-    assert data["type"] == "data", data
-    return hello["session"], data
-
-
 def train_to(ws, epoch):
     """Play until at least ``epoch``, then pause; returns the paused frame."""
     ws.send_json({"type": "play"})
-    frame_at(ws, lambda m: m["epoch"] >= epoch)
+    ws.frame_at(lambda m: m["epoch"] >= epoch)
     ws.send_json({"type": "pause"})
-    return frame_at(ws, lambda m: not m["playing"])
+    return ws.frame_at(lambda m: not m["playing"])
 
 
 def test_schema_is_runconfigs_schema_with_registry_choices(client):
@@ -94,28 +72,29 @@ def test_validate_uses_the_cli_schema_and_the_limits(client, config, status, wor
         assert r.json()["config"]["train"]["device"] == "cpu"
 
 
-def test_session_lifecycle_step_play_pause_lr_reset(client):
-    with client.websocket_connect("/ws") as ws:
-        sid, data = open_session(ws)
+def test_session_lifecycle_step_play_pause_lr_reset(client, connect):
+    with connect() as ws:
+        data = ws.configure(SMALL)
+        sid = ws.session
         assert data["layers"] == [2, 6, 1] and data["task"] == "binary"
         assert len(data["points"]["train"]) == 140 and len(data["points"]["test"]) == 60
-        f0 = frame_at(ws)
+        f0 = ws.frame_at()
         assert f0["epoch"] == 0 and f0["grid"]["kind"] == "binary"
         assert len(f0["weights"]) == 2 and len(f0["weights"][0]) == 6
         ws.send_json({"type": "step"})
-        assert frame_at(ws, lambda m: m["epoch"] > 0)["epoch"] == 1
+        assert ws.frame_at(lambda m: m["epoch"] > 0)["epoch"] == 1
         ws.send_json({"type": "step"})
-        assert frame_at(ws, lambda m: m["epoch"] > 1)["epoch"] == 2
+        assert ws.frame_at(lambda m: m["epoch"] > 1)["epoch"] == 2
         paused = train_to(ws, 40)
         assert paused["epoch"] >= 40 and paused["test_loss"] < f0["test_loss"]
         ws.send_json({"type": "set_lr", "lr": 0.001})
-        assert frame_at(ws, lambda m: m["lr"] == 0.001)["epoch"] == paused["epoch"]
+        assert ws.frame_at(lambda m: m["lr"] == 0.001)["epoch"] == paused["epoch"]
         ws.send_json({"type": "units", "on": True})
-        units = frame_at(ws, lambda m: "units" in m)["units"]
+        units = ws.frame_at(lambda m: "units" in m)["units"]
         assert len(units) == 1 and len(units[0]) == 6
         ws.send_json({"type": "reset"})
-        until(ws, lambda m: m["type"] == "data")
-        assert frame_at(ws)["epoch"] == 0
+        ws.until(lambda m: m["type"] == "data")
+        assert ws.frame_at()["epoch"] == 0
         assert client.app.state.manager.get(sid) is not None
     for _ in range(100):  # the socket closed: the session is gone
         if client.app.state.manager.get(sid) is None:
@@ -125,11 +104,11 @@ def test_session_lifecycle_step_play_pause_lr_reset(client):
     assert client.app.state.manager.get(sid) is None
 
 
-def test_hostile_messages_get_errors_and_touch_nothing(client):
-    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
-        open_session(a)
-        open_session(b)
-        frame_at(b)
+def test_hostile_messages_get_errors_and_touch_nothing(client, connect):
+    with connect() as a, connect() as b:
+        a.configure(SMALL)
+        b.configure(SMALL)
+        b.frame_at()
         for bad in ["not json", "[]", '{"type": 3}', '{"type": "exec", "cmd": "ls"}',
                     '{"type": "set_lr", "lr": "fast"}', '{"type": "set_lr", "lr": -1}',
                     '{"type": "play", "extra": 1}', "x" * 70_000,
@@ -137,20 +116,20 @@ def test_hostile_messages_get_errors_and_touch_nothing(client):
                     '{"type": "config", "config": {"model": {"hidden": [1000]}}}',
                     '{"type": "config", "config": {}, "upload": "no-such-id"}']:
             a.send_text(bad)
-            err = until(a, lambda m: m["type"] == "error")
+            err = a.until(lambda m: m["type"] == "error")
             assert err["message"]
         a.send_json({"type": "step"})  # still alive and still configured
-        assert frame_at(a, lambda m: m["epoch"] == 1)["epoch"] == 1
+        assert a.frame_at(lambda m: m["epoch"] == 1)["epoch"] == 1
         b.send_json({"type": "step"})  # the other session never saw any of it
-        assert frame_at(b, lambda m: m["epoch"] > 0)["epoch"] == 1
+        assert b.frame_at(lambda m: m["epoch"] > 0)["epoch"] == 1
 
 
-def test_session_cap_is_enforced(client):
-    with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
-            client.websocket_connect("/ws") as c:
+def test_session_cap_is_enforced(client, connect):
+    with connect() as a, connect() as b, \
+            connect() as c:
         for ws in (a, b, c):
-            assert ws.receive_json()["type"] == "hello"
-        with client.websocket_connect("/ws") as d:
+            ws.hello()
+        with connect() as d:
             msg = d.receive_json()
             assert msg["type"] == "error" and msg["fatal"] and msg["busy"]
             assert msg["message"].startswith("server busy: all playground sessions are taken")
@@ -174,15 +153,15 @@ def test_bad_uploads_are_refused(client, content, status, words):
     assert r.status_code == status and words in r.json()["error"], r.text
 
 
-def test_upload_trains_and_draws_the_chosen_features(client):
+def test_upload_trains_and_draws_the_chosen_features(client, connect):
     r = client.post("/api/uploads", files={"file": ("../../secret data.csv",
                                                     GOOD_CSV.encode(), "text/csv")})
     up = r.json()
     assert r.status_code == 200 and up["rows"] == 120 and up["filename"] == "secret_data.csv"
     assert up["target"] == "kind" and up["draw"] == ["x1", "x2"]
-    with client.websocket_connect("/ws") as ws:
+    with connect() as ws:
         cfg = {"data": {"target": "kind"}, "model": {"hidden": [4]}}
-        _, data = open_session(ws, cfg, upload=up["id"], draw=["x2", "x1"])
+        data = ws.configure(cfg, upload=up["id"], draw=["x2", "x1"])
         assert data["draw"] == ["x2", "x1"] and sorted(data["classes"]) == ["a", "b"]
         assert data["config"]["data"]["source"] == "secret_data.csv"
         assert train_to(ws, 20)["train_score"] > 0.6
@@ -197,14 +176,15 @@ def run_script(text, tmp_path):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_exports_reproduce_the_run(client, tmp_path):
+def test_exports_reproduce_the_run(client, tmp_path, connect):
     import mlplab
 
-    with client.websocket_connect("/ws") as ws:
-        sid, _ = open_session(ws)
+    with connect() as ws:
+        ws.configure(SMALL)
+        sid = ws.session
         train_to(ws, 30)
         ws.send_json({"type": "set_lr", "lr": 0.003})  # changed on the fly, mid-run
-        frame_at(ws, lambda m: m["lr"] == 0.003)
+        ws.frame_at(lambda m: m["lr"] == 0.003)
         final = train_to(ws, 60)
         base = f"/api/sessions/{sid}/export"
         script = client.get(f"{base}/script").text
@@ -238,9 +218,10 @@ def test_serve_refuses_a_bad_port(capsys):
     assert "error: bad --port" in capsys.readouterr().err
 
 
-def test_export_filename_cannot_inject_headers(client):
-    with client.websocket_connect("/ws") as ws:
-        sid, _ = open_session(ws, {**SMALL, "name": 'evil"\r\nSet-Cookie: x=1'})
+def test_export_filename_cannot_inject_headers(client, connect):
+    with connect() as ws:
+        ws.configure({**SMALL, "name": 'evil"\r\nSet-Cookie: x=1'})
+        sid = ws.session
         r = client.get(f"/api/sessions/{sid}/export/yaml")
         assert r.status_code == 200 and "set-cookie" not in r.headers
         assert r.headers["content-disposition"].count('"') == 2

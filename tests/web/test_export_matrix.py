@@ -47,21 +47,12 @@ def client():
         yield c
 
 
-def until(ws, pred, limit=5000):
-    for _ in range(limit):
-        msg = ws.receive_json()
-        assert msg["type"] != "error", msg
-        if pred(msg):
-            return msg
-    raise AssertionError("expected message never came")
-
-
 def case_id(case: tuple) -> str:
     return "-".join(str(c) if not isinstance(c, list) else "crosses" for c in case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_exported_script_reproduces_the_session(client, tmp_path, case):
+def test_exported_script_reproduces_the_session(client, tmp_path, case, connect):
     source, opt, batch, *rest = case
     cfg = {"seed": 3, "data": {"source": source, "n_samples": 300},
            "model": {"hidden": [6, 4], "crosses": rest[0] if rest else []},
@@ -73,17 +64,17 @@ def test_exported_script_reproduces_the_session(client, tmp_path, case):
         cfg["data"] = {"target": "label"}
         extra = {"upload": up["id"]}
         (tmp_path / "shop.csv").write_text(UPLOAD)
-    with client.websocket_connect("/ws") as ws:
-        sid = ws.receive_json()["session"]
+    with connect(fail_on_error=True) as ws:
+        sid = ws.hello()
         ws.send_json({"type": "config", "config": cfg, **extra})
-        until(ws, lambda m: m["type"] == "data")
+        ws.until(lambda m: m["type"] == "data")
         for _ in range(EPOCHS // 2):
             ws.send_json({"type": "step"})
-        until(ws, lambda m: m["type"] == "frame" and m["epoch"] == EPOCHS // 2)
+        ws.until(lambda m: m["type"] == "frame" and m["epoch"] == EPOCHS // 2)
         ws.send_json({"type": "set_lr", "lr": 0.003})  # a mid-run change the script repeats
         for _ in range(EPOCHS - EPOCHS // 2):
             ws.send_json({"type": "step"})
-        final = until(ws, lambda m: m["type"] == "frame" and m["epoch"] == EPOCHS)
+        final = ws.until(lambda m: m["type"] == "frame" and m["epoch"] == EPOCHS)
         r = client.get(f"/api/sessions/{sid}/export/script")
         assert r.status_code == 200, r.text
     path = tmp_path / "exported.py"
@@ -99,12 +90,12 @@ def test_exported_script_reproduces_the_session(client, tmp_path, case):
     assert score == pytest.approx(final["test_score"], abs=1e-6)
 
 
-def test_a_script_exported_before_training_trains_nothing(client, tmp_path):
+def test_a_script_exported_before_training_trains_nothing(client, tmp_path, connect):
     """Regression: a script exported at epoch 0 said EPOCHS = 1."""
-    with client.websocket_connect("/ws") as ws:
-        sid = ws.receive_json()["session"]
+    with connect(fail_on_error=True) as ws:
+        sid = ws.hello()
         ws.send_json({"type": "config", "config": {"data": {"source": "moons"}}})
-        first = until(ws, lambda m: m["type"] == "frame")
+        first = ws.until(lambda m: m["type"] == "frame")
         r = client.get(f"/api/sessions/{sid}/export/script")
     assert r.status_code == 200 and first["epoch"] == 0
     assert "EPOCHS = 0" in r.text
