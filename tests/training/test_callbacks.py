@@ -37,29 +37,10 @@ def _fit(callbacks: list[Callback], val: bool = False, **train: Any) -> Any:
     return fit(model, TASK, data, cfg, callbacks, runner=eager_runner)
 
 
-class Log(Callback):
-    every = 7
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def on_train_begin(self, state: Any) -> None:
-        self.calls.append(("begin", state.epoch))
-
-    def on_epoch(self, state: Any) -> None:
-        self.calls.append(("epoch", state.epoch))
-
-    def on_eval(self, state: Any, row: dict[str, Any]) -> None:
-        self.calls.append(("eval", row["epoch"]))
-
-    def on_train_end(self, state: Any) -> None:
-        self.calls.append(("end", state.epoch))
-
-
-def test_hooks_run_in_order_on_their_own_schedules() -> None:
+def test_hooks_run_in_order_on_their_own_schedules(recorder: Any) -> None:
     """on_epoch at multiples of ``every`` (7), on_eval at multiples of eval_every (10) and
     the last epoch, begin and end once."""
-    log = Log()
+    log = recorder(every=7)
     state = _fit([log])
     assert log.calls == [("begin", 0), ("epoch", 7), ("eval", 10), ("epoch", 14),
                          ("eval", 20), ("epoch", 21), ("epoch", 28), ("eval", 30),
@@ -67,14 +48,14 @@ def test_hooks_run_in_order_on_their_own_schedules() -> None:
     assert [r["epoch"] for r in state.history] == [10, 20, 30]
 
 
-def test_a_callback_stops_training_and_end_still_runs() -> None:
-    class StopAt14(Log):
+def test_a_callback_stops_training_and_end_still_runs(recorder: Any) -> None:
+    class StopAt14(recorder):  # type: ignore[misc,valid-type]
         def on_epoch(self, state: Any) -> None:
             super().on_epoch(state)
             if state.epoch == 14:
                 state.stop, state.stop_reason = True, "enough"
 
-    log = StopAt14()
+    log = StopAt14(every=7)
     state = _fit([log])
     assert state.epoch == 14 and state.stop_reason == "enough"
     assert log.calls[-2:] == [("eval", 14), ("end", 14)]  # a final row for the stop

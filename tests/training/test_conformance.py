@@ -14,8 +14,9 @@ and checks one of:
   fused mean: one rounding apart per step);
 - ``refused``: a :class:`~mlplab.errors.ConfigError` naming the option, before any epoch.
 
-The stacked runner (K members as one batched model) is checked against solo runs in
-``test_stacked_member_equals_its_solo_run`` below.
+The stacked runner (K members as one batched model, trained by the same loop) is checked
+member by member against each member's solo :func:`mlplab.train` below: every option, a user
+callback, NaN detection and interruption.
 """
 
 from __future__ import annotations
@@ -177,33 +178,12 @@ def test_runner_option_matches_eager_or_is_refused(name: str, option: str, gloo:
     _assert_matches(ref, got, how)
 
 
-class Recorder(Callback):
-    """A user callback: which hooks ran, at which epochs, with which losses."""
-
-    every = 2
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def on_train_begin(self, state: Any) -> None:
-        self.calls.append(("begin", state.epoch))
-
-    def on_epoch(self, state: Any) -> None:
-        self.calls.append(("epoch", state.epoch))
-
-    def on_eval(self, state: Any, row: dict[str, Any]) -> None:
-        self.calls.append(("eval", row["epoch"]))
-
-    def on_train_end(self, state: Any) -> None:
-        self.calls.append(("end", state.epoch))
-
-
 @pytest.mark.parametrize("name", list(RUNNERS))
-def test_user_callback_sees_the_same_calls(name: str, gloo: None) -> None:
+def test_user_callback_sees_the_same_calls(name: str, gloo: None, recorder: Any) -> None:
     make, how, _ = RUNNERS[name]
     data = _data(False)
     runner, cfg = make(data, _cfg({}))
-    a, b = Recorder(), Recorder()
+    a, b = recorder(every=2), recorder(every=2)
     ref = _train(data, cfg, eager_runner, [a])
     got = _train(data, cfg, runner, [b])
     assert a.calls == b.calls and ("epoch", 2) in a.calls and ("eval", 3) in a.calls
@@ -262,12 +242,40 @@ def test_interruption_stops_cleanly_at_the_same_point(name: str, gloo: None) -> 
     _assert_matches(ref, got, how)
 
 
+# --- the stacked runner: each member of a stack vs its solo mlplab.train -------------------
+
+
+def _member_cfgs(changes: dict[str, Any], seeds: Sequence[int] = (0, 1)) -> list[RunConfig]:
+    cfgs = []
+    for seed in seeds:
+        d = _cfg(changes).to_dict()
+        d.update(seed=seed, data={"source": "gaussians", "n_samples": 80, "val_size": 0.2},
+                 model={"hidden": [6, 5], "activation": "tanh"},
+                 log={"quiet": True, "plots": False})
+        cfgs.append(RunConfig.from_dict(d))
+    return cfgs
+
+
+def _assert_member_is_solo(member: Any, solo: Any) -> None:
+    """Weights, history rows (the clock aside), stop reason and best epoch: equal to rounding
+    (the stack's batched ``bmm`` kernels round differently from ``mm``)."""
+    for p, q in zip(solo.model.parameters(), member.model.parameters(), strict=True):
+        torch.testing.assert_close(q, p, atol=1e-4, rtol=0)
+    assert [r["epoch"] for r in solo.history] == [r["epoch"] for r in member.history]
+    for a, b in zip(solo.history, member.history, strict=True):
+        assert a.keys() == b.keys()
+        for key in a.keys() - {"epoch", "seconds"}:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
+    for key in ("stop_reason", "best_epoch", "epochs_run"):  # early stopping's verdict too
+        assert solo.info[key] == member.info[key], key
+
+
 @pytest.mark.parametrize("option", ["none", "l1", "weight_decay", "clip", "mini_batches",
                                     "eval_every", "schedule.cosine", "early_stopping",
                                     "sample_weights"])
 def test_stacked_member_equals_its_solo_run(option: str) -> None:
-    """A stack of K=2 members vs each member's solo mlplab.train: equal to rounding (its
-    batched ``bmm`` kernels round differently from ``mm``), or refused before training."""
+    """A stack of K=2 members vs each member's solo mlplab.train: equal to rounding, or
+    refused before training."""
     import mlplab
     from mlplab.training.runners.stacked import train_members
 
@@ -275,13 +283,7 @@ def test_stacked_member_equals_its_solo_run(option: str) -> None:
     if weighted:  # train_members takes configs only: no per-row weights to pass
         assert "sample weights" not in support.STACKED
         return
-    cfgs = []
-    for seed in (0, 1):
-        d = _cfg(changes).to_dict()
-        d.update(seed=seed, data={"source": "gaussians", "n_samples": 80, "val_size": 0.2},
-                 model={"hidden": [6, 5], "activation": "tanh"},
-                 log={"quiet": True, "plots": False})
-        cfgs.append(RunConfig.from_dict(d))
+    cfgs = _member_cfgs(changes)
     declared = DECLARED.get(option)
     if declared is not None and declared not in support.STACKED:
         with pytest.raises(ConfigError, match=f"stacked runner does not support {declared}"):
@@ -289,9 +291,81 @@ def test_stacked_member_equals_its_solo_run(option: str) -> None:
         return
     stacked = train_members(cfgs)
     for cfg, member in zip(cfgs, stacked, strict=True):
-        solo = mlplab.train(copy.deepcopy(cfg), save=False)
-        for p, q in zip(solo.model.parameters(), member.model.parameters(), strict=True):
-            torch.testing.assert_close(q, p, atol=1e-4, rtol=0)
-        assert [r["epoch"] for r in solo.history] == [r["epoch"] for r in member.history]
-        for key in ("stop_reason", "best_epoch", "epochs_run"):  # early stopping's verdict too
-            assert solo.info[key] == member.info[key], key
+        _assert_member_is_solo(member, mlplab.train(copy.deepcopy(cfg), save=False))
+    if option == "early_stopping":  # the option is exercised: a member stopped early
+        assert any(str(m.info["stop_reason"]).startswith("early stopping") for m in stacked)
+
+
+def test_stacked_members_call_user_callbacks_as_solo_runs(recorder: Any) -> None:
+    """Each member's own user callback (``every`` 2, evaluations every 3) sees the calls its
+    solo run's sees; one that stops its member stops only that member, with its reason."""
+    import mlplab
+    from mlplab.training.runners.stacked import train_members
+
+    class StopAt8(recorder):  # type: ignore[misc,valid-type]
+        def on_epoch(self, state: Any) -> None:
+            super().on_epoch(state)
+            if state.epoch == 8:
+                state.stop, state.stop_reason = True, "enough"
+
+    cfgs = _member_cfgs({})
+    made = [[recorder(every=2)], [StopAt8(every=2)]]
+    stacked = train_members(cfgs, callbacks=made)
+    for cfg, member, cbs in zip(cfgs, stacked, made, strict=True):
+        ref = type(cbs[0])(every=2)
+        _assert_member_is_solo(member, mlplab.train(copy.deepcopy(cfg), save=False,
+                                                    callbacks=[ref]))
+        assert cbs[0].calls == ref.calls and ("epoch", 2) in ref.calls
+    assert stacked[1].info["stop_reason"] == "enough" and stacked[1].info["epochs_run"] == 8
+    assert stacked[0].info["epochs_run"] == EPOCHS
+
+
+def test_stacked_member_diverges_as_its_solo_run() -> None:
+    """A member whose loss becomes inf ends with the TrainingError (same message) its solo run
+    raises, at the same epoch; the other member trains on and equals its solo run."""
+    import mlplab
+    from mlplab.training.runners.stacked import train_members
+
+    cfgs = [RunConfig.from_dict({"data": {"source": "linear", "n_samples": 100,
+                                          "scale": "none"}, "seed": 0, "model": {"hidden": [4]},
+                                 "optim": {"name": "sgd", "lr": lr},
+                                 "train": {"epochs": 30, "eval_every": 10},
+                                 "log": {"quiet": True, "plots": False}})
+            for lr in (0.001, 5.0)]
+    good, bad = train_members(cfgs)
+    with pytest.raises(TrainingError, match="training diverged") as solo_error:
+        mlplab.train(copy.deepcopy(cfgs[1]), save=False)
+    assert isinstance(bad, TrainingError) and str(bad) == str(solo_error.value)
+    assert not isinstance(good, TrainingError)
+    _assert_member_is_solo(good, mlplab.train(copy.deepcopy(cfgs[0]), save=False))
+
+
+def _interrupting(run: Callable[..., None], at: int) -> Callable[..., None]:
+    """A group's ``run`` that raises Ctrl-C once its members reach epoch ``at``."""
+
+    def interrupted(self: Any, runner: Any, n: int) -> None:
+        epoch = next(st.epoch for st in self.states if not st.stop)
+        if min(n, at - epoch) > 0:
+            run(self, runner, min(n, at - epoch))
+        if epoch + n >= at:
+            raise KeyboardInterrupt
+
+    return interrupted
+
+
+def test_stacked_members_stop_at_ctrl_c_as_solo_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a segment stops a stack where it stops each solo run: stop reason,
+    last row at that epoch, the same weights."""
+    import mlplab
+    from mlplab.training.loop import Solo
+    from mlplab.training.runners.stacked import train_members
+    from mlplab.training.runners.stacked_group import MemberGroup
+
+    monkeypatch.setattr(Solo, "run", _interrupting(Solo.run, 5))
+    monkeypatch.setattr(MemberGroup, "run", _interrupting(MemberGroup.run, 5))
+    cfgs = _member_cfgs({})
+    stacked = train_members(cfgs)
+    for cfg, member in zip(cfgs, stacked, strict=True):
+        assert member.info["stop_reason"] == "interrupted at epoch 5"
+        assert [r["epoch"] for r in member.history] == [3, 5]
+        _assert_member_is_solo(member, mlplab.train(copy.deepcopy(cfg), save=False))

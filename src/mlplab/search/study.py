@@ -144,8 +144,9 @@ def heartbeats(storage: Any, trials: list[optuna.Trial]) -> Iterator[None]:
 
 
 class Pruning(Callback):
-    """Reports ``metric`` to an Optuna trial at each evaluation of a member trained alone and
-    stops it (``stop_reason`` "pruned") when the pruner says so."""
+    """Reports ``metric`` to an Optuna trial at each evaluation of a member (trained alone or
+    stacked: the loop calls it alike) and stops it (``stop_reason`` "pruned") when the pruner
+    says so; a stacked member it stops is frozen from the next epoch on."""
 
     def __init__(self, trial: optuna.Trial, metric: str) -> None:
         self.trial, self.metric = trial, metric
@@ -275,24 +276,11 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
     dirs = [out_dir / n for n in names]
     check_writable(cfgs, dirs, overwrite=False)
     preps = [prepare(c) for c in cfgs]
-    pruned_at: dict[int, int] = {}
-
-    def report(part: list[int], epoch: int, rows: list[dict[str, Any]], trainer: Any,
-               trials: list[optuna.Trial] = trials,
-               pruned_at: dict[int, int] = pruned_at) -> None:
-        for j, row in zip(part, rows, strict=True):
-            value = row.get(metric)
-            if j in pruned_at or value is None or not math.isfinite(value):
-                continue
-            trials[j].report(value, step=epoch)
-            if prune and trials[j].should_prune():
-                pruned_at[j] = epoch
-                trainer.active[part.index(j)] = 0.0  # frozen from the next epoch on
 
     def pruning(i: int, trials: list[optuna.Trial] = trials) -> list[Callback]:
         return [Pruning(trials[i], metric)] if prune else []
 
-    outcomes, nb = run_configs(cfgs, preps, dirs=dirs, on_eval=report, callbacks=pruning)
+    outcomes, nb = run_configs(cfgs, preps, dirs=dirs, callbacks=pruning)
     batch_runs = []
     for j, (t, r, name) in enumerate(zip(trials, outcomes, names, strict=True)):
         if isinstance(r, TrainingError):
@@ -300,7 +288,6 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
             study.tell(t, state=optuna.trial.TrialState.FAIL)
             continue
         batch_runs.append(r)
-        _settle(r, pruned_at.get(j))
         if r.path is None:
             r.save(dirs[j])
         state = run_state(r, metric)
@@ -313,16 +300,6 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], base: RunConfig,
                           FAILED: optuna.trial.TrialState.FAIL}[state])
         local[name] = (r, preps[j])
     return batch_runs, nb
-
-
-def _settle(run: Run, pruned_at: int | None) -> None:
-    """Make a member pruned inside its ensemble look as it ended: history up to the epoch it
-    was pruned and ``epochs_run`` that epoch (its weights stopped moving there)."""
-    if pruned_at is None:
-        return
-    run.history = [h for h in run.history if h["epoch"] <= pruned_at]
-    run.info["epochs_run"] = pruned_at
-    run.info["stop_reason"] = "pruned"
 
 
 def study_result(study: optuna.Study, name: str, keys: list[str], metric: str,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -122,20 +121,19 @@ def check_writable(configs: Sequence[RunConfig], dirs: Sequence[Path] | None,
 
 
 def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None = None, *,
-                dirs: Sequence[Path] | None = None, on_eval: Any = None,
+                dirs: Sequence[Path] | None = None,
                 callbacks: Callable[[int], list[Callback]] | None = None,
                 overwrite: bool = False) -> tuple[list[Run | TrainingError], int]:
     """Train configs, batching same-shaped ones; returns (outcomes in order, number batched).
 
-    An outcome is the member's Run, or the TrainingError that stopped a member trained alone
-    (a diverging member of an ensemble is frozen instead: ``stop_reason`` "diverged").
+    An outcome is the member's Run, or the TrainingError that stopped it (its loss diverged),
+    whether it trained alone or in a stack: the other members go on.
 
     ``dirs`` (one per config): members that must train alone (see
     :func:`~mlplab.training.runners.stacked.why_not_batched`) train straight into their
     folder, so their TensorBoard events, checkpoints and snapshots are written; the others
-    are returned unsaved (``run.path is None``). ``on_eval(part, epoch, rows, trainer)``
-    sees each ensemble's evaluations (``part``: the config indices in it) and
-    ``callbacks(i)`` gives extra callbacks for config ``i`` when it trains alone.
+    are returned unsaved (``run.path is None``). ``callbacks(i)`` gives config ``i``'s own
+    extra callbacks (a pruner), stacked or alone.
     """
     from mlplab.api import train
     from mlplab.training.runners.stacked import group_key, train_members, why_not_batched
@@ -154,30 +152,21 @@ def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None =
     for idx in groups.values():
         for s in range(0, len(idx), MAX_GROUP):
             part = idx[s:s + MAX_GROUP]
-            hook = None if on_eval is None else \
-                (lambda e, rows, tr, part=part: on_eval(part, e, rows, tr))
-            for i, r in zip(part, train_members([configs[i] for i in part],
-                                                [preps[i] for i in part], on_eval=hook),
-                            strict=True):
-                runs[i] = _diverged_not_pruned(r)
+            extra = [callbacks(i) if callbacks is not None else [] for i in part]
+            outcomes = train_members([configs[i] for i in part], [preps[i] for i in part],
+                                     callbacks=extra)
+            for i, r in zip(part, outcomes, strict=True):
+                runs[i] = r
             n_batched += len(part)
     for i in solo:
-        extra = callbacks(i) if callbacks is not None else []
+        more = callbacks(i) if callbacks is not None else []
         try:
             runs[i] = train(configs[i], save=dirs is not None,
                             out=dirs[i] if dirs is not None else None, overwrite=overwrite,
-                            progress=False, callbacks=extra)
+                            progress=False, callbacks=more)
         except TrainingError as e:  # one member diverged: the others go on
             runs[i] = e
     return [r for r in runs if r is not None], n_batched
-
-
-def _diverged_not_pruned(run: Run) -> Run:
-    """The ensemble freezes a member whose loss stops being finite and calls it "pruned";
-    here it is "diverged" (members pruned by Optuna never have a non-finite loss)."""
-    if any(not math.isfinite(h.get("train_loss", 0.0)) for h in run.history):
-        run.info["stop_reason"] = "diverged"
-    return run
 
 
 def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,

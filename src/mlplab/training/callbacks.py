@@ -17,6 +17,7 @@ import math
 import sys
 from typing import Any
 
+from mlplab.config import RunConfig
 from mlplab.training.state import BestState, TrainState
 
 
@@ -83,6 +84,12 @@ class EarlyStopping(Callback):
         if self.active and state.best is not None and state.best.weights:
             state.model.load_state_dict(state.best.weights)
             state.best_epoch = state.best.best_epoch
+
+
+def early_stopping_for(cfg: RunConfig) -> list[Callback]:
+    """The early stopping a run of ``cfg`` gets (``[]`` when off); the loop calls it before
+    every other callback, so checkpoints and progress see its verdict for an evaluation."""
+    return [EarlyStopping(cfg.train.early_stopping)] if cfg.train.early_stopping else []
 
 
 # automatic patience: about this many optimizer steps without a better validation loss, and

@@ -8,6 +8,11 @@ once: evaluation (under ``torch.inference_mode()``, no host syncs in the hot loo
 the NaN/inf check, Ctrl-C, the plateau schedule and early stopping (a callback, whose state is
 typed and checkpointed). Options a runner cannot honour are refused before the first epoch.
 
+:func:`train_loop` is that loop; it trains a :class:`Group`: one run (``fit`` wraps its state
+as a :class:`Solo`) or a sweep's K stacked members
+(:class:`~mlplab.training.runners.stacked_group.MemberGroup`), each member with its own state,
+early stopping and callbacks.
+
 Example
 -------
 >>> import torch
@@ -29,7 +34,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -38,7 +44,7 @@ from mlplab import threads
 from mlplab.config import RunConfig
 from mlplab.errors import TrainingError
 from mlplab.tasks import TaskSpec
-from mlplab.training.callbacks import Callback, EarlyStopping
+from mlplab.training.callbacks import Callback, early_stopping_for
 from mlplab.training.runners.eager import eager_runner
 from mlplab.training.runners.select import Runner, check_runner, select_runner
 from mlplab.training.state import BestState, DataTensors, TrainState
@@ -54,21 +60,54 @@ from mlplab.training.step import (
 SPLITS = ("train", "val", "test")
 
 
-def _boundaries(epoch: int, epochs: int, eval_every: int, callbacks: Sequence[Callback]) -> int:
+class Group(Protocol):
+    """What the loop trains: K member states whose segments one runner runs together.
+
+    A single run is a group of one (:class:`Solo`); the stacked runner's
+    :class:`~mlplab.training.runners.stacked_group.MemberGroup` holds a sweep's K members.
+    Members share ``epochs`` and ``train.eval_every``; each keeps its own state and callbacks.
+    """
+
+    @property
+    def states(self) -> Sequence[TrainState]: ...
+
+    def run(self, runner: Any, n_epochs: int) -> None:
+        """``n_epochs`` epochs of every running member (``state.stop`` false)."""
+
+    def evaluate(self, due: Sequence[int], t0: float) -> list[dict[str, Any]]:
+        """The history rows of members ``due`` (indices into ``states``), before any check."""
+        ...
+
+
+@dataclass
+class Solo:
+    """One training state as a group of one: its runner is called with the state."""
+
+    state: TrainState
+
+    @property
+    def states(self) -> Sequence[TrainState]:
+        return (self.state,)
+
+    def run(self, runner: Runner, n_epochs: int) -> None:
+        runner(self.state, n_epochs)
+
+    def evaluate(self, due: Sequence[int], t0: float) -> list[dict[str, Any]]:
+        return [eval_row(self.state, t0)]
+
+
+def _boundaries(epoch: int, epochs: int, eval_every: int, callbacks: Iterable[Callback]) -> int:
     """The next epoch after ``epoch`` at which something must happen."""
     periods = [eval_every] + [c.every for c in callbacks if c.every]
     return min([epochs] + [(epoch // p + 1) * p for p in periods])
 
 
-def _eval_row(state: TrainState, t0: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"epoch": state.epoch}
+def eval_row(state: TrainState, t0: float) -> dict[str, Any]:
+    """One history row of a single run: train loss, each split's loss and score, lr, clock."""
     last = float(state.last_loss) if state.last_loss is not None else float("nan")
+    row: dict[str, Any] = {"epoch": state.epoch, "train_loss": last}
     if not math.isfinite(last):
-        raise TrainingError(
-            f"training diverged: the loss became {last} at epoch {state.epoch}",
-            hint=f"lower the learning rate (e.g. --lr {state.cfg.optim.lr / 10:g}) or clip "
-                 "gradients with --clip-grad-norm 1.0")
-    row["train_loss"] = last
+        return row  # diverged: the loop stops here (see divergence)
     for split in SPLITS:
         if not state.data.has(split):
             continue
@@ -80,6 +119,17 @@ def _eval_row(state: TrainState, t0: float) -> dict[str, Any]:
     row["lr"] = state.lr
     row["seconds"] = round(time.perf_counter() - t0, 4)
     return row
+
+
+def divergence(state: TrainState, row: dict[str, Any]) -> TrainingError | None:
+    """The error a run whose train loss is NaN/inf stops with (None while it is finite)."""
+    last = row["train_loss"]
+    if math.isfinite(last):
+        return None
+    return TrainingError(
+        f"training diverged: the loss became {last} at epoch {state.epoch}",
+        hint=f"lower the learning rate (e.g. --lr {state.cfg.optim.lr / 10:g}) or clip "
+             "gradients with --clip-grad-norm 1.0")
 
 
 def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
@@ -96,10 +146,7 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     :class:`~mlplab.errors.TrainingError`. Options the runner cannot honour raise
     :class:`~mlplab.errors.ConfigError` before the first epoch.
     """
-    # early stopping decides first, so the callbacks after it (checkpoints, progress) see
-    # its verdict for this evaluation
-    stopping = [EarlyStopping(cfg.train.early_stopping)] if cfg.train.early_stopping else []
-    cbs = [*stopping, *callbacks]
+    cbs = [*early_stopping_for(cfg), *callbacks]
     threads.apply(model, resolve_batch_size(cfg.train.batch_size, data.n_train) or data.n_train,
                   cfg.train.num_threads)  # the thread policy; callers undo it with restoring()
     epochs = cfg.train.epochs
@@ -120,42 +167,72 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     else:
         check_runner(runner, state)
         state.runner_name = getattr(runner, "name", "custom")
-    _train(state, runner, cbs)
+    train_loop(Solo(state), runner, [cbs])
     model.eval()
+    if state.error is not None:
+        raise state.error
     return state
 
 
-def _train(state: TrainState, runner: Runner, cbs: list[Callback]) -> None:
-    cfg, epochs = state.cfg, state.epochs
-    plateau = state.scheduler if cfg.schedule.name == "plateau" else None
+def train_loop(group: Group, runner: Any, callbacks: Sequence[Sequence[Callback]]) -> None:
+    """The loop: segments of ``runner`` between boundaries, then evaluation and callbacks.
+
+    ``callbacks[k]`` are member k's (its early stopping first). A member stops on its own
+    (a callback sets ``stop``, or its loss diverges: ``stop_reason`` "diverged" and
+    ``error`` the :class:`~mlplab.errors.TrainingError` a solo run raises); the others go
+    on. Ctrl-C stops every running member after the current segment.
+    """
+    states = group.states
     t0 = time.perf_counter()
-    for cb in cbs:
-        cb.on_train_begin(state)
-    try:
-        while state.epoch < epochs and not state.stop:
-            target = _boundaries(state.epoch, epochs, cfg.train.eval_every, cbs)
-            try:
-                runner(state, target - state.epoch)
-            except KeyboardInterrupt:
-                state.stop, state.stop_reason = True, f"interrupted at epoch {state.epoch}"
-                if state.last_loss is None:
-                    break
-            for cb in cbs:
-                if cb.every and state.epoch % cb.every == 0:
-                    cb.on_epoch(state)
-            if state.epoch % cfg.train.eval_every == 0 or state.epoch == epochs or state.stop:
-                row = _eval_row(state, t0)
-                state.history.append(row)
-                if plateau is not None:
-                    plateau.step(row.get("val_loss", row["train_loss"]))
-                for cb in cbs:
-                    cb.on_eval(state, row)
-    finally:
-        state.seconds = time.perf_counter() - t0
+    for st, cbs in zip(states, callbacks, strict=True):
         for cb in cbs:
-            cb.on_train_end(state)
+            cb.on_train_begin(st)
+    try:
+        while running := [k for k, st in enumerate(states) if not st.stop
+                          and st.epoch < st.epochs]:
+            first = states[running[0]]
+            every, epochs = first.cfg.train.eval_every, first.epochs
+            target = _boundaries(first.epoch, epochs, every,
+                                 (cb for k in running for cb in callbacks[k]))
+            try:
+                group.run(runner, target - first.epoch)
+            except KeyboardInterrupt:
+                for k in running:
+                    states[k].stop = True
+                    states[k].stop_reason = f"interrupted at epoch {states[k].epoch}"
+                if first.last_loss is None:
+                    break
+            for k in running:
+                for cb in callbacks[k]:
+                    if cb.every and states[k].epoch % cb.every == 0:
+                        cb.on_epoch(states[k])
+            due = [k for k in running if states[k].epoch % every == 0
+                   or states[k].epoch == epochs or states[k].stop]
+            if due:
+                _evaluated(group, due, callbacks, t0)
+    finally:
+        for st, cbs in zip(states, callbacks, strict=True):
+            st.seconds = time.perf_counter() - t0
+            for cb in cbs:
+                cb.on_train_end(st)
 
 
-__all__ = ["SPLITS", "BestState", "DataTensors", "TrainState", "build_optimizer",
-           "build_scheduler", "eager_runner", "evaluate_split", "fit", "make_loss",
-           "resolve_batch_size"]
+def _evaluated(group: Group, due: list[int], callbacks: Sequence[Sequence[Callback]],
+               t0: float) -> None:
+    """Each due member's row: the NaN/inf check, its history, plateau schedule, callbacks."""
+    for k, row in zip(due, group.evaluate(due, t0), strict=True):
+        st = group.states[k]
+        error = divergence(st, row)
+        if error is not None:
+            st.stop, st.stop_reason, st.error = True, "diverged", error
+            continue
+        st.history.append(row)
+        if st.cfg.schedule.name == "plateau" and st.scheduler is not None:
+            st.scheduler.step(row.get("val_loss", row["train_loss"]))
+        for cb in callbacks[k]:
+            cb.on_eval(st, row)
+
+
+__all__ = ["SPLITS", "BestState", "DataTensors", "Group", "Solo", "TrainState",
+           "build_optimizer", "build_scheduler", "divergence", "eager_runner", "eval_row",
+           "evaluate_split", "fit", "make_loss", "resolve_batch_size", "train_loop"]

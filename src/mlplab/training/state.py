@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mlplab.config import RunConfig
+from mlplab.errors import TrainingError
 from mlplab.tasks import TaskSpec
 
 
@@ -89,6 +90,7 @@ class TrainState:
     best: BestState | None = None  # early stopping's state, when it is on
     best_epoch: int | None = None  # the epoch whose weights the model ends with, if restored
     last_loss: torch.Tensor | None = None  # mean train loss of the latest epoch (0-dim)
+    error: TrainingError | None = None  # why training failed (a diverged loss), if it did
     runner_name: str = "eager"
     seconds: float = 0.0
 
