@@ -3,6 +3,7 @@ module's ``client`` (FastAPI's TestClient) and waits for the messages a test exp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -52,13 +53,20 @@ class Page:
         return data
 
 
+@contextmanager
+def _open_page(client: Any, *, fail_on_error: bool = False) -> Iterator[Page]:
+    with client.websocket_connect("/ws") as ws:
+        yield Page(ws, fail_on_error)
+
+
+@pytest.fixture(scope="session")
+def open_page() -> Callable[..., AbstractContextManager[Page]]:
+    """``with open_page(client) as ws:`` a :class:`Page` on ``/ws`` of any TestClient (for
+    module-scoped fixtures)."""
+    return _open_page
+
+
 @pytest.fixture
 def connect(client: Any) -> Callable[..., AbstractContextManager[Page]]:
     """``with connect() as ws:`` a :class:`Page` on ``/ws`` of the module's ``client``."""
-
-    @contextmanager
-    def open_page(*, fail_on_error: bool = False) -> Iterator[Page]:
-        with client.websocket_connect("/ws") as ws:
-            yield Page(ws, fail_on_error)
-
-    return open_page
+    return functools.partial(_open_page, client)

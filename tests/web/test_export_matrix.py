@@ -2,8 +2,9 @@
 
 The matrix covers every dataset once (uploads with missing values and categoricals included),
 and every optimizer with both batch modes; each case trains a session through the WebSocket,
-exports the PyTorch script, runs it in a fresh interpreter and compares its final test loss
-and score with the session's last frame.
+exports the PyTorch script, runs it and compares its final test loss and score with the
+session's last frame. All scripts run in ONE fresh interpreter (``runpy`` per script, each in
+its own folder; a torch import costs seconds), which also checks that none imports mlplab.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +44,22 @@ CASES = [
 EPOCHS = 12
 
 
+DRIVER = """
+import contextlib, io, json, os, runpy, sys, traceback
+for folder in sys.argv[1:]:
+    os.chdir(folder)
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            runpy.run_path("exported.py", run_name="__main__")
+        result = json.loads(buf.getvalue().strip().splitlines()[-1])
+    except BaseException:
+        result = {"error": traceback.format_exc()[-3000:]}
+    print(json.dumps({"case": os.path.basename(folder), "result": result}))
+assert not any(m == "mlplab" or m.startswith("mlplab.") for m in sys.modules), "imported mlplab"
+"""
+
+
 @pytest.fixture(scope="module")
 def client():
     with TestClient(create_app(Limits(max_sessions=4, fps=30))) as c:
@@ -51,8 +70,9 @@ def case_id(case: tuple) -> str:
     return "-".join(str(c) if not isinstance(c, list) else "crosses" for c in case)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_exported_script_reproduces_the_session(client, tmp_path, case, connect):
+def _train_and_export(client, open_page, case: tuple, folder: Path) -> dict:
+    """Train the case's session for EPOCHS steps (the lr changed mid-run), write its exported
+    script to ``folder/exported.py``; returns the session's last frame."""
     source, opt, batch, *rest = case
     cfg = {"seed": 3, "data": {"source": source, "n_samples": 300},
            "model": {"hidden": [6, 4], "crosses": rest[0] if rest else []},
@@ -63,8 +83,8 @@ def test_exported_script_reproduces_the_session(client, tmp_path, case, connect)
                                                          "text/csv")}).json()
         cfg["data"] = {"target": "label"}
         extra = {"upload": up["id"]}
-        (tmp_path / "shop.csv").write_text(UPLOAD)
-    with connect(fail_on_error=True) as ws:
+        (folder / "shop.csv").write_text(UPLOAD)
+    with open_page(client, fail_on_error=True) as ws:
         sid = ws.hello()
         ws.send_json({"type": "config", "config": cfg, **extra})
         ws.until(lambda m: m["type"] == "data")
@@ -77,12 +97,40 @@ def test_exported_script_reproduces_the_session(client, tmp_path, case, connect)
         final = ws.until(lambda m: m["type"] == "frame" and m["epoch"] == EPOCHS)
         r = client.get(f"/api/sessions/{sid}/export/script")
         assert r.status_code == 200, r.text
-    path = tmp_path / "exported.py"
-    path.write_text(r.text)
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"})
+    (folder / "exported.py").write_text(r.text)
+    return final
+
+
+@pytest.fixture(scope="module")
+def reproduced(client, open_page, tmp_path_factory) -> dict[str, tuple[dict, dict]]:
+    """case id -> (the session's last frame, the script's printed result); a case whose
+    session failed maps to its exception."""
+    root = tmp_path_factory.mktemp("matrix")
+    finals: dict[str, Any] = {}
+    for case in CASES:
+        folder = root / case_id(case)
+        folder.mkdir()
+        try:
+            finals[case_id(case)] = _train_and_export(client, open_page, case, folder)
+        except Exception as e:  # reported by that case's test, not by all of them
+            finals[case_id(case)] = e
+    folders = [str(root / name) for name, f in finals.items() if isinstance(f, dict)]
+    out = subprocess.run([sys.executable, "-c", DRIVER, *folders], capture_output=True,
+                         text=True, timeout=900, env={**os.environ, "MPLBACKEND": "Agg"})
     assert out.returncode == 0, out.stderr[-3000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    got = {d["case"]: d["result"] for d in lines}
+    return {name: f if isinstance(f, Exception) else (f, got.get(name, {"error": "no result"}))
+            for name, f in finals.items()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_exported_script_reproduces_the_session(reproduced, case):
+    result = reproduced[case_id(case)]
+    if isinstance(result, Exception):
+        raise result
+    final, got = result
+    assert "error" not in got, got.get("error")
     test = got.get("test", got)  # {"test": {...}} (run metrics) or a flat dict
     score = test.get("accuracy", test.get("r2", test.get("test_accuracy", test.get("test_r2"))))
     loss = test.get("loss", test.get("test_loss"))
