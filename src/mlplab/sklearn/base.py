@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,33 +24,53 @@ from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, DataError
 from mlplab.models import MLP, ModelSpec, build_model, resolve_device
-from mlplab.runs.run import PREDICT_CHUNK
 from mlplab.sklearn import params
-from mlplab.sklearn.layers import LiveArrays, assign, forward64, glorot_init
+from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules
 from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
 from mlplab.tasks import TaskSpec, resolve_task
 from mlplab.training.loop import DataTensors, build_scheduler, fit
+from mlplab.training.runners import support
+from mlplab.training.runners.fused import why_not_fused
+
+# torch optimizers with a fused CPU kernel (torch >= 2.4)
+_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 
 
-def build_optimizer(model: MLP, cfg: RunConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: MLP, cfg: RunConfig, task: TaskSpec | None = None,
+                    weighted: bool = False, sparse: bool = False) -> torch.optim.Optimizer:
     """``cfg.optim``'s optimizer with scikit-learn's L2: weight decay on the weight matrices
-    only (biases and norm parameters in a second group without it), and torch's fused CPU
-    kernel where it has one (measured 0.40 -> 0.29 ms per Adam step of a 20-100-1 MLP)."""
+    only (biases and norm parameters in a second group without it).
+
+    Its kernels: torch's foreach ones (the same bits as the engine's fused runner, which
+    trains the run without autograd and ``torch.optim``'s per-step Python wherever it applies,
+    and as ``train.fast='off'``'s plain eager steps); torch's fused CPU kernel only for runs
+    that ``train.fast='auto'`` leaves to the eager runner (measured 0.40 -> 0.29 ms per Adam
+    step of a 20-100-1 MLP). ``task``/``weighted``/``sparse`` say what the run trains (None: a
+    run being restored, which keeps the kernel it was saved with; sparse rows train through
+    :class:`~.sparse.SparseRunner`'s eager steps).
+    """
     wd = registry.weight_decay(cfg.optim)
     mats = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
     groups = [{"params": mats}, {"params": rest, "weight_decay": 0.0}] if wd > 0 and rest \
-        else [{"params": mats + rest}]
+        else [{"params": list(model.parameters())}]
     opt = registry.OPTIMIZERS[cfg.optim.name](groups, cfg.optim)
-    if type(opt) in _FUSED and all(p.device.type == "cpu" for p in model.parameters()):
+    if type(opt) in _FUSED and all(p.device.type == "cpu" for p in model.parameters()) and \
+            task is not None and cfg.train.fast == "auto" and \
+            (sparse or not _fused_runner_takes(model, opt, task, cfg, weighted)):
         for group in opt.param_groups:
             group["foreach"], group["fused"] = False, True
     return opt
 
 
-# torch optimizers with a fused CPU kernel (torch >= 2.4)
-_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
+def _fused_runner_takes(model: MLP, opt: torch.optim.Optimizer, task: TaskSpec,
+                        cfg: RunConfig, weighted: bool) -> bool:
+    """Whether ``training.loop.fit`` will pick the fused runner for this run (its own checks:
+    :func:`~mlplab.training.runners.fused.why_not_fused` and :data:`.support.FUSED`)."""
+    probe = SimpleNamespace(model=model, optimizer=opt, task=task)  # what why_not_fused reads
+    wanted = support.requested(cfg, weighted=weighted, mini_batch=True)
+    return why_not_fused(probe) is None and not support.missing(support.FUSED, wanted)  # type: ignore[arg-type]
 
 
 class _MLPBase(BaseEstimator):
@@ -91,7 +112,8 @@ class _MLPBase(BaseEstimator):
             self._reset(task_name, n_classes, Y)
         seed = params.seed(self) if first else self.run_config_.seed
         val_idx = self._val_rows(X.shape[0], Y, task_name, seed)
-        tr = np.setdiff1d(np.arange(X.shape[0]), val_idx)
+        tr = np.setdiff1d(np.arange(X.shape[0]), val_idx) if len(val_idx) else \
+            np.arange(X.shape[0])
         n_tr = len(tr)
         w_tr = None if w is None else w[tr]
         if w_tr is not None and not w_tr.sum() > 0:
@@ -116,7 +138,7 @@ class _MLPBase(BaseEstimator):
             data.y["val"] = self.task_.targets(Y[val_idx], device)
             val = (data.X["val"], data.y["val"])
         opt = self._optimizer if incremental and self._optimizer is not None else \
-            build_optimizer(model, cfg)
+            build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
         bs = params.batch_size(self, n_tr)
         steps = -(-n_tr // bs)
         sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
@@ -127,6 +149,7 @@ class _MLPBase(BaseEstimator):
             state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
                         start_epoch=start, runner=SparseRunner() if sparse else None)
         self._optimizer, self.run_config_ = opt, cfg
+        self._runner = state.runner_name  # which runner trained it (tests/sklearn)
         self.n_iter_ = state.epoch - start  # this call's epochs, as in scikit-learn
         self.stop_reason_ = state.stop_reason or "completed"
         if not incremental and not state.stop and self.n_iter_ >= epochs:

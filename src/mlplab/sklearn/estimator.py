@@ -132,8 +132,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         """Labels -> class indices (n,) or a float 0/1 matrix (n, L); sets ``classes_``."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if type_of_target(y) == "multilabel-indicator":
+        check_classification_targets(y)  # (its type_of_target is the costly part: a 2-D y
+        # is the only one that can be a label matrix, so only that one is typed again)
+        if y.ndim == 2 and type_of_target(y) == "multilabel-indicator":
             if first:
                 self.classes_ = np.arange(y.shape[1])
             elif self.task_.name != "multilabel" or len(self.classes_) != y.shape[1]:

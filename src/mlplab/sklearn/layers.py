@@ -43,6 +43,9 @@ def glorot_init(model: MLP, activation: str, rng: np.random.RandomState) -> None
             layer.bias.copy_(torch.as_tensor(intercept))
 
 
+# rows per prediction pass (as ``mlplab.runs.run.PREDICT_CHUNK``; that module pulls in the
+# data layer and pandas, which a joblib worker running the estimator does not need)
+PREDICT_CHUNK = 4096
 # rows are padded to a multiple of this many: the BLAS kernels sum a row's products in an
 # order that depends on whether the row falls in a full block of rows or in the tail, so
 # without padding a row's output could change in its last bit with the number of rows
