@@ -1,21 +1,44 @@
-"""Inference: `predict_proba` on 1,000,000 rows, mlplab Run vs scikit-learn MLPClassifier."""
+"""Inference: `predict_proba` on 1,000,000 rows, mlplab Run vs scikit-learn MLPClassifier and
+ONNX Runtime, at one thread each and at each library's default thread count."""
 
 from __future__ import annotations
 
+import os
+import statistics
+import tempfile
+import time
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._timing import md_table, median_time
+from benchmarks._timing import md_table
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, timed in rounds (one call of each per round) so a
+    change of machine load hits every variant alike."""
+    for f in fns.values():
+        f()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def run(quick: bool) -> str:
+    import torch
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     import mlplab
 
@@ -33,54 +56,76 @@ def run(quick: bool) -> str:
         sk = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=20, random_state=0).fit(Xs, ys)
         pipe = make_pipeline(StandardScaler(), MLPClassifier(
             hidden_layer_sizes=(64, 64), max_iter=20, random_state=0)).fit(Xs, ys)
-    reps = 3 if quick else 5
-    t_ml = median_time(lambda: run_.predict_proba(X), repeats=reps)
-    t_sk = median_time(lambda: sk.predict_proba(X), repeats=reps)
-    t_pipe = median_time(lambda: pipe.predict_proba(X), repeats=reps)
-    import torch
-
-    from mlplab.runs.run import PREDICT_CHUNK
-
+    default = torch.get_num_threads()
     feats = run_.features(X)  # (n, 32) float32 tensor, preprocessing done
+    fast = run_.predictor()
+
+    def torch_threads(k: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            torch.set_num_threads(k)  # Run's workers follow the caller's torch thread count
+            try:
+                return fn()
+            finally:
+                torch.set_num_threads(default)
+        return call
+
+    def blas_threads(k: int | None, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            if k is None:
+                return fn()
+            with threadpool_limits(k):  # numpy's BLAS (and OpenMP) for scikit-learn
+                return fn()
+        return call
 
     def forward_only() -> None:
         with torch.inference_mode():
-            for i in range(0, n, PREDICT_CHUNK):
-                run_.task.proba(run_.model(feats[i:i + PREDICT_CHUNK]))
+            fast.predict(feats, raw=False, head=run_.task.proba)
 
-    def whole_array_path() -> None:  # the previous design: scale the whole array, then blocks
-        with torch.inference_mode():
-            run_._blocks(run_.features(X), run_.task.proba)
-
-    t_fw = median_time(forward_only, repeats=reps)
-    t_old = median_time(whole_array_path, repeats=reps)
-    t_ort = _onnx_time(run_, X, reps)
+    fns: dict[str, Callable[[], Any]] = {}
+    for label, k in (("1", 1), ("default", None)):
+        fns[f"sk {label}"] = blas_threads(k, lambda: sk.predict_proba(X))
+        fns[f"pipe {label}"] = blas_threads(k, lambda: pipe.predict_proba(X))
+        fns[f"ml {label}"] = torch_threads(k or default, lambda: run_.predict_proba(X))
+        fns[f"fw {label}"] = torch_threads(k or default, forward_only)
+        ort = _onnx_session(run_, k)
+        if ort is not None:
+            fns[f"ort {label}"] = ort(X)
+    reps = 3 if quick else 5
+    load0 = os.getloadavg()[0]
+    t = interleaved(fns, reps)
+    load1 = os.getloadavg()[0]
     agree = float((run_.predict(X[:10000]) == sk.predict(X[:10000])).mean())
-    rows = [["scikit-learn MLPClassifier (64, 64)", f"{t_sk:.3f}", "1.00"],
-            ["scikit-learn StandardScaler + MLPClassifier", f"{t_pipe:.3f}",
-             f"{t_sk / t_pipe:.2f}"],
-            ["mlplab `Run.predict_proba` (preprocessing included)", f"{t_ml:.3f}",
-             f"**{t_sk / t_ml:.2f}**"],
-            ["  its forward pass alone (preprocessed tensor, 4,096-row blocks)", f"{t_fw:.3f}",
-             f"{t_sk / t_fw:.2f}"],
-            ["  scaling the whole array first, then the blocks (before this change)",
-             f"{t_old:.3f}", f"{t_sk / t_old:.2f}"]]
-    if t_ort is not None:
-        rows.append(["ONNX Runtime, exported model (preprocessing in the graph, float64 in)",
-                     f"{t_ort:.3f}", f"{t_sk / t_ort:.2f}"])
+    rows = []
+    for label, threads in (("1", "1"), ("default", f"default ({default})")):
+        base = t[f"sk {label}"]
+        variants = [("scikit-learn MLPClassifier (64, 64)", "sk"),
+                    ("scikit-learn StandardScaler + MLPClassifier", "pipe"),
+                    ("mlplab `Run.predict_proba` (preprocessing included)", "ml"),
+                    ("  its forward alone (preprocessed tensor, same blocks)", "fw"),
+                    ("ONNX Runtime, exported model (preprocessing in the graph, float64 in)",
+                     "ort")]
+        for name, key in variants:
+            if f"{key} {label}" in t:
+                s = t[f"{key} {label}"]
+                ratio = f"**{base / s:.2f}**" if key == "ml" else f"{base / s:.2f}"
+                rows.append([name, threads, f"{s:.3f}", ratio])
     return (f"## Inference: `predict_proba` on {n:,} x 32 rows, 32-64-64 MLP\n\n"
-            f"Median of {reps}; float32 input array. Label agreement of the two models on "
-            f"10,000 rows: {agree:.3f}. `Run.predict_proba` scales a float array block by "
-            "block while the block is in cache (the same float32 operations as the whole-array "
-            "transform, so the same bits). Goal: >= 2x vs scikit-learn.\n\n"
-            + md_table(["variant", "seconds", "speed-up vs MLPClassifier"], rows))
+            f"Median of {reps}, timed in interleaved rounds; float32 input array. Threads: "
+            "scikit-learn's BLAS limited with `threadpoolctl` (default: unlimited), mlplab by "
+            "`torch.set_num_threads` (its prediction runs that many threads over 4,096-row "
+            "blocks, one intra-op thread each), ONNX Runtime by `intra_op_num_threads` "
+            f"(default: 0, its own choice). Load average {load0:.1f} before, {load1:.1f} "
+            f"after (absolute times are inflated by other processes; ratios are side by side). "
+            f"Label agreement of the two models on 10,000 rows: {agree:.3f}. "
+            "`Run.predict_proba` folds the standard scaling into the first layer at load and "
+            "writes into one preallocated output. Goal: >= 2x vs scikit-learn.\n\n"
+            + md_table(["variant", "threads", "seconds", "speed-up vs MLPClassifier "
+                        "(same threads)"], rows))
 
 
-def _onnx_time(run_: Any, X: np.ndarray, reps: int) -> float | None:
-    """Median seconds of ONNX Runtime on the run's exported model, or None without it."""
-    import tempfile
-    from pathlib import Path
-
+def _onnx_session(run_: Any, threads: int | None
+                  ) -> Callable[[np.ndarray], Callable[[], Any]] | None:
+    """A function of the rows timing ONNX Runtime on the run's export, or None without it."""
     try:
         import onnxruntime as ort
 
@@ -90,9 +135,12 @@ def _onnx_time(run_: Any, X: np.ndarray, reps: int) -> float | None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model.onnx"
         export(run_, "onnx", out)
-        sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        wants = np.float64 if sess.get_inputs()[0].type == "tensor(double)" else np.float32
-        # the graph takes raw rows in its own dtype: the conversion is part of its cost
-        return median_time(lambda: sess.run(None, {name: X.astype(wants, copy=False)}),
-                           repeats=reps)
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    wants = np.float64 if sess.get_inputs()[0].type == "tensor(double)" else np.float32
+    # the graph takes raw rows in its own dtype: the conversion is part of its cost
+    return lambda X: lambda: sess.run(None, {name: X.astype(wants, copy=False)})

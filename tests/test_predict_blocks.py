@@ -114,3 +114,15 @@ def test_prediction_never_changes_the_model_and_threads_agree(run: mlplab.Run) -
     for k, v in run.model.state_dict().items():
         assert torch.equal(v, before[k][0]) and v._version == before[k][1], k
     assert not run.model.training
+
+
+def test_blocks_shared_by_threads_are_the_same_bits(run: mlplab.Run) -> None:
+    X = np.random.default_rng(5).normal(5.0, 3.0, (5 * PREDICT_CHUNK + 3, 4))
+    p, head = run.predictor(), run.task.proba
+    with torch.inference_mode():
+        one = p.predict(X, raw=True, head=head, workers=1)
+        three = p.predict(X, raw=True, head=head, workers=3)
+    torch.testing.assert_close(three, one, rtol=0, atol=0)
+    X[4 * PREDICT_CHUNK + 1, 2] = np.inf  # in a block a helper thread may take
+    with pytest.raises(DataError, match="non-finite value in column 'c'"):
+        p.predict(X, raw=True, head=head, workers=3)

@@ -24,7 +24,8 @@ raises the preprocessor's own error. Results go into one preallocated output.
 Example
 -------
 >>> from mlplab.models import MLP, ModelSpec
->>> from mlplab.data import Preprocessor
+>>> from mlplab import threads
+from mlplab.data import Preprocessor
 >>> import pandas as pd
 >>> pre = Preprocessor.fit(pd.DataFrame({"a": [1.0, 3.0], "b": [0.0, 4.0]}))
 >>> model = MLP(ModelSpec(in_features=2, hidden=[3], activations=["relu"], n_outputs=1)).eval()
@@ -41,13 +42,16 @@ True
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from mlplab import threads
 from mlplab.data import Preprocessor
 from mlplab.data.encoders import smooth_clip
 from mlplab.errors import DataError
@@ -138,37 +142,38 @@ class Predictor:
         self.first_raw: Step | None = fold_scaling(first, self.center, self.spread) \
             if self.folded and isinstance(first, _Linear) else None
 
-    def predict(self, x: torch.Tensor | np.ndarray, *, raw: bool, head: Head | None = None
-                ) -> torch.Tensor:
+    def predict(self, x: torch.Tensor | np.ndarray, *, raw: bool, head: Head | None = None,
+                workers: int = 1) -> torch.Tensor:
         """``head(model(features))`` for rows ``x`` (n, d), as a new (n, k) CPU tensor.
 
         ``raw=True``: ``x`` holds raw numbers in input-column order (any float or integer
         dtype; missing values filled, scaling folded or applied per block). ``raw=False``:
-        ``x`` is already preprocessed.
+        ``x`` is already preprocessed. ``workers`` threads take blocks from a shared queue,
+        each block on one intra-op thread (no barrier per operation, so a busy core only
+        slows the blocks it holds; and every block meets the same kernels whoever runs it).
         """
         n = x.shape[0]
-        buf = torch.zeros(self.chunk, x.shape[1])  # (chunk, d) float32, 64-byte aligned
-        bufs: dict[int, torch.Tensor] = {}  # step index -> its preallocated output
-        out: torch.Tensor | None = None
-        for i in range(0, max(n, 1), self.chunk):
-            m = min(self.chunk, n - i)
-            src = x[i:i + m]
-            if isinstance(src, np.ndarray):
-                np.copyto(buf.numpy()[:m], src, casting="unsafe")
-            else:
-                buf[:m].copy_(src)
-            if m < self.chunk:
-                buf[m:].zero_()
-            block = self._scale(buf, x, i) if raw else buf
-            res = self._forward(block, raw, bufs)
-            res = res if head is None else head(res)
-            if out is None:
-                out = torch.empty(n, *res.shape[1:], dtype=res.dtype)
-            out[i:i + m] = res[:m]
-        assert out is not None
+        with threads.restoring(), torch.inference_mode():
+            torch.set_num_threads(1)
+            blocks = _Blocks(self, x, raw, head)
+            res = blocks.block(0)  # the first block sizes the output
+            out = torch.empty(n, *res.shape[1:], dtype=res.dtype)
+            m = min(self.chunk, n)
+            out[:m] = res[:m]
+            queue = _Queue(range(self.chunk, n, self.chunk))
+            k = min(workers, len(queue.starts))
+            if k <= 1:
+                blocks.run(queue, out)
+                return out
+            with ThreadPoolExecutor(k - 1) as pool:
+                helpers = [pool.submit(_helper, self, x, raw, head, queue, out)
+                           for _ in range(k - 1)]
+                blocks.run(queue, out)  # an error stops the queue for every thread
+                for h in helpers:
+                    h.result()  # re-raises a helper's error (a refused value)
         return out
 
-    def _scale(self, buf: torch.Tensor, x: torch.Tensor | np.ndarray, i: int) -> torch.Tensor:
+    def _scale(self, buf: torch.Tensor, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """The raw block in ``buf`` filled (NaN -> training fill) and, unless folded, scaled."""
         if not bool(torch.isfinite(buf.sum())):  # NaN/inf: never a finite sum
             self._check(buf, x)
@@ -210,6 +215,63 @@ class Predictor:
             else:
                 h, owned = step(h), False
         return h
+
+
+class _Queue:
+    """Block start rows handed out one at a time to the threads of one prediction."""
+
+    def __init__(self, starts: range) -> None:
+        self.starts, self.next, self.stop = starts, 0, False
+        self.lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self.lock:
+            if self.stop or self.next >= len(self.starts):
+                return None
+            self.next += 1
+            return self.starts[self.next - 1]
+
+
+class _Blocks:
+    """One thread's buffers for a prediction: the (chunk, d) input block and each step's
+    output, allocated once and reused for every block the thread takes."""
+
+    def __init__(self, p: Predictor, x: torch.Tensor | np.ndarray, raw: bool,
+                 head: Head | None) -> None:
+        self.p, self.x, self.raw, self.head = p, x, raw, head
+        self.buf = torch.zeros(p.chunk, x.shape[1])  # float32, 64-byte aligned
+        self.outs: dict[int, torch.Tensor] = {}  # step index -> its output buffer
+
+    def block(self, i: int) -> torch.Tensor:
+        """``head(model(rows i .. i + chunk))`` for a full, zero-padded block."""
+        p, buf = self.p, self.buf
+        m = max(0, min(p.chunk, self.x.shape[0] - i))
+        src = self.x[i:i + m]
+        if isinstance(src, np.ndarray):
+            np.copyto(buf.numpy()[:m], src, casting="unsafe")
+        else:
+            buf[:m].copy_(src)
+        if m < p.chunk:
+            buf[m:].zero_()
+        block = p._scale(buf, self.x) if self.raw else buf
+        res = p._forward(block, self.raw, self.outs)
+        return res if self.head is None else self.head(res)
+
+    def run(self, queue: _Queue, out: torch.Tensor) -> None:
+        try:
+            while (i := queue.take()) is not None:
+                m = min(self.p.chunk, len(out) - i)
+                out[i:i + m] = self.block(i)[:m]
+        except BaseException:
+            queue.stop = True
+            raise
+
+
+def _helper(p: Predictor, x: torch.Tensor | np.ndarray, raw: bool, head: Head | None,
+            queue: _Queue, out: torch.Tensor) -> None:
+    with threads.restoring(), torch.inference_mode():  # both are per thread
+        torch.set_num_threads(1)
+        _Blocks(p, x, raw, head).run(queue, out)
 
 
 def same_params(a: Sequence[tuple[int, int, int]], model: nn.Module) -> bool:

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mlplab import threads
 from mlplab._version import __version__
 from mlplab.config import RunConfig
 from mlplab.data import Preprocessor, TargetEncoder
@@ -160,10 +161,11 @@ class Run:
         the block is in cache; anything else goes through :meth:`features` first.
         """
         fast = self.predictor()
+        workers = self.config.train.num_threads or threads.allowed_threads()
         raw = self._raw_array(X)
         if raw is not None:
-            return fast.predict(raw, raw=True, head=head)
-        return fast.predict(self.features(X), raw=False, head=head)
+            return fast.predict(raw, raw=True, head=head, workers=workers)
+        return fast.predict(self.features(X), raw=False, head=head, workers=workers)
 
     def predictor(self) -> Predictor:
         """The :class:`~mlplab.runs.predictor.Predictor` of the current weights: the one built
