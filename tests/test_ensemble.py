@@ -94,3 +94,30 @@ def test_grouping_and_refusals():
         train_members([a, c])
     with pytest.raises(ConfigError, match=r"stacked runner does not support schedule\.cosine"):
         train_members([_cfg(schedule={"name": "cosine"})])
+
+
+@pytest.mark.parametrize("data", [{"source": "moons", "n_samples": 120},
+                                  {"source": "blobs", "n_samples": 90, "n_classes": 3},
+                                  {"source": "linear", "n_samples": 80}])
+def test_member_metrics_equal_scikit_learns_on_the_member_model(data):
+    """The batched per-member metrics (one pass for K members) equal what the solo path's
+    scikit-learn metrics give on each member's final model."""
+    from mlplab.api import prepare
+    from mlplab.pipeline import split_metrics
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MlplabWarning)
+        cfgs = [_cfg(seed=s, data={**data, "val_size": 0.2}) for s in (0, 1, 2)]
+        runs = train_members(cfgs)
+        for c, r in zip(cfgs, runs, strict=True):
+            p = prepare(c)
+            ref = split_metrics(r.model, p.task, p, p.tensors("cpu"))
+            assert set(r.metrics) - {"training"} == set(ref) == {"train", "val", "test"}
+            for split, want in ref.items():
+                got = r.metrics[split]
+                assert got.keys() == want.keys()
+                for key, v in want.items():
+                    if isinstance(v, float):
+                        assert got[key] == pytest.approx(v, rel=1e-5, abs=1e-6), (split, key)
+                    else:
+                        assert got[key] == v, (split, key)

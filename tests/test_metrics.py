@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import sklearn.metrics as skm
 
+from mlplab import metrics
 from mlplab.metrics import classification_metrics, regression_metrics
 
 
@@ -79,3 +80,65 @@ def test_macro_scores_average_every_class_even_when_a_split_lacks_one():
     assert m["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro", labels=[0, 1, 2],
                                                  zero_division=0))
     assert m["f1"] != pytest.approx(skm.f1_score(y, pred, average="macro"))
+
+
+# --- the batched metrics of K sweep members equal the scikit-learn path, member by member ---
+
+
+def _same(batch: dict, ref: dict) -> None:
+    assert batch.keys() == ref.keys()
+    for key, want in ref.items():
+        got = batch[key]
+        if want is None or isinstance(want, list | int):
+            assert got == want, key
+        else:
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12), key
+
+
+def _members(rng: np.random.Generator, K: int, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """K members' labels and probabilities, with the edge cases a sweep meets: ties (scores
+    rounded), one class in y, one class predicted, a class never present."""
+    y = rng.integers(0, k, size=(K, n))
+    y[1] = 0  # one class in the labels
+    if k > 2:
+        y[2] = rng.integers(0, k - 1, size=n)  # the last class never occurs
+    p = rng.dirichlet(np.ones(k), size=(K, n)).round(1) + 1e-3  # ties in the scores
+    p /= p.sum(-1, keepdims=True)
+    p[3] = np.eye(k)[0] * 0.9 + 0.1 / k  # one class predicted for every row
+    return y, p
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("threshold", [0.5, 0.3])
+def test_batched_classification_metrics_equal_sklearns(k: int, threshold: float) -> None:
+    rng = np.random.default_rng(k)
+    y, p = _members(rng, K=6, n=40, k=k)
+    task = "binary" if k == 2 else "multiclass"
+    batch = metrics.classification_metrics_batch(y, p, task=task, threshold=threshold,
+                                                 n_classes=k)
+    for yk, pk, got in zip(y, p, batch, strict=True):
+        _same(got, classification_metrics(yk, pk, task=task, threshold=threshold, n_classes=k))
+    assert batch[1]["roc_auc"] is None and batch[0]["roc_auc"] is not None
+
+
+def test_batched_multilabel_metrics_equal_sklearns() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, size=(4, 30, 3))
+    y[1, :, 2] = 1  # a label with one class: ROC AUC undefined
+    p = rng.random((4, 30, 3)).round(1)
+    batch = metrics.classification_metrics_batch(y, p, task="multilabel")
+    for yk, pk, got in zip(y, p, batch, strict=True):
+        _same(got, classification_metrics(yk, pk, task="multilabel"))
+    assert batch[1]["roc_auc"] is None
+
+
+@pytest.mark.parametrize("t", [1, 2])
+def test_batched_regression_metrics_equal_sklearns(t: int) -> None:
+    rng = np.random.default_rng(t)
+    y = rng.normal(size=(4, 25, t))
+    pred = y + rng.normal(scale=0.5, size=y.shape)
+    y[1] = 2.0  # a constant target, predicted wrongly
+    y[2], pred[2] = 3.0, 3.0  # a constant target, predicted exactly
+    for yk, pk, got in zip(y, pred, metrics.regression_metrics_batch(y, pred), strict=True):
+        _same(got, regression_metrics(yk, pk))
+    assert metrics.regression_metrics_batch(y[:, :1], pred[:, :1])[0]["r2"] is None  # one row

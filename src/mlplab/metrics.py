@@ -1,4 +1,11 @@
-"""Classification and regression metrics, computed with scikit-learn's functions.
+"""Classification and regression metrics: scikit-learn's functions, and their batched twins.
+
+:func:`classification_metrics` and :func:`regression_metrics` call scikit-learn. A sweep's K
+members need the same numbers for K predictions at once: :func:`classification_metrics_batch`
+and :func:`regression_metrics_batch` compute them over (K, n) arrays in a few NumPy calls
+(scikit-learn's input checks cost more than the arithmetic at this size), and
+``tests/test_metrics.py`` proves them equal to the scikit-learn path on random inputs and
+edge cases (one class, ties, classes never predicted).
 
 Example
 -------
@@ -18,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import sklearn.metrics as skm
+from scipy.stats import rankdata
 
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_KEYS = ("r2", "mae", "rmse")
@@ -116,6 +124,139 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray,
     out["mae"] = float(skm.mean_absolute_error(y, pred, sample_weight=sample_weight))
     out["rmse"] = float(math.sqrt(skm.mean_squared_error(y, pred, sample_weight=sample_weight)))
     return out
+
+
+# --- batched over K members ---------------------------------------------------------------
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
+
+
+def _prf(tp: np.ndarray, pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Precision, recall and F1 from counts (float64), as precision_recall_fscore_support."""
+    tp, pred, true = (a.astype(np.float64) for a in (tp, pred, true))
+    return _ratio(tp, pred), _ratio(tp, true), _ratio(2.0 * tp, true + pred)
+
+
+def _auc(pos: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row (K, n) (Mann-Whitney with mid-ranks, which is the trapezoidal
+    AUC of the ROC curve); NaN where a row holds one class only."""
+    ranks = rankdata(score, axis=-1)
+    n_pos = pos.sum(-1).astype(np.float64)
+    n_neg = pos.shape[-1] - n_pos
+    u = (ranks * pos).sum(-1) - n_pos * (n_pos + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
+
+
+def _roc_auc_batch(y: np.ndarray, proba: np.ndarray, task: str, k: int) -> list[float | None]:
+    if task == "binary":
+        return [_finite(a) for a in _auc(y == 1, proba[..., 1])]
+    if task == "multilabel":  # macro over labels; undefined if any label has one class
+        per = _auc(np.moveaxis(y, -1, 1) == 1, np.moveaxis(proba, -1, 1))  # (K, L)
+        return [_finite(float(a.mean())) for a in per]
+    out: list[float | None] = []
+    for yk, pk in zip(y, proba, strict=True):  # one-vs-rest over the classes that occur
+        present = np.unique(yk)
+        if len(present) < 2:
+            out.append(None)
+            continue
+        probs = pk[:, present] / pk[:, present].sum(axis=1, keepdims=True) \
+            if len(present) < k else pk
+        per = _auc(yk[None, :] == present[:, None], probs.T)
+        out.append(_finite(float(per.mean())))
+    return out
+
+
+def classification_metrics_batch(y: np.ndarray, proba: np.ndarray, *, task: str,
+                                 threshold: float = 0.5,
+                                 n_classes: int | None = None) -> list[dict[str, Any]]:
+    """:func:`classification_metrics` of K members at once (no sample weights).
+
+    ``y`` holds each member's class indices (K, n) or 0/1 matrices (K, n, L); ``proba`` is
+    (K, n, k). Returns K dicts equal to ``classification_metrics(y[i], proba[i], ...)``.
+
+    Example
+    -------
+    >>> y = np.array([[0, 1, 1, 0], [1, 1, 1, 1]])
+    >>> p1 = np.array([[0.1, 0.8, 0.4, 0.3], [0.9, 0.8, 0.7, 0.2]])
+    >>> a, b = classification_metrics_batch(y, np.stack([1 - p1, p1], -1), task="binary")
+    >>> a["accuracy"], a["roc_auc"], b["recall"], b["roc_auc"]
+    (0.75, 1.0, 0.75, None)
+    """
+    y = np.asarray(y)
+    proba = np.asarray(proba, dtype=np.float64)
+    K, n = proba.shape[:2]
+    k = n_classes or proba.shape[-1]
+    if n == 0:
+        return [{"n": 0} for _ in range(K)]
+    if task == "binary":
+        pred = (proba[..., 1] >= threshold).astype(np.int64)
+    elif task == "multilabel":
+        pred = (proba >= threshold).astype(np.int64)
+    else:
+        pred = proba.argmax(-1)
+    if task == "multilabel":  # per label [[tn, fp], [fn, tp]] (K, L, 2, 2)
+        cell = 2 * np.moveaxis(y, -1, 1).astype(np.int64) + np.moveaxis(pred, -1, 1)
+        L = cell.shape[1]
+        offs = (np.arange(K)[:, None, None] * L + np.arange(L)[None, :, None]) * 4
+        cm: np.ndarray = np.bincount((offs + cell).ravel(),
+                                     minlength=K * L * 4).reshape(K, L, 2, 2)
+        p, r, f = _prf(cm[..., 1, 1], cm[..., :, 1].sum(-1), cm[..., 1, :].sum(-1))
+        acc = (y == pred).all(-1).mean(-1)
+    else:
+        offs = np.arange(K)[:, None] * k * k
+        cm = np.bincount((offs + y.astype(np.int64) * k + pred).ravel(),
+                         minlength=K * k * k).reshape(K, k, k)
+        tp = np.diagonal(cm, axis1=1, axis2=2)
+        p, r, f = _prf(tp, cm.sum(1), cm.sum(2))  # predicted (column) and true (row) sums
+        acc = (y == pred).mean(-1)
+    if task == "binary":
+        scores = {"precision": p[:, 1], "recall": r[:, 1], "f1": f[:, 1],
+                  "precision_macro": p.mean(-1), "recall_macro": r.mean(-1),
+                  "f1_macro": f.mean(-1)}
+    else:
+        scores = {"precision": p.mean(-1), "recall": r.mean(-1), "f1": f.mean(-1)}
+    clipped = np.clip(proba, 1e-15, 1 - 1e-15)
+    if task == "multilabel":
+        ll = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).reshape(K, -1).mean(-1)
+    else:
+        eps = np.finfo(np.float64).eps  # scikit-learn's clip after the normalisation
+        norm = np.clip(clipped / clipped.sum(-1, keepdims=True), eps, 1 - eps)
+        ll = -np.log(np.take_along_axis(norm, y[..., None].astype(np.int64), -1)[..., 0]
+                     ).mean(-1)
+    auc = _roc_auc_batch(y, proba, task, k)
+    return [{"n": n, "accuracy": float(acc[i]),
+             **{key: float(v[i]) for key, v in scores.items()},
+             "roc_auc": auc[i], "log_loss": _finite(float(ll[i])),
+             "confusion_matrix": cm[i].tolist()} for i in range(K)]
+
+
+def regression_metrics_batch(y: np.ndarray, pred: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`regression_metrics` of K members at once: ``y`` and ``pred`` (K, n, t).
+
+    Example
+    -------
+    >>> y = np.array([[[1.0], [2.0], [3.0]]])
+    >>> regression_metrics_batch(y, y + 1.0)[0]
+    {'n': 3, 'r2': -0.5, 'mae': 1.0, 'rmse': 1.0}
+    """
+    y = np.asarray(y, dtype=np.float64)
+    y = y.reshape(y.shape[0], y.shape[1], -1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(y.shape)
+    K, n = y.shape[:2]
+    if n == 0:
+        return [{"n": 0} for _ in range(K)]
+    num = ((y - pred) ** 2).sum(1)  # (K, t)
+    den = ((y - y.mean(1, keepdims=True)) ** 2).sum(1)
+    # scikit-learn's force_finite: a constant target scores 1 if predicted exactly, else 0
+    r2 = np.where(den != 0, 1 - _ratio(num, den), np.where(num == 0, 1.0, 0.0)).mean(-1)
+    mae = np.abs(pred - y).mean(1).mean(-1)
+    rmse = np.sqrt(((pred - y) ** 2).mean(1).mean(-1))
+    return [{"n": n, "r2": _finite(float(r2[i])) if n > 1 else None, "mae": float(mae[i]),
+             "rmse": float(rmse[i])} for i in range(K)]
 
 
 def classification_report(y: np.ndarray, proba: np.ndarray, *, task: str,

@@ -33,7 +33,7 @@ from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.models import MLP, build_model
 from mlplab.pipeline import Prepared, model_spec, prepare
-from mlplab.runs.finish import finish_run
+from mlplab.runs.finish import finish_members
 from mlplab.runs.run import Run
 from mlplab.training.callbacks import Callback, early_stopping_for
 from mlplab.training.loop import train_loop
@@ -139,16 +139,17 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     for m in models:
         m.train()
     train_loop(MemberGroup(states, trainer, stack, task), StackedRunner(bs), cbs)
+    with torch.inference_mode():  # the final (or restored best) weights, every member at once
+        outputs = {s: net.outputs(X) for s, (X, _) in stack.items()}
     StackedMLP.unbind(models)
-    outcomes: list[Run | TrainingError] = []
-    for c, p, m, t, st in zip(cfgs, preps, models, tens, states, strict=True):
-        if st.error is not None:
-            outcomes.append(st.error)
-            continue
-        st.seconds /= len(cfgs)  # the member's share of the stack's training time
+    for m, st in zip(models, states, strict=True):
         m.eval()
-        outcomes.append(finish_run(c, m, p, t, st))
-    return outcomes
+        st.seconds /= len(cfgs)  # the member's share of the stack's training time
+    ok = [k for k, st in enumerate(states) if st.error is None]
+    runs = iter(finish_members([cfgs[k] for k in ok], [models[k] for k in ok],
+                               [preps[k] for k in ok], [tens[k] for k in ok],
+                               [states[k] for k in ok], {s: o[ok] for s, o in outputs.items()}))
+    return [st.error if st.error is not None else next(runs) for st in states]
 
 
 __all__ = ["EnsembleTrainer", "StackedMLP", "group_key", "train_members", "why_not_batched"]

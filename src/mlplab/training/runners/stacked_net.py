@@ -70,6 +70,11 @@ class StackedMLP:
                 a = ACTS[self.activations[i]].forward(a)
         return a
 
+    def outputs(self, X: Tensor) -> Tensor:
+        """What each member's model returns (K, n, out): the logits, or their sigmoid."""
+        z = self.logits(X)
+        return torch.sigmoid(z) if self.output == "sigmoid" else z
+
     def bind(self, models: Sequence[MLP]) -> None:
         """Make ``models[k]``'s parameters views of member k's stacked weights.
 
