@@ -1,4 +1,5 @@
-"""Shared fixtures: deterministic seeds, tiny datasets and a real ``mlplab serve`` process."""
+"""Shared fixtures: deterministic seeds, tiny datasets, a real ``mlplab serve`` process and
+one Jupyter kernel for every notebook test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,21 @@ def tiny_csv(tmp_path):
     path = tmp_path / "tiny.csv"
     df.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def jupyter_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Jupyter kernel (ipykernel) for every notebook the tests execute: starting one
+    and importing torch in it costs seconds. Every notebook defines all it uses, from its
+    imports on; pass it as ``nbclient.NotebookClient(nb, km=jupyter_kernel)``."""
+    pytest.importorskip("ipykernel")
+    manager = pytest.importorskip("jupyter_client.manager")
+    km = manager.KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(tmp_path_factory.mktemp("kernel")))
+    try:
+        yield km
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 def fast_cfg(**over):

@@ -4,7 +4,6 @@ end with the run's numbers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,6 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real Jupyter kernel for every recipe's notebook (a kernel start and torch import
-    cost seconds each; every notebook defines all it uses, from its imports on)."""
-    from jupyter_client.manager import KernelManager
-
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(tmp_path_factory.mktemp("kernel")))
-    try:
-        yield km
-    finally:
-        km.shutdown_kernel(now=True)
-
-
 def _execute(path: Path, km: Any) -> dict:
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(f"import os; os.chdir({str(path.parent)!r})"))
@@ -43,7 +28,7 @@ def _execute(path: Path, km: Any) -> dict:
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", recipe_names())
-def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, kernel: Any) -> None:
+def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, jupyter_kernel: Any) -> None:
     """Every recipe's notebook, executed top to bottom, ends with the run's numbers (epochs
     capped at 50 to keep the suite fast; the train-script test runs the full lengths on demand)."""
     cfg = load_recipe(name)
@@ -54,7 +39,7 @@ def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, kernel: A
     nb = nbformat.read(result.path, as_version=4)
     kinds = [c.cell_type for c in nb.cells]
     assert kinds.count("markdown") == kinds.count("code") + 1  # an explanation before each
-    got = _execute(result.path, kernel)
+    got = _execute(result.path, jupyter_kernel)
     key = "accuracy" if run.task.is_classification else "r2"
     for split in ("train", "val", "test"):
         want = run.metrics.get(split)

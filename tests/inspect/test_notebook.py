@@ -59,13 +59,14 @@ for epoch in range(150):
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(jupyter_kernel, tmp_path_factory):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
-                                     resources={"metadata": {"path": str(
-                                         tmp_path_factory.mktemp("nb"))}})
-    client.execute()
+    folder = str(tmp_path_factory.mktemp("nb"))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(f"import os; os.chdir({folder!r})"))
+    nbclient.NotebookClient(nb, km=jupyter_kernel, timeout=240,
+                            resources={"metadata": {"path": folder}}).execute()
+    del nb.cells[0]  # the tests count cells from the learner's first
     return nb
 
 
