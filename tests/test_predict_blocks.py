@@ -126,3 +126,22 @@ def test_blocks_shared_by_threads_are_the_same_bits(run: mlplab.Run) -> None:
     X[4 * PREDICT_CHUNK + 1, 2] = np.inf  # in a block a helper thread may take
     with pytest.raises(DataError, match="non-finite value in column 'c'"):
         p.predict(X, raw=True, head=head, workers=3)
+
+
+def test_a_frame_takes_one_path_whatever_dtypes_pandas_chose(run: mlplab.Run) -> None:
+    """Regression: a numeric frame went folded while the same rows with one text token in a
+    column went through the whole-frame transform, so a row's probabilities changed in the
+    7th digit with another row's '?' (or a CSV chunk's dtypes)."""
+    X = pd.DataFrame(np.random.default_rng(6).normal(5.0, 3.0, (20, 4)), columns=list("abcd"))
+    want = run.predict_proba(X)
+    texty = X.astype(object)
+    texty.loc[7, "b"] = None  # filled with the training median, as NaN is
+    texty["c"] = texty["c"].map(repr)  # numbers written as text
+    got = run.predict_proba(texty)
+    np.testing.assert_array_equal(np.delete(got, 7, 0), np.delete(want, 7, 0))
+    filled = X.copy()
+    filled.loc[7, "b"] = run.preprocessor.fill["b"]
+    np.testing.assert_array_equal(got[7], run.predict_proba(filled)[7])
+    texty.loc[3, "a"] = "n/a"
+    with pytest.raises(DataError, match="column 'a'"):
+        run.predict_proba(texty)

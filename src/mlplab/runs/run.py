@@ -24,6 +24,7 @@ from mlplab import threads
 from mlplab._version import __version__
 from mlplab.config import RunConfig
 from mlplab.data import Preprocessor, TargetEncoder
+from mlplab.data.columns import blank_tokens, to_float
 from mlplab.errors import DataError, RunError
 from mlplab.metrics import classification_metrics, regression_metrics
 from mlplab.models import MLP, ModelSpec
@@ -109,17 +110,34 @@ class Run:
         if not pre.all_numeric:
             return None
         if isinstance(X, pd.DataFrame):
-            cols = pre.input_columns
-            if not all(c in X.columns for c in cols) or \
-                    any(X[c].dtype.kind not in "biuf" for c in cols):
-                return None  # text, dates, missing columns: features() reads or refuses them
-            return X[cols].to_numpy(dtype=np.float32, na_value=np.nan)  # type: ignore[no-any-return]
+            return self._frame_numbers(X)
         raw = X.detach() if isinstance(X, torch.Tensor) else np.asarray(X)
         if raw.ndim not in (1, 2) or (raw.dtype.is_complex if isinstance(raw, torch.Tensor)
                                       else raw.dtype.kind not in "biuf"):
             return None
         raw = raw.reshape(1, -1) if raw.ndim == 1 else raw
         return raw if raw.shape[1] == len(pre.input_columns) else None  # else: features() says
+
+    def _frame_numbers(self, X: pd.DataFrame) -> np.ndarray | None:
+        """An all-numeric model's input columns of a frame as raw float32 numbers (n, d),
+        parsed by value as the preprocessor parses them (text numbers, ``na_values`` tokens ->
+        NaN), so every frame takes the same path whatever dtype pandas gave its columns;
+        None when a column is missing or holds text that is not a number (features() says)."""
+        pre = self.preprocessor
+        X = X.set_axis([str(c) for c in X.columns], axis=1)
+        cols = pre.input_columns
+        if not all(c in X.columns for c in cols):
+            return None
+        if all(X[c].dtype.kind in "biuf" for c in cols):
+            return X[cols].to_numpy(dtype=np.float32, na_value=np.nan)  # type: ignore[no-any-return]
+        out = np.empty((len(X), len(cols)), dtype=np.float32)
+        try:
+            for j, c in enumerate(cols):
+                out[:, j] = to_float(blank_tokens(X[c], pre.na_values), c, pre.na_values,
+                                     pre.decimal)
+        except DataError:
+            return None
+        return out
 
     def features(self, X: ArrayLike) -> torch.Tensor:
         """Raw rows -> the preprocessed float tensor the model takes (on the model's device)."""
