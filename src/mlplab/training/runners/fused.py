@@ -30,6 +30,9 @@ Example
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -38,7 +41,7 @@ from torch import Tensor
 from mlplab import registry
 from mlplab.models import MLP, ModelSpec
 from mlplab.training.runners import support
-from mlplab.training.runners.fused_kernels import ACTS, HEADS, OPTIMIZERS, OUT_ACTS, aten
+from mlplab.training.runners.fused_kernels import ACTS, HEADS, OPTIMIZERS, OUT_ACTS
 from mlplab.training.state import TrainState
 from mlplab.training.step import epoch_loss, l1_penalty
 
@@ -83,24 +86,86 @@ def why_not_fused(state: TrainState) -> str | None:
 # --- the runner ---------------------------------------------------------------------------
 
 
-class _Buffers:
-    """Preallocated activations and backward products for batches of ``rows`` rows."""
+class _Flat:
+    """A layout of tensors shaped like the parameters in one flat buffer: weights first, then
+    biases, each region starting on a 64-byte boundary (as a tensor of its own would, so the
+    matrix kernels see the same alignment) with zero padding between.
 
-    def __init__(self, rows: int, shapes: list[tuple[int, int]]) -> None:
-        self.h = [torch.empty(rows, o) for o, _ in shapes]  # each layer's addmm output
-        self.gin = [torch.empty(rows, i) for _, i in shapes]  # g.mm(W_i); [0] unused
+    One elementwise kernel over the buffer computes, element for element, what a foreach op
+    computes tensor by tensor (torch's CPU kernels give each element the same arithmetic
+    wherever it sits; tests/training/test_fused_minibatch.py), so an optimizer step is a few
+    kernels whatever the number of layers.
+    """
+
+    def __init__(self, params: list[Tensor]) -> None:
+        order = [*range(0, len(params), 2), *range(1, len(params), 2)]
+        self.offsets, off = [0] * len(params), 0
+        for j in order:
+            self.offsets[j] = off
+            off += -(-params[j].numel() // 16) * 16  # 16 floats = 64 bytes
+        self.size, self.n_weights = off, self.offsets[1] if len(params) > 1 else off
+        self.shapes = [p.shape for p in params]
+
+    def new(self) -> tuple[Tensor, list[Tensor]]:
+        """A zeroed buffer and its views, one per parameter (model order)."""
+        flat = torch.zeros(self.size)
+        return flat, [flat[o:o + math.prod(s)].view(s)
+                      for o, s in zip(self.offsets, self.shapes, strict=True)]
+
+
+class _Plan:
+    """One step's forward and backward on one batch, as a fixed list of calls.
+
+    Every tensor a step touches is fixed in advance: the batch is a slice of the rows (or of
+    the epoch's gathered buffer, rewritten in place), activations and backward products live
+    in buffers allocated once per batch size, parameters and gradients in the runner's flat
+    buffers. So the step is the same calls with the same arguments every time, bound once
+    with ``functools.partial``: no Python between kernels but the loop over them.
+    """
+
+    def __init__(self, run: FastRunner, xb: Tensor, yb: Tensor) -> None:
+        rows, last = len(xb), len(run.weights) - 1
+        bufs = run.buffers(rows)
+        self.y = yb
+        self.calls: list[Callable[[], Any]] = []
+        add = self.calls.append
+        a, hs, ins = xb, [], [xb]
+        for i in range(last + 1):
+            h = bufs["h"][i]
+            add(partial(torch.addmm, run.biases[i], a, run.weights[i].t(), out=h))
+            if i < last:
+                act = run.acts[i]
+                if act.forward_ is not None:  # the backward needs a only: h becomes a
+                    add(partial(act.forward_, h))
+                    a = h
+                else:
+                    a = bufs["a"][i]
+                    add(partial(act.forward_out, h, a))
+                hs.append(h)
+                ins.append(a)
+        self.z = h  # (rows, n_out): the logits, intact after the step (the loss reads them)
+        g = bufs["gz"]
+        add(partial(run.head, h, yb, run.one, bufs["p"], g))
+        gW, gb = run.grads[0::2], run.grads[1::2]
+        for i in range(last, -1, -1):  # as autograd's addmm backward computes them
+            add(partial(torch.mm, g.t(), ins[i], out=gW[i]))  # dW (out, in)
+            add(partial(torch.sum, g, 0, out=gb[i]))  # db (out,)
+            if i > 0:
+                add(partial(torch.mm, g, run.weights[i], out=bufs["gin"][i]))
+                add(partial(run.acts[i - 1].backward_, bufs["gin"][i], hs[i - 1], ins[i]))
+                g = bufs["gin"][i]
 
 
 class FastRunner:
     """Epochs of an MLP, full batch or mini-batch: autograd's and the optimizer's kernels,
     minus the bookkeeping.
 
-    Parameters live in the model (updated in place); optimizer state lives in
-    ``optimizer.state`` (momentum buffers, Adam moments and steps), created on first use
-    exactly as torch creates it. Mini-batches come in the eager runner's order (one seeded
-    ``randperm`` per epoch from ``state.generator``, rows gathered once into a reused buffer,
-    contiguous slices of it); activations, gradients and backward products are written into
-    buffers allocated once, through the same kernels' ``out=`` overloads.
+    For a segment of epochs the runner copies the model's parameters and the optimizer's
+    state into flat buffers (:class:`_Flat`), steps there and copies everything back at the
+    end (also after Ctrl-C), so the model and ``optimizer.state`` hold exactly what the eager
+    runner leaves (momentum buffers and Adam moments created as torch creates them).
+    Mini-batches come in the eager runner's order: one seeded ``randperm`` per epoch from
+    ``state.generator``, the rows gathered once into a reused buffer, contiguous slices of it.
     """
 
     name = "fast"
@@ -109,9 +174,10 @@ class FastRunner:
     def __init__(self, state: TrainState) -> None:
         model = state.model
         self.params: list[Tensor] = [p.detach() for p in model.parameters()]  # [W1, b1, ...]
-        self.weights = self.params[0::2]  # (out, in) each
-        self.biases = self.params[1::2]
-        self.Wts = [W.t() for W in self.weights]  # (in, out) views: stay valid as W changes
+        self.layout = _Flat(self.params)
+        self.flat_p, self.pv = self.layout.new()  # the parameters while a segment runs
+        self.flat_g, self.grads = self.layout.new()  # their gradients, rewritten every step
+        self.weights, self.biases = self.pv[0::2], self.pv[1::2]  # (out, in), (out,)
         spec: ModelSpec = model.spec  # type: ignore[assignment]
         self.acts = [ACTS[a] for a in spec.activations]
         self.head = HEADS[(spec.output, state.task.loss)]
@@ -122,12 +188,8 @@ class FastRunner:
         self.l1 = state.cfg.optim.l1
         self.clip = state.cfg.train.clip_grad_norm
         self.one = torch.ones(())  # the gradient backward() starts from
-        self.grads = [torch.empty_like(p) for p in self.params]  # reused every step
-        self.gWts = [gW.t() for gW in self.grads[0::2]]
-        self.shapes = [(W.shape[0], W.shape[1]) for W in self.weights]
-        self.bufs: dict[int, _Buffers] = {}
+        self._bufs: dict[int, dict[str, Any]] = {}
         n, bs = len(self.X), state.batch_size
-        self.bs = bs
         self.shuffle = bs is not None and state.cfg.train.shuffle
         starts = range(0, n, bs) if bs is not None else range(1)
         self.sizes = [min(bs, n - i) for i in starts] if bs is not None else [n]
@@ -136,128 +198,139 @@ class FastRunner:
             src = (self.Xe, self.ye)
         else:
             src = (self.X, self.y)
-        self.batches = [(src[0][i:i + s], src[1][i:i + s])
+        self._plans: list[_Plan] | None = None  # built on first use
+        self._slices = [(src[0][i:i + s], src[1][i:i + s])
                         for i, s in zip(starts, self.sizes, strict=True)]
 
-    def _buffers(self, rows: int) -> _Buffers:
-        buf = self.bufs.get(rows)
-        if buf is None:
-            buf = self.bufs[rows] = _Buffers(rows, self.shapes)
-        return buf
+    def buffers(self, rows: int) -> dict[str, Any]:
+        """Activation and backward buffers for batches of ``rows`` rows (made once)."""
+        if rows not in self._bufs:
+            outs = [W.shape[0] for W in self.weights]
+            self._bufs[rows] = {
+                "h": [torch.empty(rows, o) for o in outs],  # each layer's addmm output
+                "a": [torch.empty(rows, o) for o in outs],  # activations not done in place
+                "gin": [torch.empty(rows, W.shape[1]) for W in self.weights],  # g.mm(W_i)
+                "gz": torch.empty(rows, outs[-1]), "p": torch.empty(rows, outs[-1])}
+        return self._bufs[rows]
 
-    def forward(self, X: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        """(z, pre-activations h_i, each layer's input) for the rows ``X``.
+    @property
+    def plans(self) -> list[_Plan]:
+        """One :class:`_Plan` per batch of an epoch, in order."""
+        if self._plans is None:
+            self._plans = [_Plan(self, xb, yb) for xb, yb in self._slices]
+        return self._plans
 
-        An activation whose backward needs only its output overwrites its pre-activation
-        (``h_i`` is then ``a_i``)."""
-        buf = self._buffers(len(X))
-        a = X
-        hs, ins = [], [a]
-        last = len(self.Wts) - 1
-        for i in range(last + 1):
-            z = aten.addmm.out(self.biases[i], a, self.Wts[i], out=buf.h[i])  # (n, out_i)
-            if i < last:
-                act = self.acts[i]
-                a = act.forward_(z) if act.forward_ is not None else act.forward(z)
-                hs.append(z)
-                ins.append(a)
-        return z, hs, ins
-
-    def loss(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """The batch loss exactly as the eager step computes it (with the L1 term)."""
+    def loss(self, z: Tensor, y: Tensor | None = None,
+             params: list[Tensor] | None = None) -> Tensor:
+        """The batch loss exactly as the eager step computes it (with the L1 term of
+        ``params``, default the model's)."""
         loss = self.task.batch_loss(self.out_act(z), self.y if y is None else y)
-        return loss + self.l1 * l1_penalty(self.params) if self.l1 > 0 else loss
+        if self.l1 > 0:
+            loss = loss + self.l1 * l1_penalty(self.params if params is None else params)
+        return loss
 
-    def gradients(self, z: Tensor, hs: list[Tensor], ins: list[Tensor],
-                  y: Tensor | None = None) -> list[Tensor]:
-        """dLoss/dparam for [W1, b1, W2, b2, ...], as autograd's addmm backward computes it
-        (into :attr:`grads`, which it returns)."""
-        g = self.head(z, self.y if y is None else y, self.one)  # (n, out)
-        gin = self._buffers(len(z)).gin
-        grads, last = self.grads, len(self.weights) - 1
-        for i in range(last, -1, -1):
-            aten.mm.out(g.t(), ins[i], out=grads[2 * i])  # dW (out, in)
-            aten.sum.IntList_out(g, [0], out=grads[2 * i + 1])  # db (out,)
-            if i > 0:
-                g = self.acts[i - 1].backward_(aten.mm.out(g, self.weights[i], out=gin[i]),
-                                               hs[i - 1], ins[i])
+    def finish_gradients(self) -> None:
+        """The L1 term's gradient and clipping, as the eager step adds and clips them."""
+        G, nw = self.flat_g, self.layout.n_weights
         if self.l1 > 0:  # + l1 * sgn(W), the penalty's gradient (weights only)
-            torch._foreach_add_(grads[0::2], torch._foreach_sign(self.weights), alpha=self.l1)
-        if self.clip is not None:  # as nn.utils.clip_grad_norm_ (foreach on the CPU)
-            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-            torch._foreach_mul_(grads, torch.clamp(self.clip / (total + 1e-6), max=1.0))
-        return grads
+            G[:nw].add_(torch.sign(self.flat_p[:nw]), alpha=self.l1)
+        if self.clip is not None:  # as nn.utils.clip_grad_norm_ (per-tensor norms first)
+            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(self.grads, 2.0)),
+                                             2.0)
+            G.mul_(torch.clamp(self.clip / (total + 1e-6), max=1.0))
 
-    def update(self, grads: list[Tensor], group: dict[str, Any], st: dict[str, Any]) -> None:
-        """torch.optim's foreach CPU step, one ``_foreach`` call per line of it (``grads`` are
-        this runner's buffers: weight decay is added into them in place)."""
-        params, lr, wd = self.params, group["lr"], group["weight_decay"]
+    def update(self, group: dict[str, Any], st: dict[str, Any]) -> None:
+        """torch.optim's foreach CPU step (:mod:`torch.optim.sgd` / :mod:`~torch.optim.adam`
+        ``_multi_tensor_*``), each line one kernel over the flat buffers."""
+        P, G, lr, wd = self.flat_p, self.flat_g, group["lr"], group["weight_decay"]
         if self.kind == "sgd":
             if wd != 0:
-                torch._foreach_add_(grads, params, alpha=wd)
-            mom = group["momentum"]
+                G.add_(P, alpha=wd)
+            step, mom = G, group["momentum"]
             if mom != 0:
-                if st["bufs"] is None:  # first step: the buffer is a copy of the gradient
-                    st["bufs"] = [g.clone() for g in grads]
+                B = st["B"]
+                if st["first"]:  # first step: the buffer is a copy of the gradient
+                    B.copy_(G)
+                    st["first"] = False
                 else:
-                    torch._foreach_mul_(st["bufs"], mom)
-                    torch._foreach_add_(st["bufs"], grads, alpha=1)
-                grads = list(torch._foreach_add(grads, st["bufs"], alpha=mom)) \
-                    if group["nesterov"] else st["bufs"]
-            torch._foreach_add_(params, grads, alpha=-lr)
+                    B.mul_(mom)
+                    B.add_(G, alpha=1)
+                if group["nesterov"]:
+                    G.add_(B, alpha=mom)
+                else:
+                    step = B
+            P.add_(step, alpha=-lr)
             return
-        torch._foreach_add_(st["steps"], 1)
-        st["t"] += 1
+        st["t"] = t = min(st["t"] + 1, 2 ** 24)  # the float32 step count, +1 (stuck at 2^24)
         if wd != 0:
             if self.kind == "adamw":
-                torch._foreach_mul_(params, 1 - lr * wd)
+                P.mul_(1 - lr * wd)
             else:
-                torch._foreach_add_(grads, params, alpha=wd)
+                G.add_(P, alpha=wd)
         b1, b2 = group["betas"]
-        torch._foreach_lerp_(st["m"], grads, 1 - b1)
-        torch._foreach_mul_(st["v"], b2)
-        torch._foreach_addcmul_(st["v"], grads, grads, value=1 - b2)
-        step = float(st["t"])
-        step_size = lr / (1 - b1 ** step)
-        denom = torch._foreach_sqrt(st["v"])
-        torch._foreach_div_(denom, (1 - b2 ** step) ** 0.5)
-        torch._foreach_add_(denom, group["eps"])
-        torch._foreach_addcdiv_(params, st["m"], denom, value=-step_size)
+        M, V, D = st["M"], st["V"], st["D"]
+        M.lerp_(G, 1 - b1)
+        V.mul_(b2)
+        V.addcmul_(G, G, value=1 - b2)
+        torch.sqrt(V, out=D)
+        D.div_((1 - b2 ** t) ** 0.5)
+        D.add_(group["eps"])
+        P.addcdiv_(M, D, value=-(lr / (1 - b1 ** t)))
 
-    def _opt_state(self, opt: torch.optim.Optimizer) -> dict[str, Any]:
-        """The optimizer's state tensors (created as torch creates them on first step)."""
-        ps = list(opt.param_groups[0]["params"])
+    def _load(self, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        """Copy parameters and optimizer state in (the state made as torch makes it)."""
+        torch._foreach_copy_(self.pv, self.params)
+        ps, state = opt.param_groups[0]["params"], opt.state
+        st: dict[str, Any] = {}
         if self.kind == "sgd":
-            bufs = [opt.state[p].get("momentum_buffer") for p in ps]
-            return {"bufs": None if any(b is None for b in bufs) else bufs}
+            if opt.param_groups[0]["momentum"]:
+                st["B"], st["Bv"] = self.layout.new()
+                bufs = [state[p].get("momentum_buffer") for p in ps]
+                st["first"] = any(b is None for b in bufs)
+                if not st["first"]:
+                    torch._foreach_copy_(st["Bv"], bufs)
+            return st
         for p in ps:
-            s = opt.state[p]
+            s = state[p]
             if "step" not in s:
                 s["step"] = torch.tensor(0.0)
                 s["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return {"steps": [opt.state[p]["step"] for p in ps],
-                "t": int(opt.state[ps[0]]["step"]),
-                "m": [opt.state[p]["exp_avg"] for p in ps],
-                "v": [opt.state[p]["exp_avg_sq"] for p in ps]}
+        (st["M"], st["Mv"]), (st["V"], st["Vv"]) = self.layout.new(), self.layout.new()
+        st["D"] = torch.empty(self.layout.size)
+        torch._foreach_copy_(st["Mv"], [state[p]["exp_avg"] for p in ps])
+        torch._foreach_copy_(st["Vv"], [state[p]["exp_avg_sq"] for p in ps])
+        st["t"] = int(state[ps[0]]["step"])
+        return st
 
-    def _save_state(self, opt: torch.optim.Optimizer, st: dict[str, Any]) -> None:
-        if self.kind == "sgd" and st["bufs"] is not None and opt.param_groups[0]["momentum"]:
-            for p, b in zip(opt.param_groups[0]["params"], st["bufs"], strict=True):
-                opt.state[p]["momentum_buffer"] = b
+    def _store(self, opt: torch.optim.Optimizer, st: dict[str, Any]) -> None:
+        """Copy parameters and optimizer state back where the eager runner keeps them."""
+        torch._foreach_copy_(self.params, self.pv)
+        ps, state = opt.param_groups[0]["params"], opt.state
+        if "M" in st:
+            torch._foreach_copy_([state[p]["exp_avg"] for p in ps], st["Mv"])
+            torch._foreach_copy_([state[p]["exp_avg_sq"] for p in ps], st["Vv"])
+            for p in ps:
+                state[p]["step"].fill_(float(st["t"]))
+        elif "B" in st and not st["first"]:
+            for p, b in zip(ps, st["Bv"], strict=True):
+                if "momentum_buffer" in state[p]:
+                    state[p]["momentum_buffer"].copy_(b)
+                else:
+                    state[p]["momentum_buffer"] = b.clone()
 
-    def _epoch_batches(self, gen: torch.Generator) -> list[tuple[Tensor, Tensor]]:
-        """This epoch's batches, drawing the eager runner's permutation from ``gen``."""
+    def _epoch_plans(self, gen: torch.Generator) -> list[_Plan]:
+        """This epoch's steps, drawing the eager runner's permutation from ``gen``."""
+        plans = self.plans
         if self.shuffle:
             perm = torch.randperm(len(self.X), generator=gen, device=gen.device)
-            aten.index_select.out(self.X, 0, perm, out=self.Xe)
-            aten.index_select.out(self.y, 0, perm, out=self.ye)
-        return self.batches
+            torch.index_select(self.X, 0, perm, out=self.Xe)
+            torch.index_select(self.y, 0, perm, out=self.ye)
+        return plans
 
     def __call__(self, state: TrainState, n_epochs: int) -> None:
         opt = state.optimizer
         group = opt.param_groups[0]
-        st = self._opt_state(opt)
         # update() reads lr, betas and momentum afresh every step (schedules change them);
         # plateau steps in fit
         name = state.cfg.schedule.name
@@ -266,16 +339,21 @@ class FastRunner:
         per_epoch = sched if sched is not None and name in registry.STEP_PER_EPOCH else None
         if per_batch is not None or per_epoch is not None:
             opt._opt_called = True  # type: ignore[attr-defined]  # tells torch: stepped here
-        n = len(self.X)
-        try:
-            with torch.no_grad():
+        n, update, finish = len(self.X), self.update, self.finish_gradients
+        plain = self.l1 == 0 and self.clip is None
+        with torch.no_grad():
+            st = self._load(opt)
+            try:
                 for k in range(n_epochs):
                     losses: list[Tensor] | None = [] if k == n_epochs - 1 else None
-                    for xb, yb in self._epoch_batches(state.generator):
-                        z, hs, ins = self.forward(xb)
+                    for plan in self._epoch_plans(state.generator):
+                        for call in plan.calls:
+                            call()
                         if losses is not None:  # the loss is read at segment ends only
-                            losses.append(self.loss(z, yb))
-                        self.update(self.gradients(z, hs, ins, yb), group, st)
+                            losses.append(self.loss(plan.z, plan.y, self.pv))  # pre-update
+                        if not plain:
+                            finish()
+                        update(group, st)
                         if per_batch is not None:
                             per_batch.step()
                     if losses is not None:
@@ -283,8 +361,8 @@ class FastRunner:
                     if per_epoch is not None:
                         per_epoch.step()
                     state.epoch += 1
-        finally:  # also after Ctrl-C: the optimizer keeps the state of the epochs run
-            self._save_state(opt, st)
+            finally:  # also after Ctrl-C: the model and optimizer keep the epochs run
+                self._store(opt, st)
 
 
 __all__ = ["ACTS", "HEADS", "OPTIMIZERS", "FastRunner", "why_not_fused"]

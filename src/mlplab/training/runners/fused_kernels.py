@@ -20,27 +20,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-aten = torch.ops.aten  # called through their overloads: ~1.5 µs less per call
+aten = torch.ops.aten
 MEAN = 1  # aten's Reduction::Mean
+
+
+def _raw(overload: Any) -> Any:
+    """An aten overload's C++ callable: skips ``OpOverload.__call__``'s Python frame (torch's
+    own ``torch.*`` bindings are faster still and used wherever an operator has one)."""
+    return getattr(overload, "_op", overload)
+
+
+_threshold_bw = _raw(aten.threshold_backward.grad_input)
+_leaky_bw = _raw(aten.leaky_relu_backward.grad_input)
+_tanh_bw = _raw(aten.tanh_backward.grad_input)
+_sigmoid_bw = _raw(aten.sigmoid_backward.grad_input)
+_gelu_bw = _raw(aten.gelu_backward.grad_input)
+_silu_bw = _raw(aten.silu_backward.grad_input)
+_bce_bw = _raw(aten.binary_cross_entropy_backward.grad_input)
+_mse_bw = _raw(aten.mse_loss_backward.grad_input)
 
 
 @dataclass(frozen=True)
 class Act:
     """An activation as the module computes it and as autograd differentiates it.
 
-    ``forward(h) -> a`` and ``backward(grad_a, h, a) -> grad_h`` allocate; ``forward_`` (None
-    when the backward needs ``h``) overwrites ``h`` with ``a``; ``backward_`` overwrites
-    ``grad_a`` with ``grad_h`` and returns it.
+    ``forward(h) -> a`` and ``backward(grad_a, h, a) -> grad_h`` allocate. The fused runner
+    writes into its own buffers instead: ``forward_(h)`` overwrites ``h`` with ``a`` (only
+    where the backward needs ``a`` alone, else None), ``forward_out(h, a)`` writes ``a``, and
+    ``backward_(grad_a, h, a)`` overwrites ``grad_a`` with ``grad_h`` and returns it.
     """
 
     forward: Callable[[Tensor], Tensor]
     backward: Callable[[Tensor, Tensor, Tensor], Tensor]
     forward_: Callable[[Tensor], Tensor] | None
+    forward_out: Callable[[Tensor, Tensor], Tensor]
     backward_: Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
@@ -52,58 +71,70 @@ def _grad_same(g: Tensor, h: Tensor, a: Tensor) -> Tensor:
     return g
 
 
+def _copy(h: Tensor, out: Tensor) -> Tensor:
+    return out.copy_(h)
+
+
 ACTS: dict[str, Act] = {
     "relu": Act(torch.relu, lambda g, h, a: aten.threshold_backward.default(g, a, 0),
-                aten.relu_.default,
-                lambda g, h, a: aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
+                torch.relu_, lambda h, out: torch.clamp_min(h, 0, out=out),
+                lambda g, h, a: _threshold_bw(g, a, 0, grad_input=g)),
     "leaky_relu": Act(lambda h: F.leaky_relu(h, 0.01),
                       lambda g, h, a: aten.leaky_relu_backward.default(g, h, 0.01, False),
-                      None,
-                      lambda g, h, a: aten.leaky_relu_backward.grad_input(
-                          g, h, 0.01, False, grad_input=g)),
+                      None, lambda h, out: torch._C._nn.leaky_relu(h, 0.01, out=out),
+                      lambda g, h, a: _leaky_bw(g, h, 0.01, False, grad_input=g)),
     "tanh": Act(torch.tanh, lambda g, h, a: aten.tanh_backward.default(g, a),
-                aten.tanh_.default,
-                lambda g, h, a: aten.tanh_backward.grad_input(g, a, grad_input=g)),
+                torch.tanh_, lambda h, out: torch.tanh(h, out=out),
+                lambda g, h, a: _tanh_bw(g, a, grad_input=g)),
     "sigmoid": Act(torch.sigmoid, lambda g, h, a: aten.sigmoid_backward.default(g, a),
-                   aten.sigmoid_.default,
-                   lambda g, h, a: aten.sigmoid_backward.grad_input(g, a, grad_input=g)),
+                   torch.sigmoid_, lambda h, out: torch.sigmoid(h, out=out),
+                   lambda g, h, a: _sigmoid_bw(g, a, grad_input=g)),
     "gelu": Act(F.gelu, lambda g, h, a: aten.gelu_backward.default(g, h), None,
-                lambda g, h, a: aten.gelu_backward.grad_input(g, h, grad_input=g)),
+                lambda h, out: torch._C._nn.gelu(h, out=out),  # type: ignore[call-arg]
+                lambda g, h, a: _gelu_bw(g, h, grad_input=g)),
     "silu": Act(F.silu, lambda g, h, a: aten.silu_backward.default(g, h), None,
-                lambda g, h, a: aten.silu_backward.grad_input(g, h, grad_input=g)),
-    "identity": Act(_same, _grad_same, _same, _grad_same),
+                lambda h, out: torch._C._nn.silu(h, out=out),  # type: ignore[call-arg]
+                lambda g, h, a: _silu_bw(g, h, grad_input=g)),
+    "identity": Act(_same, _grad_same, _same, _copy, _grad_same),
 }
 
 # --- output activation + loss: dLoss/dz as autograd computes it -------------------------------
+# Each head writes dLoss/dz for the last layer's pre-activation z into ``out`` (same shape as
+# z), given a 0-dim ``one`` (the gradient backward() starts from) and a scratch tensor ``p``
+# shaped like z.
 
 
-def _bce_logits(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
-    return (torch.sigmoid(z) - y) / z.numel()  # torch's formula for the mean reduction
+def _bce_logits(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
+    torch.sigmoid(z, out=out)  # (sigmoid(z) - y) / N: torch's formula for the mean reduction
+    torch.sub(out, y, out=out)
+    torch.div(out, z.numel(), out=out)
 
 
-def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
-    p = torch.sigmoid(z)
-    g = aten.binary_cross_entropy_backward.default(one, p, y, None, MEAN)
-    return aten.sigmoid_backward.default(g, p)
+def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
+    torch.sigmoid(z, out=p)
+    _bce_bw(one, p, y, None, MEAN, grad_input=out)
+    _sigmoid_bw(out, p, grad_input=out)
 
 
-def _cross_entropy(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
+def _cross_entropy(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
     logp = torch.log_softmax(z, 1)
     total = torch.tensor(float(len(y)))  # nll_loss's total weight: the row count
     g = aten.nll_loss_backward.default(one, logp, y, None, MEAN, -100, total)
-    return aten._log_softmax_backward_data.default(g, logp, 1, z.dtype)
+    out.copy_(aten._log_softmax_backward_data.default(g, logp, 1, z.dtype))
 
 
-def _mse(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
-    return aten.mse_loss_backward.default(one, z, y, MEAN)
+def _mse(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
+    _mse_bw(one, z, y, MEAN, grad_input=out)
 
 
-def _l1(z: Tensor, y: Tensor, one: Tensor) -> Tensor:
-    return torch.sgn(z - y) * (1.0 / z.numel())  # mean's 1/N, then abs's sgn
+def _l1(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
+    torch.sub(z, y, out=out)  # sgn(z - y) * (1 / N): mean's 1/N, then abs's sgn
+    torch.sgn(out, out=out)
+    torch.mul(out, 1.0 / z.numel(), out=out)
 
 
-# (output, loss) -> dLoss/dz for the last layer's pre-activation z, given a 0-dim ``one``
-HEADS: dict[tuple[str, str], Callable[[Tensor, Tensor, Tensor], Tensor]] = {
+# (output, loss) -> the head writing dLoss/dz
+HEADS: dict[tuple[str, str], Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], None]] = {
     ("logits", "bce_logits"): _bce_logits,
     ("sigmoid", "bce"): _bce_sigmoid,
     ("logits", "cross_entropy"): _cross_entropy,

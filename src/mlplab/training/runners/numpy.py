@@ -174,6 +174,27 @@ class NumpyRunner(FastRunner):
         V += f32(1 - b2) * G * G
         P -= f32(lr / bc1) * M / (np.sqrt(V) / f32(bc2) + f32(group["eps"]))
 
+    def _opt_state(self, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        """The optimizer's state tensors (created as torch creates them on first step)."""
+        ps = list(opt.param_groups[0]["params"])
+        if self.kind == "sgd":
+            bufs = [opt.state[p].get("momentum_buffer") for p in ps]
+            return {"bufs": None if any(b is None for b in bufs) else bufs}
+        for p in ps:
+            s = opt.state[p]
+            if "step" not in s:
+                s["step"] = torch.tensor(0.0)
+                s["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return {"steps": [opt.state[p]["step"] for p in ps],
+                "m": [opt.state[p]["exp_avg"] for p in ps],
+                "v": [opt.state[p]["exp_avg_sq"] for p in ps]}
+
+    def _save_state(self, opt: torch.optim.Optimizer, st: dict[str, Any]) -> None:
+        if st["bufs"] is not None and opt.param_groups[0]["momentum"]:
+            for p, b in zip(opt.param_groups[0]["params"], st["bufs"], strict=True):
+                opt.state[p]["momentum_buffer"] = b
+
     def __call__(self, state: TrainState, n_epochs: int) -> None:
         opt = state.optimizer
         group = opt.param_groups[0]
