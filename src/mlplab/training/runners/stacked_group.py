@@ -78,7 +78,7 @@ class StackedRunner:
     def __call__(self, group: MemberGroup, n_epochs: int) -> None:
         trainer, states = group.trainer, group.states
         running = [k for k, st in enumerate(states) if not st.stop]
-        trainer.active = torch.tensor([0.0 if st.stop else 1.0 for st in states]).reshape(-1, 1, 1)
+        trainer.set_active(torch.tensor([0.0 if st.stop else 1.0 for st in states]))
         done = 0
         try:
             with torch.no_grad():
