@@ -171,3 +171,36 @@ def test_chosen_automatically_and_refusals_fall_back() -> None:
     assert mlplab.train(cfg, save=False).info["runner"] == "fast"
     off = {**cfg, "train": {**cfg["train"], "fast": "off"}}
     assert mlplab.train(off, save=False).info["runner"] == "eager"
+
+
+OPTIMIZER_LINES = {  # the elementwise kernels of the fused runner's optimizer step
+    "add alpha": lambda a, b: a.clone().add_(b, alpha=-0.0123),
+    "mul": lambda a, b: a.clone().mul_(0.999),
+    "lerp": lambda a, b: a.clone().lerp_(b, 0.1),
+    "lerp, weight >= 0.5": lambda a, b: a.clone().lerp_(b, 0.7),
+    "addcmul": lambda a, b: a.clone().addcmul_(b, b, value=0.001),
+    "sqrt, div, add": lambda a, b: a.abs().sqrt().div_(0.97).add_(1e-8),
+    "addcdiv": lambda a, b: a.clone().addcdiv_(b, b.abs() + 0.5, value=-0.00123),
+    "sign, add": lambda a, b: a.clone().add_(b.sign(), alpha=1e-3),
+    "mul by 0-dim": lambda a, b: a.clone().mul_(torch.tensor(0.37)),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_elementwise_kernels_give_each_element_the_same_bits_anywhere(threads: int) -> None:
+    """The premise of the runner's flat buffers: one kernel over a long buffer gives each
+    element the bits that the same kernel gives it in a tensor of its own (torch's foreach
+    ops on the CPU run one kernel per tensor), whether the element falls in a vectorised
+    stretch or a scalar tail, at any offset."""
+    from mlplab import threads as policy
+
+    g = torch.Generator().manual_seed(0)
+    with policy.restoring():
+        torch.set_num_threads(threads)
+        for n in [*range(1, 40), 255, 4097, 40_000]:
+            off = n % 29
+            small = [torch.randn(n, generator=g) for _ in range(2)]
+            big = [torch.cat([torch.randn(off, generator=g), t, torch.randn(37, generator=g)])
+                   for t in small]
+            for name, line in OPTIMIZER_LINES.items():
+                assert torch.equal(line(*small), line(*big)[off:off + n]), (name, n)
