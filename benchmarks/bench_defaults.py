@@ -294,9 +294,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE override")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--regression", action="store_true", help="the regression tables")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (quick: 1, else 3)")
+    ap.add_argument("--tables", default="", help="comma-separated table-name prefixes")
+    ap.add_argument("--sklearn", action="store_true", help="scikit-learn's MLP beside them")
     args = ap.parse_args(argv)
     seeds, rows = ([0], QUICK_ROWS) if args.quick else ([0, 1, 2], None)
-    variants = {"defaults": _mlplab_train({})}
+    if args.seeds is not None:
+        seeds = list(range(args.seeds))
+    variants = {"sklearn MLP": MODELS["sklearn MLP"]} if args.sklearn else {}
+    variants["defaults"] = _mlplab_train({})
     for item in args.set:
         key, _, value = item.partition("=")
         variants[item] = _mlplab_train({key: parse_value(value)})
@@ -304,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
         variants["all of them"] = _mlplab_train(
             {k: parse_value(v) for k, _, v in (s.partition("=") for s in args.set)})
     tables = REGRESSION if args.regression else CLASSIFICATION
+    if args.tables:
+        tables = {k: v for k, v in tables.items()
+                  if any(k.startswith(t) for t in args.tables.split(","))}
     print(_table(measure(variants, tables, not args.regression, seeds, rows), list(variants)))
 
 

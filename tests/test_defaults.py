@@ -107,3 +107,28 @@ def test_the_recipes_keep_their_tutorial_settings():
         cfg = RunConfig.from_dict(load_recipe(name))
         assert cfg.train.early_stopping is None, name
         assert auto_val_size(cfg, 100_000) == cfg.data.val_size == 0.0, name
+
+
+def test_the_default_weight_decay_is_per_epoch_and_what_the_run_trains_with():
+    """AdamW's unset weight decay becomes 0.5 per epoch: 0.5 on a full batch, 0.5 / steps
+    on mini-batches; the saved config holds it, and setting that number by hand trains the
+    same weights bit for bit (so exports and resumes repeat the run)."""
+    base = {"data": {"source": "moons", "n_samples": 1000}, "model": {"hidden": [16]},
+            "train": {"epochs": 15, "early_stopping": "off"}, **QUIET}
+    full = prepare(RunConfig.from_dict(base))
+    assert full.cfg.optim.weight_decay == 0.5
+    mini = {**base, "train": {**base["train"], "batch_size": 100}}  # 800 rows: 8 steps
+    p = prepare(RunConfig.from_dict(mini))
+    assert p.cfg.optim.weight_decay == 0.5 / 8
+    sgd = prepare(RunConfig.from_dict({**mini, "optim": {"name": "sgd"}}))
+    assert sgd.cfg.optim.weight_decay is None  # plain SGD stays plain, as in the tutorials
+    ours = mlplab.train(RunConfig.from_dict(mini), save=False, progress=False)
+    assert ours.config.optim.weight_decay == 0.5 / 8
+    by_hand = RunConfig.from_dict({**mini, "optim": {"weight_decay": 0.5 / 8}})
+    ref = mlplab.train(by_hand, save=False, progress=False)
+    other = mlplab.train(RunConfig.from_dict({**mini, "optim": {"weight_decay": 0.5}}),
+                         save=False, progress=False)
+    for key, value in ours.model.state_dict().items():
+        torch.testing.assert_close(value, ref.model.state_dict()[key], rtol=0, atol=0)
+    assert any(not torch.equal(v, other.model.state_dict()[k])
+               for k, v in ours.model.state_dict().items())

@@ -152,7 +152,8 @@ class OptimConfig(_Part):
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0.0, le=1.0)  # adam / adamw / rmsprop denominator guard
-    # None: the optimizer's default (registry.DEFAULT_WEIGHT_DECAY: 0.05 for adamw, else 0)
+    # None: the optimizer's default (registry.DEFAULT_WEIGHT_DECAY: for adamw 0.5 per epoch,
+    # divided among the epoch's mini-batch steps; 0 for the others)
     weight_decay: float | None = Field(None, ge=0.0)
     l1: float = Field(0.0, ge=0.0)  # L1 penalty on weights (not biases), added to the loss
 

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mlplab import registry
 from mlplab.budget import check_fits, dataset_bytes, network_bytes
 from mlplab.config import RunConfig, with_overrides
 from mlplab.data import (
@@ -152,13 +153,40 @@ def auto_val_size(cfg: RunConfig, n_rows: int) -> float:
     return round(AUTO_VAL_FRACTION * (1.0 - d.test_size), 6)
 
 
+def resolve_auto(cfg: RunConfig, n_train: int, has_val: bool) -> RunConfig:
+    """``cfg`` with what its defaults become for ``n_train`` training rows: ``"auto"``
+    stopping becomes a patience (:func:`~mlplab.training.callbacks.auto_patience`; None
+    without a validation split) and an unset weight decay the optimizer's default spread over
+    the epoch's steps (:func:`mlplab.registry.weight_decay`).
+
+    Example
+    -------
+    >>> from mlplab.config import RunConfig
+    >>> big = resolve_auto(RunConfig(), 102_400, has_val=True)  # 100 batches of 1024
+    >>> big.train.early_stopping, big.optim.weight_decay
+    (3, 0.005)
+    >>> small = resolve_auto(RunConfig(), 120, has_val=False)
+    >>> small.train.early_stopping, small.optim.weight_decay
+    (None, 0.5)
+    """
+    steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n_train), n_train)
+    resolved: dict[str, Any] = {}
+    if cfg.train.early_stopping == "auto":
+        resolved["train.early_stopping"] = \
+            auto_patience(steps, cfg.train.eval_every) if has_val else None
+    if cfg.optim.weight_decay is None and cfg.optim.name in registry.DEFAULT_WEIGHT_DECAY:
+        resolved["optim.weight_decay"] = registry.weight_decay(cfg.optim, steps)
+    return with_overrides(cfg, resolved) if resolved else cfg
+
+
 def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) -> Prepared:
     """Load, clean, split, fit the preprocessing on the train split and resolve the task.
 
     The returned ``Prepared.cfg`` says what ``"auto"`` stopping became for this table: the
     validation split actually held out (:func:`auto_val_size`) and the patience
-    (:func:`~mlplab.training.callbacks.auto_patience`), or no stopping without a split; train
-    with it, so the saved config, its exports and resumes repeat the run exactly."""
+    (:func:`~mlplab.training.callbacks.auto_patience`), or no stopping without a split, and
+    the weight decay (:func:`resolve_auto`); train with it, so the saved config, its exports
+    and resumes repeat the run exactly."""
     table = clean_missing(table_from(data, cfg), cfg.data.impute)
     if cfg.loss == "poisson" and cfg.data.scale_target:  # counts keep their units (log link)
         cfg = with_overrides(cfg, {"data.scale_target": False})
@@ -166,11 +194,7 @@ def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) ->
     if val_size != cfg.data.val_size:
         cfg = with_overrides(cfg, {"data.val_size": val_size})
     e = encode_table(table, cfg.data, cfg.task, cfg.seed)
-    if cfg.train.early_stopping == "auto":
-        n = len(e.split.train)
-        steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n), n)
-        patience = auto_patience(steps, cfg.train.eval_every) if len(e.split.val) else None
-        cfg = with_overrides(cfg, {"train.early_stopping": patience})
+    cfg = resolve_auto(cfg, len(e.split.train), has_val=len(e.split.val) > 0)
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
     n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
     n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
@@ -260,6 +284,11 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     if not isinstance(cfg.train.batch_size, int):
         cfg = with_overrides(cfg, {"train.batch_size": 1024})
     stats = scan(cfg.data, cfg.seed)
+    if cfg.optim.weight_decay is None and cfg.optim.name in registry.DEFAULT_WEIGHT_DECAY:
+        steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, stats.n_train),
+                                stats.n_train)
+        cfg = with_overrides(cfg, {"optim.weight_decay": registry.weight_decay(cfg.optim,
+                                                                               steps)})
     ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
                          else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
     enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
@@ -288,5 +317,5 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
 
 
 __all__ = ["AUTO_VAL_FRACTION", "AUTO_VAL_MIN_ROWS", "DataLike", "Prepared", "auto_val_size",
-           "model_spec", "prepare", "prepare_stream",
+           "model_spec", "prepare", "prepare_stream", "resolve_auto",
            "split_metrics", "table_from"]

@@ -45,8 +45,8 @@ DEFAULT_REASONS: dict[str, str] = {
                     "follows the output: logits take BCEWithLogitsLoss or CrossEntropyLoss, "
                     "a sigmoid BCELoss, a softmax the NLL of its log)",
     "model.init": "mlplab keeps PyTorch's default init unless asked",
-    "optim.name": "mlplab's default is AdamW with weight decay 0.05, which needs no tuning on "
-                  "standardised inputs",
+    "optim.name": "mlplab's default is AdamW with decoupled weight decay (0.5 per epoch), which "
+                  "needs no tuning on standardised inputs",
     "optim.lr": "0.01 is mlplab's default rate for Adam-type optimizers",
     "schedule.name": "mlplab keeps a constant learning rate unless asked",
     "train.early_stopping": "mlplab holds out a validation split (tables of 300+ training "
