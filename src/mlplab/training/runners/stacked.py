@@ -86,6 +86,15 @@ def group_key(cfg: RunConfig, p: Prepared) -> str:
     return json.dumps([d, shapes, p.task.to_dict()], sort_keys=True, default=str)
 
 
+def _resolved(cfg: RunConfig, prepared: RunConfig) -> RunConfig:
+    """``cfg`` with what "auto" validation size and early stopping became for its table."""
+    keep = {"data.val_size": prepared.data.val_size,
+            "train.early_stopping": prepared.train.early_stopping}
+    if (cfg.data.val_size, cfg.train.early_stopping) == tuple(keep.values()):
+        return cfg
+    return with_overrides(cfg, keep)
+
+
 def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None = None, *,
                   callbacks: Sequence[Sequence[Callback]] | None = None,
                   ) -> list[Run | TrainingError]:
@@ -100,9 +109,7 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     cfgs = list(cfgs)
     preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
     # what "auto" early stopping became for each table (pipeline.prepare decides)
-    cfgs = [with_overrides(c, {"data.val_size": p.cfg.data.val_size,
-                               "train.early_stopping": p.cfg.train.early_stopping})
-            for c, p in zip(cfgs, preps, strict=True)]
+    cfgs = [_resolved(c, p.cfg) for c, p in zip(cfgs, preps, strict=True)]
     for c in cfgs:
         why = why_not_batched(c)
         if why is not None:
@@ -114,8 +121,10 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     task, cfg0 = preps[0].task, cfgs[0]
     models: list[MLP] = []
     for c, p in zip(cfgs, preps, strict=True):
-        torch.manual_seed(c.seed)  # exactly as api.train builds the solo model
-        models.append(build_model(model_spec(c, p.n_features, p.task), seed=c.seed))
+        # the CPU generator seeded as api.train seeds it (torch.manual_seed also queues
+        # lazy seeds for every accelerator, a traceback each: slow for 64 members)
+        torch.default_generator.manual_seed(c.seed)
+        models.append(build_model(model_spec(c, p.n_features, p.task)))
     if (models[0].spec.output, task.loss) not in HEADS:
         raise ConfigError(f"output {models[0].spec.output!r} with loss {task.loss!r} is not "
                           "supported in an ensemble", hint="train it alone")

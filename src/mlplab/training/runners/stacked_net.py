@@ -241,7 +241,10 @@ class EnsembleTrainer:
         for i in range(last, -1, -1):
             torch.bmm(g, ins[i].transpose(1, 2), out=self.G[i])  # (K, out, in + 1)
             if i > 0:
-                ga = torch.bmm(Wb[i][:, :, :-1].transpose(1, 2), g)  # (K, in, n)
+                Wt = Wb[i][:, :, :-1].transpose(1, 2)  # (K, in, out)
+                # (K, in, n); one output: a broadcast product, else a product against a
+                # contiguous copy of W^T (measured faster than the strided view)
+                ga = Wt * g if g.shape[1] == 1 else torch.bmm(Wt.contiguous(), g)
                 if self.any_drop:
                     ga.mul_(masks[i - 1])
                 g = acts[i - 1].backward_(ga, hs[i - 1], pre[i - 1])
