@@ -90,6 +90,8 @@ def run(quick: bool) -> str:
         ort = _onnx_session(run_, k)
         if ort is not None:
             fns[f"ort {label}"] = ort(X)
+            if k == 1:  # the graph alone, its float64 input made beforehand
+                fns[f"ort64 {label}"] = ort(X.astype(np.float64))
     reps = 3 if quick else 5
     load0 = os.getloadavg()[0]
     t = interleaved(fns, reps)
@@ -103,7 +105,8 @@ def run(quick: bool) -> str:
                     ("mlplab `Run.predict_proba` (preprocessing included)", "ml"),
                     ("  its forward alone (preprocessed tensor, same blocks)", "fw"),
                     ("ONNX Runtime, exported model (preprocessing in the graph, float64 in)",
-                     "ort")]
+                     "ort"),
+                    ("  the same, given a float64 array (conversion not timed)", "ort64")]
         for name, key in variants:
             if f"{key} {label}" in t:
                 s = t[f"{key} {label}"]
@@ -114,8 +117,9 @@ def run(quick: bool) -> str:
             "scikit-learn's BLAS limited with `threadpoolctl` (default: unlimited), mlplab by "
             "`torch.set_num_threads` (its prediction runs that many threads over 4,096-row "
             "blocks, one intra-op thread each), ONNX Runtime by `intra_op_num_threads` "
-            f"(default: 0, its own choice). Load average {load0:.1f} before, {load1:.1f} "
-            f"after (absolute times are inflated by other processes; ratios are side by side). "
+            "(default: 0, its own choice; spin-waiting off). "
+            f"Load average {load0:.1f} before, {load1:.1f} after (absolute times are "
+            "inflated by other processes; ratios are side by side). "
             f"Label agreement of the two models on 10,000 rows: {agree:.3f}. "
             "`Run.predict_proba` folds the standard scaling into the first layer at load and "
             "writes into one preallocated output. Goal: >= 2x vs scikit-learn.\n\n"
@@ -136,6 +140,8 @@ def _onnx_session(run_: Any, threads: int | None
         out = Path(tmp) / "model.onnx"
         export(run_, "onnx", out)
         opts = ort.SessionOptions()
+        # no spin-waiting after a run: it would steal the core from the next timed variant
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
