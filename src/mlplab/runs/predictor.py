@@ -24,8 +24,7 @@ raises the preprocessor's own error. Results go into one preallocated output.
 Example
 -------
 >>> from mlplab.models import MLP, ModelSpec
->>> from mlplab import threads
-from mlplab.data import Preprocessor
+>>> from mlplab.data import Preprocessor
 >>> import pandas as pd
 >>> pre = Preprocessor.fit(pd.DataFrame({"a": [1.0, 3.0], "b": [0.0, 4.0]}))
 >>> model = MLP(ModelSpec(in_features=2, hidden=[3], activations=["relu"], n_outputs=1)).eval()
@@ -194,7 +193,7 @@ class Predictor:
         fillable = np.array([self.pre.fill.get(c) is not None
                              for c in self.pre.input_columns])
         if np.isinf(a).any() or (np.isnan(a) & ~fillable).any():
-            whole = x.numpy() if isinstance(x, torch.Tensor) else x
+            whole = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
             self.pre.transform_array(whole)  # raises the message that names the column
             raise DataError("non-finite value in the input rows", hint="replace inf values")
 
