@@ -74,8 +74,9 @@ def why_not_fused(state: TrainState) -> str | None:
         return why
     group = opt.param_groups[0]
     if group.get("maximize") or group.get("amsgrad") or group.get("dampening", 0) != 0 or \
-            group.get("fused") or group.get("differentiable"):  # foreach: the same bits
-        return "optimizer options maximize/amsgrad/dampening/fused"
+            group.get("fused") or group.get("differentiable") or group.get("capturable") or \
+            (type(opt) is torch.optim.Adam and group.get("decoupled_weight_decay")):
+        return "optimizer options maximize/amsgrad/dampening/fused/capturable/decoupled"
     if [id(p) for p in group["params"]] != [id(p) for p in model.parameters()]:
         return "an optimizer that does not hold exactly the model's parameters"
     if any(not p.requires_grad for p in model.parameters()):
@@ -114,19 +115,25 @@ class _Flat:
 
 
 class _Plan:
-    """One step's forward and backward on one batch, as a fixed list of calls.
+    """One step's forward and backward on a batch of ``rows`` rows, as a fixed list of calls.
 
-    Every tensor a step touches is fixed in advance: the batch is a slice of the rows (or of
-    the epoch's gathered buffer, rewritten in place), activations and backward products live
-    in buffers allocated once per batch size, parameters and gradients in the runner's flat
-    buffers. So the step is the same calls with the same arguments every time, bound once
-    with ``functools.partial``: no Python between kernels but the loop over them.
+    Every tensor a step touches is fixed in advance: the batch is a view (:attr:`xb`,
+    :attr:`yb`) that :meth:`point` moves onto the next batch's rows of the source (the rows,
+    or the epoch's gathered buffer; the same storage offsets as the eager runner's slices),
+    activations and backward products live in buffers allocated once per batch size,
+    parameters and gradients in the runner's flat buffers. So the step is the same calls with
+    the same arguments every time, bound once with ``functools.partial``: no Python between
+    kernels but the loop over them.
     """
 
-    def __init__(self, run: FastRunner, xb: Tensor, yb: Tensor) -> None:
-        rows, last = len(xb), len(run.weights) - 1
+    def __init__(self, run: FastRunner, rows: int, X: Tensor, y: Tensor) -> None:
+        self.sources = [(t.untyped_storage(), t.storage_offset(), t.stride(),
+                         (rows, *t.shape[1:])) for t in (X, y)]
+        xb, yb = (torch.empty(0, dtype=t.dtype).set_(st, off, size, stride)
+                  for t, (st, off, stride, size) in zip((X, y), self.sources, strict=True))
+        self.xb, self.yb = xb, yb
+        last = len(run.weights) - 1
         bufs = run.buffers(rows)
-        self.y = yb
         self.calls: list[Callable[[], Any]] = []
         add = self.calls.append
         a, hs, ins = xb, [], [xb]
@@ -145,15 +152,20 @@ class _Plan:
                 ins.append(a)
         self.z = h  # (rows, n_out): the logits, intact after the step (the loss reads them)
         g = bufs["gz"]
-        add(partial(run.head, h, yb, run.one, bufs["p"], g))
+        self.calls.extend(run.head(h, yb, run.one, bufs["p"], g))
         gW, gb = run.grads[0::2], run.grads[1::2]
         for i in range(last, -1, -1):  # as autograd's addmm backward computes them
             add(partial(torch.mm, g.t(), ins[i], out=gW[i]))  # dW (out, in)
             add(partial(torch.sum, g, 0, out=gb[i]))  # db (out,)
             if i > 0:
                 add(partial(torch.mm, g, run.weights[i], out=bufs["gin"][i]))
-                add(partial(run.acts[i - 1].backward_, bufs["gin"][i], hs[i - 1], ins[i]))
+                add(run.acts[i - 1].bind_backward(bufs["gin"][i], hs[i - 1], ins[i]))
                 g = bufs["gin"][i]
+
+    def point(self, row: int) -> None:
+        """Make :attr:`xb` / :attr:`yb` the batch starting at ``row`` of the source."""
+        for t, (st, off, stride, size) in zip((self.xb, self.yb), self.sources, strict=True):
+            t.set_(st, off + row * stride[0], size, stride)
 
 
 class FastRunner:
@@ -198,9 +210,9 @@ class FastRunner:
             src = (self.Xe, self.ye)
         else:
             src = (self.X, self.y)
-        self._plans: list[_Plan] | None = None  # built on first use
-        self._slices = [(src[0][i:i + s], src[1][i:i + s])
-                        for i, s in zip(starts, self.sizes, strict=True)]
+        self.src = src
+        self.starts = list(starts)
+        self._plans: list[tuple[int, _Plan]] | None = None  # built on first use
 
     def buffers(self, rows: int) -> dict[str, Any]:
         """Activation and backward buffers for batches of ``rows`` rows (made once)."""
@@ -214,10 +226,16 @@ class FastRunner:
         return self._bufs[rows]
 
     @property
-    def plans(self) -> list[_Plan]:
-        """One :class:`_Plan` per batch of an epoch, in order."""
+    def plans(self) -> list[tuple[int, _Plan]]:
+        """(first row, :class:`_Plan`) per batch of an epoch, in order (one plan per batch
+        size: a full one and a short last one at most)."""
         if self._plans is None:
-            self._plans = [_Plan(self, xb, yb) for xb, yb in self._slices]
+            by_rows: dict[int, _Plan] = {}
+            for rows in self.sizes:
+                if rows not in by_rows:
+                    by_rows[rows] = _Plan(self, rows, *self.src)
+            self._plans = [(i, by_rows[r]) for i, r in zip(self.starts, self.sizes,
+                                                             strict=True)]
         return self._plans
 
     def loss(self, z: Tensor, y: Tensor | None = None,
@@ -319,7 +337,7 @@ class FastRunner:
                 else:
                     state[p]["momentum_buffer"] = b.clone()
 
-    def _epoch_plans(self, gen: torch.Generator) -> list[_Plan]:
+    def _epoch_plans(self, gen: torch.Generator) -> list[tuple[int, _Plan]]:
         """This epoch's steps, drawing the eager runner's permutation from ``gen``."""
         plans = self.plans
         if self.shuffle:
@@ -341,16 +359,19 @@ class FastRunner:
             opt._opt_called = True  # type: ignore[attr-defined]  # tells torch: stepped here
         n, update, finish = len(self.X), self.update, self.finish_gradients
         plain = self.l1 == 0 and self.clip is None
+        moving = len(self.sizes) > 1  # one batch: its views never move
         with torch.no_grad():
             st = self._load(opt)
             try:
                 for k in range(n_epochs):
                     losses: list[Tensor] | None = [] if k == n_epochs - 1 else None
-                    for plan in self._epoch_plans(state.generator):
+                    for row, plan in self._epoch_plans(state.generator):
+                        if moving:
+                            plan.point(row)
                         for call in plan.calls:
                             call()
                         if losses is not None:  # the loss is read at segment ends only
-                            losses.append(self.loss(plan.z, plan.y, self.pv))  # pre-update
+                            losses.append(self.loss(plan.z, plan.yb, self.pv))  # pre-update
                         if not plain:
                             finish()
                         update(group, st)

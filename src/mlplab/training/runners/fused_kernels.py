@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -46,6 +47,9 @@ _bce_bw = _raw(aten.binary_cross_entropy_backward.grad_input)
 _mse_bw = _raw(aten.mse_loss_backward.grad_input)
 
 
+Call = Callable[[], Any]  # one kernel call with its arguments bound
+
+
 @dataclass(frozen=True)
 class Act:
     """An activation as the module computes it and as autograd differentiates it.
@@ -53,14 +57,19 @@ class Act:
     ``forward(h) -> a`` and ``backward(grad_a, h, a) -> grad_h`` allocate. The fused runner
     writes into its own buffers instead: ``forward_(h)`` overwrites ``h`` with ``a`` (only
     where the backward needs ``a`` alone, else None), ``forward_out(h, a)`` writes ``a``, and
-    ``backward_(grad_a, h, a)`` overwrites ``grad_a`` with ``grad_h`` and returns it.
+    ``bind_backward(grad_a, h, a)`` is the call that overwrites ``grad_a`` with ``grad_h``.
     """
 
     forward: Callable[[Tensor], Tensor]
     backward: Callable[[Tensor, Tensor, Tensor], Tensor]
     forward_: Callable[[Tensor], Tensor] | None
     forward_out: Callable[[Tensor, Tensor], Tensor]
-    backward_: Callable[[Tensor, Tensor, Tensor], Tensor]
+    bind_backward: Callable[[Tensor, Tensor, Tensor], Call]
+
+    def backward_(self, g: Tensor, h: Tensor, a: Tensor) -> Tensor:
+        """``grad_h`` written over ``g`` (returned)."""
+        self.bind_backward(g, h, a)()
+        return g
 
 
 def _same(h: Tensor) -> Tensor:
@@ -75,66 +84,74 @@ def _copy(h: Tensor, out: Tensor) -> Tensor:
     return out.copy_(h)
 
 
+def _nothing() -> None:
+    return None
+
+
 ACTS: dict[str, Act] = {
     "relu": Act(torch.relu, lambda g, h, a: aten.threshold_backward.default(g, a, 0),
                 torch.relu_, lambda h, out: torch.clamp_min(h, 0, out=out),
-                lambda g, h, a: _threshold_bw(g, a, 0, grad_input=g)),
+                lambda g, h, a: partial(_threshold_bw, g, a, 0, grad_input=g)),
     "leaky_relu": Act(lambda h: F.leaky_relu(h, 0.01),
                       lambda g, h, a: aten.leaky_relu_backward.default(g, h, 0.01, False),
                       None, lambda h, out: torch._C._nn.leaky_relu(h, 0.01, out=out),
-                      lambda g, h, a: _leaky_bw(g, h, 0.01, False, grad_input=g)),
+                      lambda g, h, a: partial(_leaky_bw, g, h, 0.01, False, grad_input=g)),
     "tanh": Act(torch.tanh, lambda g, h, a: aten.tanh_backward.default(g, a),
                 torch.tanh_, lambda h, out: torch.tanh(h, out=out),
-                lambda g, h, a: _tanh_bw(g, a, grad_input=g)),
+                lambda g, h, a: partial(_tanh_bw, g, a, grad_input=g)),
     "sigmoid": Act(torch.sigmoid, lambda g, h, a: aten.sigmoid_backward.default(g, a),
                    torch.sigmoid_, lambda h, out: torch.sigmoid(h, out=out),
-                   lambda g, h, a: _sigmoid_bw(g, a, grad_input=g)),
+                   lambda g, h, a: partial(_sigmoid_bw, g, a, grad_input=g)),
     "gelu": Act(F.gelu, lambda g, h, a: aten.gelu_backward.default(g, h), None,
                 lambda h, out: torch._C._nn.gelu(h, out=out),  # type: ignore[call-arg]
-                lambda g, h, a: _gelu_bw(g, h, grad_input=g)),
+                lambda g, h, a: partial(_gelu_bw, g, h, grad_input=g)),
     "silu": Act(F.silu, lambda g, h, a: aten.silu_backward.default(g, h), None,
                 lambda h, out: torch._C._nn.silu(h, out=out),  # type: ignore[call-arg]
-                lambda g, h, a: _silu_bw(g, h, grad_input=g)),
-    "identity": Act(_same, _grad_same, _same, _copy, _grad_same),
+                lambda g, h, a: partial(_silu_bw, g, h, grad_input=g)),
+    "identity": Act(_same, _grad_same, _same, _copy, lambda g, h, a: _nothing),
 }
 
 # --- output activation + loss: dLoss/dz as autograd computes it -------------------------------
-# Each head writes dLoss/dz for the last layer's pre-activation z into ``out`` (same shape as
-# z), given a 0-dim ``one`` (the gradient backward() starts from) and a scratch tensor ``p``
-# shaped like z.
+# Each head binds the calls that write dLoss/dz for the last layer's pre-activation z into
+# ``out`` (shaped like z), given a 0-dim ``one`` (the gradient backward() starts from) and a
+# scratch tensor ``p`` shaped like z.
 
 
-def _bce_logits(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
-    torch.sigmoid(z, out=out)  # (sigmoid(z) - y) / N: torch's formula for the mean reduction
-    torch.sub(out, y, out=out)
-    torch.div(out, z.numel(), out=out)
+def _bce_logits(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> list[Call]:
+    return [partial(torch.sigmoid, z, out=out),  # (sigmoid(z) - y) / N: torch's formula
+            partial(torch.sub, out, y, out=out),  # for the mean reduction
+            partial(torch.div, out, z.numel(), out=out)]
 
 
-def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
-    torch.sigmoid(z, out=p)
-    _bce_bw(one, p, y, None, MEAN, grad_input=out)
-    _sigmoid_bw(out, p, grad_input=out)
+def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> list[Call]:
+    return [partial(torch.sigmoid, z, out=p),
+            partial(_bce_bw, one, p, y, None, MEAN, grad_input=out),
+            partial(_sigmoid_bw, out, p, grad_input=out)]
 
 
-def _cross_entropy(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
+def _ce_grad(z: Tensor, y: Tensor, one: Tensor, out: Tensor) -> None:
     logp = torch.log_softmax(z, 1)
     total = torch.tensor(float(len(y)))  # nll_loss's total weight: the row count
     g = aten.nll_loss_backward.default(one, logp, y, None, MEAN, -100, total)
     out.copy_(aten._log_softmax_backward_data.default(g, logp, 1, z.dtype))
 
 
-def _mse(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
-    _mse_bw(one, z, y, MEAN, grad_input=out)
+def _cross_entropy(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> list[Call]:
+    return [partial(_ce_grad, z, y, one, out)]
 
 
-def _l1(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> None:
-    torch.sub(z, y, out=out)  # sgn(z - y) * (1 / N): mean's 1/N, then abs's sgn
-    torch.sgn(out, out=out)
-    torch.mul(out, 1.0 / z.numel(), out=out)
+def _mse(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> list[Call]:
+    return [partial(_mse_bw, one, z, y, MEAN, grad_input=out)]
 
 
-# (output, loss) -> the head writing dLoss/dz
-HEADS: dict[tuple[str, str], Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], None]] = {
+def _l1(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> list[Call]:
+    return [partial(torch.sub, z, y, out=out),  # sgn(z - y) * (1 / N): mean's 1/N, then
+            partial(torch.sgn, out, out=out),  # abs's sgn
+            partial(torch.mul, out, 1.0 / z.numel(), out=out)]
+
+
+# (output, loss) -> the calls writing dLoss/dz
+HEADS: dict[tuple[str, str], Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], list[Call]]] = {
     ("logits", "bce_logits"): _bce_logits,
     ("sigmoid", "bce"): _bce_sigmoid,
     ("logits", "cross_entropy"): _cross_entropy,
@@ -146,4 +163,4 @@ OUT_ACTS: dict[str, Callable[[Tensor], Tensor]] = {"logits": _same, "sigmoid": t
 # Optimizers the fused runners implement exactly (torch's foreach / single-tensor CPU maths).
 OPTIMIZERS = {torch.optim.SGD: "sgd", torch.optim.Adam: "adam", torch.optim.AdamW: "adamw"}
 
-__all__ = ["ACTS", "HEADS", "MEAN", "OPTIMIZERS", "OUT_ACTS", "Act", "aten"]
+__all__ = ["ACTS", "HEADS", "MEAN", "OPTIMIZERS", "OUT_ACTS", "Act", "Call", "aten"]
