@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +55,10 @@ def run(quick: bool) -> str:
     t = time.perf_counter()
     res = mlplab.sweep(base, grid=grid)
     t_sweep = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:  # the same sweep, saved as the CLI saves it
+        t = time.perf_counter()
+        mlplab.sweep(base, grid=grid, out=Path(d) / "sweep")
+        t_saved = time.perf_counter() - t
     data = {s: prepare(with_overrides(base, {"seed": s})) for s in seeds}  # same data/splits
     t = time.perf_counter()
     for s in seeds:
@@ -75,7 +81,10 @@ def run(quick: bool) -> str:
             ["`mlplab.sweep` (data, batched training, metrics of every member)",
              f"{t_sweep:.2f}", f"**{t_torch / t_sweep:.2f}**", f"**{t_sk / t_sweep:.2f}**"],
             ["  of which batched training", f"{train_s:.2f}", f"{t_torch / train_s:.2f}",
-             f"{t_sk / train_s:.2f}"]]
+             f"{t_sk / train_s:.2f}"],
+            ["`mlplab.sweep(out=DIR)`: the same, plus every member's run directory and the "
+             "sweep's files (summary, boundaries.png)", f"{t_saved:.2f}",
+             f"{t_torch / t_saved:.2f}", f"{t_sk / t_saved:.2f}"]]
     return (f"## Sweep: {n} configurations of `circles-relu` ({len(lrs)} learning rates x "
             f"{len(seeds)} seeds, {epochs} epochs each, 2-10-10-1, 600 train points)\n\n"
             "One run of each (each is long); the loops exclude data generation, the sweep "
