@@ -177,3 +177,16 @@ def test_a_diverging_member_fails_alone():
     assert ranked["state"].tolist() == ["complete", "fail"] and len(res.runs) == 1
     assert ranked["stop_reason"][1].startswith("training diverged: the loss became")
     assert res.best.params == {"optim.lr": 0.001} and res.metric == "val_r2"
+
+
+def test_a_diverging_stacked_member_fails_as_a_solo_one():
+    """The same sweep without the schedule trains both members stacked: the diverging one
+    is recorded exactly as when it trains alone (fail, the solo run's error message)."""
+    cfg = {"data": {"source": "linear", "n_samples": 100, "scale": "none"},
+           "model": {"hidden": [4]}, "optim": {"name": "sgd"},
+           "train": {"epochs": 30, "eval_every": 10}, "log": {"quiet": True}}
+    res = sweep(cfg, grid={"optim.lr": [0.001, 5.0]})
+    ranked = res.ranked()
+    assert res.n_batched == 2 and len(res.runs) == 1
+    assert ranked["state"].tolist() == ["complete", "fail"]
+    assert ranked["stop_reason"][1].startswith("training diverged: the loss became")
