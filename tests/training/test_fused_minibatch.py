@@ -204,3 +204,25 @@ def test_elementwise_kernels_give_each_element_the_same_bits_anywhere(threads: i
                    for t in small]
             for name, line in OPTIMIZER_LINES.items():
                 assert torch.equal(line(*small), line(*big)[off:off + n]), (name, n)
+
+
+def test_a_changed_loss_or_activation_trains_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused runner probes the task's loss and the activation modules against its
+    kernels: a loss changed elsewhere (here label smoothing) or an activation changed in the
+    registry (here GELU's tanh approximation) makes ``auto`` pick the eager runner."""
+    from mlplab import registry
+    from mlplab.tasks import TaskSpec
+    from mlplab.training.runners.fused import why_not_fused
+
+    _, got = _both("3-5-4-1", OPTIMS["adam"], epochs=1)
+    assert why_not_fused(got) is None
+    with monkeypatch.context() as m:
+        m.setattr(TaskSpec, "batch_loss", lambda self, out, y, w=None:
+                  nn.functional.binary_cross_entropy_with_logits(out, y * 0.9 + 0.05))
+        assert why_not_fused(got) == "a loss or activation whose gradient is not the fused " \
+                                     "kernels'"
+        assert select_runner(got)[1] == "eager"
+    with monkeypatch.context() as m:
+        m.setitem(registry.ACTIVATIONS, "gelu", lambda: nn.GELU(approximate="tanh"))
+        assert select_runner(got)[1] == "eager"
+    assert select_runner(got)[1] == "fast"

@@ -81,7 +81,46 @@ def why_not_fused(state: TrainState) -> str | None:
         return "an optimizer that does not hold exactly the model's parameters"
     if any(not p.requires_grad for p in model.parameters()):
         return "frozen parameters"
+    if not _kernels_match(state, spec):
+        return "a loss or activation whose gradient is not the fused kernels'"
     return None
+
+
+def _kernels_match(state: TrainState, spec: ModelSpec) -> bool:
+    """Probe, on a few random rows, that the model's activation modules and the task's loss
+    give bitwise the values and gradients the fused kernels compute: a loss or activation
+    changed elsewhere (a smoothing, an approximation) then trains eagerly, never wrongly."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(5, spec.n_outputs, generator=gen)
+    loss = state.task.loss
+    y = torch.randint(spec.n_outputs, (5,), generator=gen) if loss == "cross_entropy" else \
+        (torch.rand(5, spec.n_outputs, generator=gen) > 0.5).float() if "bce" in loss else \
+        torch.randn(5, spec.n_outputs, generator=gen)
+    zr = z.clone().requires_grad_()
+    state.task.batch_loss(_output_module(spec)(zr), y).backward()
+    out, p = torch.empty_like(z), torch.empty_like(z)
+    with torch.no_grad():
+        for call in HEADS[(spec.output, loss)](z, y, torch.ones(()), p, out):
+            call()
+    if zr.grad is None or not torch.equal(out, zr.grad):
+        return False
+    for name in set(spec.activations):
+        h = torch.randn(7, 3, generator=gen).requires_grad_()
+        a = registry.ACTIVATIONS[name]()(h)
+        g = torch.randn(7, 3, generator=gen)
+        a.backward(g)
+        act = ACTS[name]
+        with torch.no_grad():
+            if h.grad is None or not (torch.equal(act.forward(h), a) and torch.equal(
+                    act.backward_(g.clone(), h, act.forward(h)), h.grad)):
+                return False
+    return True
+
+
+def _output_module(spec: ModelSpec) -> Callable[[Tensor], Tensor]:
+    """The model's output module (as the MLP builds it), or the identity."""
+    head = registry.OUTPUTS[spec.output]
+    return head() if head is not None else OUT_ACTS["logits"]
 
 
 # --- the runner ---------------------------------------------------------------------------
