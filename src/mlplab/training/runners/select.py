@@ -3,13 +3,15 @@
 ``train.fast``:
 
 - ``auto`` (default): the fused runner where it applies and every option the run asks for is
-  one it supports (it is bitwise equal to eager there), else the eager runner;
-- ``on``: a fused runner always, the NumPy kernel for the tiniest nets without a schedule
-  (equal to rounding only), refusing before training anything they cannot do;
+  one it supports (it is bitwise equal to eager there, full batch and mini-batch alike), else
+  the eager runner;
+- ``on``: a fused runner always, the NumPy kernel for the tiniest full-batch nets without a
+  schedule (equal to rounding only), refusing before training anything they cannot do;
 - ``off``: the eager runner.
 
 The fused runners also need an :class:`~mlplab.models.MLP` on the CPU with a supported
-activation, output/loss pair and optimizer (:func:`.fused.why_not_fused`).
+activation, output/loss pair and optimizer, whose loss and activation modules give bitwise the
+fused kernels' gradients (:func:`.fused.why_not_fused` probes them).
 
 Example
 -------
