@@ -132,3 +132,30 @@ def test_the_default_weight_decay_is_per_epoch_and_what_the_run_trains_with():
         torch.testing.assert_close(value, ref.model.state_dict()[key], rtol=0, atol=0)
     assert any(not torch.equal(v, other.model.state_dict()[k])
                for k, v in ours.model.state_dict().items())
+
+
+def test_auto_stopping_on_mini_batches_also_halves_the_rate_on_a_plateau():
+    """On mini-batches, "auto" stopping also brings a plateau schedule (a third of the
+    stopping patience); full batches, an explicit patience or an explicit schedule keep
+    theirs. The run trains with what is saved: the rate really halves."""
+    from mlplab.pipeline import resolve_auto
+    from mlplab.recipes import default_differences
+
+    cfg = RunConfig()
+    big = resolve_auto(cfg, 40_960, has_val=True)  # 40 batches of 1024: patience 3
+    assert (big.schedule.name, big.schedule.patience) == ("plateau", 1)
+    assert resolve_auto(cfg, 4000, has_val=True).schedule.name == "none"  # one full batch
+    assert resolve_auto(cfg, 40_960, has_val=False).schedule.name == "none"
+    fixed = with_overrides(cfg, {"train.early_stopping": 5})
+    assert resolve_auto(fixed, 40_960, has_val=True).schedule.name == "none"
+    cosine = with_overrides(cfg, {"schedule.name": "cosine"})
+    assert resolve_auto(cosine, 40_960, has_val=True).schedule.name == "cosine"
+    assert "schedule.name" not in [d[0] for d in default_differences(big)]
+    assert "schedule.name" in [d[0] for d in default_differences(cosine)]
+
+    noisy = {**NOISY, "data": {**NOISY["data"], "n_samples": 8000},
+             "model": {"hidden": [64]}, "train": {"epochs": 300}}
+    run = mlplab.train(RunConfig.from_dict(noisy), save=False, progress=False)
+    assert run.config.schedule.name == "plateau" and run.config.schedule.patience == 1
+    lrs = [row["lr"] for row in run.history if "lr" in row]
+    assert lrs and lrs[0] == 0.05 and min(lrs) <= 0.025  # halved at least once

@@ -104,14 +104,18 @@ def default_differences(config: Any) -> list[tuple[str, Any, Any, str]]:
 
     mine, base = flatten(config.to_dict()), flatten(RunConfig().to_dict())
     return [(k, mine[k], base[k], why) for k, why in DEFAULT_REASONS.items()
-            if _differs(k, mine.get(k), base.get(k))]
+            if _differs(k, mine.get(k), base.get(k), mine)]
 
 
-def _differs(key: str, value: Any, default: Any) -> bool:
+def _differs(key: str, value: Any, default: Any, mine: dict[str, Any]) -> bool:
     """A saved run holds what "auto" stopping became (a patience, or None without a
-    validation split): only stopping switched off where the default stops is a difference."""
+    validation split, and on mini-batches a plateau schedule: mlplab.pipeline.resolve_auto):
+    only stopping switched off where the default stops is a difference."""
     if key == "train.early_stopping" and default == "auto":
         return value is None
+    if key == "schedule.name" and value == "plateau" and \
+            isinstance(mine.get("train.early_stopping"), int):
+        return False
     return bool(value != default)
 
 
