@@ -297,11 +297,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (quick: 1, else 3)")
     ap.add_argument("--tables", default="", help="comma-separated table-name prefixes")
     ap.add_argument("--sklearn", action="store_true", help="scikit-learn's MLP beside them")
+    ap.add_argument("--realmlp", action="store_true", help="RealMLP-TD beside them (pytabkit)")
     args = ap.parse_args(argv)
     seeds, rows = ([0], QUICK_ROWS) if args.quick else ([0, 1, 2], None)
     if args.seeds is not None:
         seeds = list(range(args.seeds))
     variants = {"sklearn MLP": MODELS["sklearn MLP"]} if args.sklearn else {}
+    if args.realmlp:
+        variants["RealMLP-TD"] = _estimator(_realmlp)
     variants["defaults"] = _mlplab_train({})
     for item in args.set:
         key, _, value = item.partition("=")
