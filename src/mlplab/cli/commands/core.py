@@ -213,8 +213,7 @@ def predict(
     module: ModuleOpt = None,
 ) -> None:
     """Add probability columns and the predicted label to each input row."""
-    from mlplab.data.tabular import read_frame
-    from mlplab.runs.store import atomic_write_text
+    from mlplab.runs.predict_file import predict_file
 
     if old_output is not None:
         deprecated("--output", "-o/--out")
@@ -222,16 +221,9 @@ def predict(
     if output_file is not None:
         refuse_overwrite(output_file, overwrite=overwrite)
     run = load_run(run_dir, module)
-    frame = read_frame(input_file, encoding, expect=run.feature_names)
-    extra = [c for c in run.target_encoder.target_names if c in frame.columns]
-    result = run.predict_frame(frame.drop(columns=extra))
-    text = result.to_csv(index=False)
-    if output_file is None:
-        print(text, end="")
-    else:
-        atomic_write_text(output_file, text)
-        if not quiet:
-            err.print(f"wrote {len(result)} predictions to {output_file}")
+    n = predict_file(run, input_file, output_file, encoding=encoding)
+    if output_file is not None and not quiet:
+        err.print(f"wrote {n} predictions to {output_file}")
 
 
 def show(run_dir: Annotated[Path, typer.Argument(help="run directory")],
