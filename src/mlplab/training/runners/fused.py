@@ -39,89 +39,17 @@ import torch
 from torch import Tensor
 
 from mlplab import registry
-from mlplab.models import MLP, ModelSpec
+from mlplab.models import ModelSpec
 from mlplab.training.runners import support
-from mlplab.training.runners.fused_kernels import ACTS, HEADS, OPTIMIZERS, OUT_ACTS
+from mlplab.training.runners.fused_kernels import (
+    ACTS,
+    HEADS,
+    OPTIMIZERS,
+    OUT_ACTS,
+    why_not_fused,
+)
 from mlplab.training.state import TrainState
 from mlplab.training.step import epoch_loss, l1_penalty
-
-# --- when the fused runners apply ---------------------------------------------------------
-
-
-def why_not_fused(state: TrainState) -> str | None:
-    """None when the model/optimizer/device fit the fused runners, else what does not.
-
-    Training options (schedules, sample weights, ...) are declared separately in
-    :data:`.support.FUSED`.
-    """
-    model, opt = state.model, state.optimizer
-    spec: ModelSpec | None = getattr(model, "spec", None)
-    if not isinstance(model, MLP) or spec is None:
-        return "a model other than mlplab's MLP"
-    checks: list[tuple[bool, str]] = [
-        (bool(getattr(spec, "crosses", None)), "model.crosses"),
-        (any(a not in ACTS for a in spec.activations),
-         "an activation without a hand-written backward"),
-        ((spec.output, state.task.loss) not in HEADS,
-         f"output {spec.output!r} with loss {state.task.loss!r}"),
-        (any(p.device.type != "cpu" for p in model.parameters()), "a device other than the CPU"),
-        (any(p.dtype != torch.float32 for p in model.parameters()), "parameters not float32"),
-        (type(opt) not in OPTIMIZERS or len(opt.param_groups) != 1,
-         f"optimizer {type(opt).__name__}"),
-    ]
-    why = next((w for bad, w in checks if bad), None)
-    if why is not None:
-        return why
-    group = opt.param_groups[0]
-    if group.get("maximize") or group.get("amsgrad") or group.get("dampening", 0) != 0 or \
-            group.get("fused") or group.get("differentiable") or group.get("capturable") or \
-            (type(opt) is torch.optim.Adam and group.get("decoupled_weight_decay")):
-        return "optimizer options maximize/amsgrad/dampening/fused/capturable/decoupled"
-    if [id(p) for p in group["params"]] != [id(p) for p in model.parameters()]:
-        return "an optimizer that does not hold exactly the model's parameters"
-    if any(not p.requires_grad for p in model.parameters()):
-        return "frozen parameters"
-    if not _kernels_match(state, spec):
-        return "a loss or activation whose gradient is not the fused kernels'"
-    return None
-
-
-def _kernels_match(state: TrainState, spec: ModelSpec) -> bool:
-    """Probe, on a few random rows, that the model's activation modules and the task's loss
-    give bitwise the values and gradients the fused kernels compute: a loss or activation
-    changed elsewhere (a smoothing, an approximation) then trains eagerly, never wrongly."""
-    gen = torch.Generator().manual_seed(0)
-    z = torch.randn(5, spec.n_outputs, generator=gen)
-    loss = state.task.loss
-    y = torch.randint(spec.n_outputs, (5,), generator=gen) if loss == "cross_entropy" else \
-        (torch.rand(5, spec.n_outputs, generator=gen) > 0.5).float() if "bce" in loss else \
-        torch.randn(5, spec.n_outputs, generator=gen)
-    zr = z.clone().requires_grad_()
-    state.task.batch_loss(_output_module(spec)(zr), y).backward()
-    out, p = torch.empty_like(z), torch.empty_like(z)
-    with torch.no_grad():
-        for call in HEADS[(spec.output, loss)](z, y, torch.ones(()), p, out):
-            call()
-    if zr.grad is None or not torch.equal(out, zr.grad):
-        return False
-    for name in set(spec.activations):
-        h = torch.randn(7, 3, generator=gen).requires_grad_()
-        a = registry.ACTIVATIONS[name]()(h)
-        g = torch.randn(7, 3, generator=gen)
-        a.backward(g)
-        act = ACTS[name]
-        with torch.no_grad():
-            if h.grad is None or not (torch.equal(act.forward(h), a) and torch.equal(
-                    act.backward_(g.clone(), h, act.forward(h)), h.grad)):
-                return False
-    return True
-
-
-def _output_module(spec: ModelSpec) -> Callable[[Tensor], Tensor]:
-    """The model's output module (as the MLP builds it), or the identity."""
-    head = registry.OUTPUTS[spec.output]
-    return head() if head is not None else OUT_ACTS["logits"]
-
 
 # --- the runner ---------------------------------------------------------------------------
 
