@@ -1,5 +1,6 @@
 """Training stops on its own by default: the automatic validation split, the patience, the
-restored best weights, the off switch, the summary line, and the recipes left alone."""
+restored best weights, the off switch, the summary line, and the recipes left alone; the
+default weight decay per epoch and the plateau schedule auto stopping brings on mini-batches."""
 
 from __future__ import annotations
 
