@@ -116,6 +116,17 @@ def layer_views(shapes: Sequence[tuple[int, int]], K: int) -> tuple[Tensor, list
     return flat, views
 
 
+@dataclass
+class _Buffers:
+    """One batch size's step buffers: hidden activations (a ones row last), pre-activations,
+    their gradients, and the outputs."""
+
+    acts: list[Tensor]
+    pre: list[Tensor]
+    grads: list[Tensor]
+    out: Tensor
+
+
 def _col(values: Sequence[float]) -> Tensor:
     return torch.tensor(values, dtype=torch.float32)  # (K,)
 
@@ -165,7 +176,7 @@ class EnsembleTrainer:
         self.any_mom = bool((self.mom != 0).any())
         self.set_active(torch.ones(len(c)))
         self.Xa = _with_ones(self.X)  # (K, in + 1, n)
-        self._hidden: dict[int, list[Tensor]] = {}  # rows -> activation buffers with ones
+        self._hidden: dict[int, _Buffers] = {}  # rows -> the step's buffers
         n, o = self.X.shape[1], self.n_outputs
         self._t_full = head_targets(self.head, self.y, o, 1.0 / (n if self.head.per_row
                                                                  else n * o))
@@ -173,12 +184,18 @@ class EnsembleTrainer:
     def set_active(self, active: Tensor) -> None:
         """Members with ``active[k] == 0`` are frozen (learning rate 0): stopped members."""
         self.lr_now = (self.lr * active)[self.member]
+        self.neg_lr = -self.lr_now
 
-    def _buffers(self, n: int) -> list[Tensor]:
-        """Each hidden layer's activations (K, h + 1, n), their last row ones."""
+    def _buffers(self, n: int) -> _Buffers:
+        """The step's large (K, features, n) tensors for batches of ``n`` rows, allocated
+        once: fresh megabyte-sized outputs every step cost page faults, not arithmetic."""
         if n not in self._hidden:
-            self._hidden[n] = [torch.ones(v.shape[0], v.shape[1] + 1, n)
-                               for v in self.net.Wb[:-1]]
+            K, hidden = len(self.cfgs), [v.shape[1] for v in self.net.Wb[:-1]]
+            self._hidden[n] = _Buffers(
+                acts=[torch.ones(K, h + 1, n) for h in hidden],  # the last row stays ones
+                pre=[torch.empty(K, h, n) for h in hidden],
+                grads=[torch.empty(K, h, n) for h in hidden],
+                out=torch.empty(K, self.net.Wb[-1].shape[1], n))
         return self._hidden[n]
 
     def _batches(self, bs: int | None) -> list[Tensor | None]:
@@ -212,11 +229,11 @@ class EnsembleTrainer:
         """One step on inputs Xa (K, in + 1, n) (ones last), targets y and head targets t."""
         Wb, acts = self.net.Wb, [ACTS[a] for a in self.net.activations]
         last = len(Wb) - 1
-        ins, hs, pre, masks = [Xa], [], [], []
+        bufs = self._buffers(Xa.shape[2])
+        ins, pre, masks = [Xa], [], []
         a = Xa
-        for i, buf in enumerate(self._buffers(Xa.shape[2])):
-            z = torch.bmm(Wb[i], a)  # (K, h_i, n): weights and bias at once
-            hs.append(z)
+        for i, (buf, z) in enumerate(zip(bufs.acts, bufs.pre, strict=True)):
+            torch.bmm(Wb[i], a, out=z)  # (K, h_i, n): weights and bias at once
             if self.any_drop:  # inverted dropout with a per-member rate
                 keep = 1.0 - self.drop
                 act = acts[i].forward(z)
@@ -227,7 +244,7 @@ class EnsembleTrainer:
             pre.append(act)
             ins.append(buf)
             a = buf
-        zr = torch.bmm(Wb[last], a).transpose(1, 2)  # (K, n, out): the heads' layout
+        zr = torch.bmm(Wb[last], a, out=bufs.out).transpose(1, 2)  # (K, n, out): heads' layout
         count = zr.shape[1] if self.head.per_row else zr.shape[1] * zr.shape[2]
         loss = None
         if want_loss:
@@ -244,10 +261,11 @@ class EnsembleTrainer:
                 Wt = Wb[i][:, :, :-1].transpose(1, 2)  # (K, in, out)
                 # (K, in, n); one output: a broadcast product, else a product against a
                 # contiguous copy of W^T (measured faster than the strided view)
-                ga = Wt * g if g.shape[1] == 1 else torch.bmm(Wt.contiguous(), g)
+                ga = torch.mul(Wt, g, out=bufs.grads[i - 1]) if g.shape[1] == 1 else \
+                    torch.bmm(Wt.contiguous(), g, out=bufs.grads[i - 1])
                 if self.any_drop:
                     ga.mul_(masks[i - 1])
-                g = acts[i - 1].backward_(ga, hs[i - 1], pre[i - 1])
+                g = acts[i - 1].backward_(ga, bufs.pre[i - 1], pre[i - 1])
         self._update()
         return loss
 
@@ -262,8 +280,8 @@ class EnsembleTrainer:
         if self.kind == "sgd":
             if self.any_wd:
                 g.add_(self.wd * p)
-            if not self.any_mom:  # with momentum 0 torch's step is p -= lr * g
-                p.sub_(lr * g)
+            if not self.any_mom:  # with momentum 0 torch's step is p -= lr * g: one kernel
+                p.addcmul_(g, self.neg_lr)
                 return
             buf = self.state.setdefault("buf", torch.zeros_like(p))
             buf.mul_(self.mom).add_(g)  # first step: buf = g, as torch's clone(g)
