@@ -1,6 +1,6 @@
 """``mlplab.MLPClassifier`` vs scikit-learn's MLPClassifier when the CPU is shared.
 
-Three settings, each measured side by side in this run (median of a few repeats, the two
+Four settings, each measured side by side in this run (median of a few repeats, the two
 estimators interleaved so both see the same load):
 
 - idle: nothing else started by the benchmark (on a shared machine "idle" is whatever the
@@ -8,12 +8,15 @@ estimators interleaved so both see the same load):
 - busy: one CPU-burning process beside the fit (a child process, killed at the end of the
   section and bounded by a timeout);
 - grid: ``GridSearchCV`` (4 candidates x 3 folds) with ``n_jobs=1`` and ``n_jobs=2`` (loky
-  workers; their start-up and first import are in a warm-up call, not in the timing).
+  workers; their start-up and first import are in a warm-up call, not in the timing);
+- fresh worker: what each new loky worker pays once, measured apart: a new interpreter's
+  imports and its first fit of a grid candidate (mlplab's imports torch and, through
+  ``torch.optim``, ``torch._dynamo``).
 
 mlplab runs with its thread policy (:mod:`mlplab.threads`) and, for comparison, with torch's
 default of one thread per core (``config={"train.num_threads": cores}``).
 
-    python -m benchmarks.run --only threads          # about 2 minutes on 2 cores
+    python -m benchmarks.run --only threads    # 6-8 minutes on 2 cores shared at load 7
 """
 
 from __future__ import annotations
