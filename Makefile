@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mlplab train --name circles
 
-## test: ruff + mypy + pytest
+## test: ruff + mypy + pytest (two workers; each test file stays on one, see tests/conftest.py)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## fuzz: the Hypothesis property tests with many more examples than `make test` runs
 fuzz: $(STAMP)

@@ -24,6 +24,31 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)  # deterministic and no oversubscription on 2-core CI
 
 
+# Test files that start several CPU-bound processes of their own and wait on them with
+# timeouts (torchrun ranks, PostgreSQL sweep workers, a browser beside a server): under
+# `make test` (pytest-xdist, 2 workers) two of them never run at once.
+MULTI_PROCESS = ("tests/test_distributed.py", "tests/test_torchrun_failures.py",
+                 "tests/search/test_study.py", "tests/e2e/test_playground_browser.py",
+                 "tests/e2e/test_report_browser.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with the MULTI_PROCESS files counted as one file: every file
+    runs on one worker, so its module fixtures (a trained run, a server) are built once.
+    (``--dist loadgroup`` cannot do this: xdist 3.8 renames node ids, which pytest 9 ignores.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "multi-process" if path in MULTI_PROCESS else path
+
+    return FileScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     random.seed(0)

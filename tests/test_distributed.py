@@ -46,7 +46,7 @@ def test_local_batches_partition_each_global_batch() -> None:
 
 def test_single_process_context_is_a_no_op() -> None:
     ctx = DistContext()
-    data = mlplab.api.prepare(mlplab.RunConfig.from_any(CFG)).tensors()
+    data = mlplab.prepare(mlplab.RunConfig.from_any(CFG)).tensors()
     assert ctx.shard(data) is data and ctx.runner() is None and ctx.callbacks() == []
 
 
