@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/mlplab train --name circles
 
-## test: ruff + mypy + pytest (two workers; each test file stays on one, see tests/conftest.py)
+## test: ruff + mypy + pytest, on 2 workers (each test file stays on one, see tests/conftest.py;
+## `make test WORKERS=` runs the tests in one process)
+WORKERS ?= -n 2 --dist loadfile
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest $(WORKERS)
 
 ## fuzz: the Hypothesis property tests with many more examples than `make test` runs
 fuzz: $(STAMP)
