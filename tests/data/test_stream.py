@@ -114,7 +114,7 @@ def _streamed_and_in_memory(pq, **changes):
         cfg[key] = {**cfg.get(key, {}), **value}
     streamed = mlplab.train({**cfg, "data": {**cfg["data"], "stream": True}}, save=False)
     in_memory = mlplab.train({**cfg, "data": {**cfg["data"], "stream": False}}, save=False)
-    assert streamed.info["runner"] == "stream" and in_memory.info["runner"] == "eager"
+    assert streamed.info["runner"] == "stream" and in_memory.info["runner"] == "fast"
     return streamed, in_memory
 
 
