@@ -38,6 +38,7 @@ from mlplab.data.synthetic_common import (
     only_1d,
     only_2d,
     only_binary,
+    planar_binary_noise,
     regression_only,
     resolve_noise,
     shuffled,
@@ -61,10 +62,8 @@ def disk(n_samples: int, noise: float | None, seed: int, *, label_noise: float =
     >>> bool(((X ** 2).sum(1) < 1).astype(int).tolist() == y.tolist())
     True
     """
-    check_args("disk", n_samples, label_noise, imbalance)
-    only_2d("disk", n_features)
-    only_binary("disk", n_classes)
-    jitter = resolve_noise("disk", noise)
+    jitter = planar_binary_noise("disk", n_samples, noise, label_noise, imbalance, n_classes,
+                                 n_features)
 
     def draw(n: int, s: int) -> Arrays:
         g = torch.Generator().manual_seed(s)
@@ -88,10 +87,8 @@ def circles(n_samples: int, noise: float | None, seed: int, *, label_noise: floa
     >>> bool(np.allclose(np.hypot(*X[y == 0].T), 1.0, atol=1e-5))
     True
     """
-    check_args("circles", n_samples, label_noise, imbalance)
-    only_2d("circles", n_features)
-    only_binary("circles", n_classes)
-    sd = resolve_noise("circles", noise)
+    sd = planar_binary_noise("circles", n_samples, noise, label_noise, imbalance, n_classes,
+                             n_features)
 
     def draw(n: int, s: int) -> Arrays:
         return skd.make_circles(n, noise=sd, factor=CIRCLES_FACTOR,  # type: ignore[no-any-return]
@@ -104,10 +101,8 @@ def moons(n_samples: int, noise: float | None, seed: int, *, label_noise: float 
           imbalance: float | None = None, n_classes: int | None = None,
           n_features: int | None = None) -> Arrays:
     """Two interleaving half-moons (``sklearn.datasets.make_moons``)."""
-    check_args("moons", n_samples, label_noise, imbalance)
-    only_2d("moons", n_features)
-    only_binary("moons", n_classes)
-    sd = resolve_noise("moons", noise)
+    sd = planar_binary_noise("moons", n_samples, noise, label_noise, imbalance, n_classes,
+                             n_features)
 
     def draw(n: int, s: int) -> Arrays:
         return skd.make_moons(n, noise=sd, random_state=s)  # type: ignore[no-any-return]
@@ -185,10 +180,8 @@ def xor(n_samples: int, noise: float | None, seed: int, *, label_noise: float = 
     >>> bool((y == (X[:, 0] * X[:, 1] < 0)).all())
     True
     """
-    check_args("xor", n_samples, label_noise, imbalance)
-    only_2d("xor", n_features)
-    only_binary("xor", n_classes)
-    jitter = resolve_noise("xor", noise)
+    jitter = planar_binary_noise("xor", n_samples, noise, label_noise, imbalance, n_classes,
+                                 n_features)
 
     def draw(n: int, s: int) -> Arrays:
         rng = np.random.default_rng(s)

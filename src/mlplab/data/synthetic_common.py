@@ -82,6 +82,22 @@ def only_binary(name: str, n_classes: int | None) -> None:
                           found=str(n_classes), hint="n_classes applies to blobs and spiral")
 
 
+def planar_binary_noise(name: str, n_samples: int, noise: float | None, label_noise: float,
+                        imbalance: float | None, n_classes: int | None,
+                        n_features: int | None) -> float:
+    """The checks of a 2-D, two-class generator (disk, circles, moons, xor); returns its noise.
+
+    Example
+    -------
+    >>> planar_binary_noise("moons", 10, None, 0.0, None, None, 2)
+    0.1
+    """
+    check_args(name, n_samples, label_noise, imbalance)
+    only_2d(name, n_features)
+    only_binary(name, n_classes)
+    return resolve_noise(name, noise)
+
+
 def rebalance(draw: Draw, n: int, seed: int, minority: float, name: str) -> Arrays:
     """Draw enough points, then keep ``round(minority * n)`` of class 1 and the rest class 0."""
     n1 = min(n - 1, max(1, round(minority * n))) if n > 1 else 1
@@ -161,4 +177,4 @@ def regression_only(name: str, label_noise: float, imbalance: float | None,
 
 __all__ = ["DEFAULT_NOISE", "Arrays", "Draw", "check_args", "classes_and_features",
            "finish_classification", "flip_labels", "only_1d", "only_2d", "only_binary",
-           "rebalance", "regression_only", "resolve_noise", "shuffled"]
+           "planar_binary_noise", "rebalance", "regression_only", "resolve_noise", "shuffled"]
