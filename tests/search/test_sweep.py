@@ -190,3 +190,15 @@ def test_a_diverging_stacked_member_fails_as_a_solo_one():
     assert res.n_batched == 2 and len(res.runs) == 1
     assert ranked["state"].tolist() == ["complete", "fail"]
     assert ranked["stop_reason"][1].startswith("training diverged: the loss became")
+
+
+def test_members_whose_auto_stopping_adds_a_plateau_train_alone():
+    """Regression: "auto" stopping on mini-batches resolves to a plateau schedule, which the
+    stacked runner refuses; the sweep decides on the resolved config, so such members train
+    alone, with the schedule their solo run gets, instead of stacked without it."""
+    cfg = {"data": {"source": "moons", "n_samples": 200, "val_size": 0.2},
+           "train": {"epochs": 6, "batch_size": 32, "early_stopping": "auto", "eval_every": 2},
+           "log": {"quiet": True}}
+    res = sweep(cfg, grid={"optim.lr": [0.01, 0.05]})
+    assert res.n_batched == 0
+    assert [r.config.schedule.name for r in res.runs] == ["plateau", "plateau"]

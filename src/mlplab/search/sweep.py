@@ -74,7 +74,8 @@ PREPARE_IGNORES = ("name", "description", "optim", "schedule", "log")
 def prepare_shared(configs: Sequence[RunConfig]) -> list[Prepared]:
     """``prepare(c)`` for each config, run once per distinct data: members that differ only
     in what preparation does not read share the split, fitted preprocessing and arrays (each
-    keeps its own config, with the validation size and patience preparation resolved).
+    keeps its own config, resolved as ``prepare`` resolves it:
+    :func:`~mlplab.training.runners.stacked.member_config`).
 
     Example
     -------
@@ -85,6 +86,7 @@ def prepare_shared(configs: Sequence[RunConfig]) -> list[Prepared]:
     (True, (0.1, 0.2))
     """
     from mlplab.api import prepare
+    from mlplab.training.runners.stacked import member_config
 
     done: dict[str, Prepared] = {}
     out = []
@@ -98,9 +100,7 @@ def prepare_shared(configs: Sequence[RunConfig]) -> list[Prepared]:
             done[text] = first = prepare(c)
             out.append(first)
             continue
-        resolved = {"data.val_size": first.cfg.data.val_size,
-                    "train.early_stopping": first.cfg.train.early_stopping}
-        out.append(dataclasses.replace(first, cfg=with_overrides(c, resolved)))
+        out.append(dataclasses.replace(first, cfg=member_config(c, first)))
     return out
 
 
@@ -143,7 +143,8 @@ def run_configs(configs: Sequence[RunConfig], preps: Sequence[Prepared] | None =
     groups: dict[str, list[int]] = {}
     solo: list[int] = []
     for i, (c, p) in enumerate(zip(configs, preps, strict=True)):
-        if why_not_batched(c) is None:
+        # as prepared: "auto" stopping may add a plateau schedule, which trains alone
+        if why_not_batched(p.cfg) is None:
             groups.setdefault(group_key(c, p), []).append(i)
         else:
             solo.append(i)

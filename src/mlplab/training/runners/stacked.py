@@ -32,7 +32,7 @@ import torch
 from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.models import MLP, build_model
-from mlplab.pipeline import Prepared, model_spec, prepare
+from mlplab.pipeline import Prepared, model_spec, prepare, resolve_auto
 from mlplab.runs.finish import finish_members
 from mlplab.runs.run import Run
 from mlplab.training.callbacks import Callback, early_stopping_for
@@ -86,13 +86,15 @@ def group_key(cfg: RunConfig, p: Prepared) -> str:
     return json.dumps([d, shapes, p.task.to_dict()], sort_keys=True, default=str)
 
 
-def _resolved(cfg: RunConfig, prepared: RunConfig) -> RunConfig:
-    """``cfg`` with what "auto" validation size and early stopping became for its table."""
-    keep = {"data.val_size": prepared.data.val_size,
-            "train.early_stopping": prepared.train.early_stopping}
-    if (cfg.data.val_size, cfg.train.early_stopping) == tuple(keep.values()):
-        return cfg
-    return with_overrides(cfg, keep)
+def member_config(cfg: RunConfig, p: Prepared) -> RunConfig:
+    """``cfg`` resolved as :func:`~mlplab.pipeline.prepare` resolves it for the data of
+    ``p`` (prepared from ``cfg`` or from a config with the same data): the validation size
+    and target scaling ``p`` ended with, then "auto" stopping, its plateau schedule and the
+    default weight decay for this member's own optimizer and batch size."""
+    data = {"data.val_size": p.cfg.data.val_size, "data.scale_target": p.cfg.data.scale_target}
+    if (cfg.data.val_size, cfg.data.scale_target) != tuple(data.values()):
+        cfg = with_overrides(cfg, data)
+    return resolve_auto(cfg, len(p.split.train), has_val=len(p.split.val) > 0)
 
 
 def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None = None, *,
@@ -109,7 +111,7 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     cfgs = list(cfgs)
     preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
     # what "auto" early stopping became for each table (pipeline.prepare decides)
-    cfgs = [_resolved(c, p.cfg) for c, p in zip(cfgs, preps, strict=True)]
+    cfgs = [member_config(c, p) for c, p in zip(cfgs, preps, strict=True)]
     for c in cfgs:
         why = why_not_batched(c)
         if why is not None:
@@ -161,4 +163,5 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     return [st.error if st.error is not None else next(runs) for st in states]
 
 
-__all__ = ["EnsembleTrainer", "StackedMLP", "group_key", "train_members", "why_not_batched"]
+__all__ = ["EnsembleTrainer", "StackedMLP", "group_key", "member_config", "train_members",
+           "why_not_batched"]
