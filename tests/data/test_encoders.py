@@ -208,3 +208,20 @@ def test_many_integer_classes_say_regression_in_one_line() -> None:
     with pytest.warns(MlplabWarning, match=r"^target 'grade' holds 30 distinct integers: "
                       r"trained as regression \(--task multiclass treats them as classes\)$"):
         assert TargetEncoder.fit(y).task == "regression"
+
+
+def test_codes_are_the_one_hot_columns_indices() -> None:
+    pre = Preprocessor.fit(pd.DataFrame({"c": ["b", "a", "b", None, "?"]}), impute="most_frequent",
+                           na_values=["?"])
+    assert pre.categorical["c"] == ["a", "b"] and pre.fill["c"] == "b"  # by hand
+    X = pd.Series(["a", "z", None, "b", "?"])
+    unseen: dict[str, tuple[int, list[str]]] = {}
+    codes = pre.codes("c", X, unseen)
+    assert codes.tolist() == [0, -1, 1, 1, 1]  # missing and the '?' token: the fill, 'b'
+    assert unseen == {"c": (1, ["z"])}
+    with pytest.warns(MlplabWarning, match="'c': 1 \\('z'\\)"):
+        one_hot = pre.transform(X.to_frame("c"))
+    assert one_hot.tolist() == [[1, 0], [0, 0], [0, 1], [0, 1], [0, 1]]
+    strict = Preprocessor.fit(pd.DataFrame({"c": ["b", "a"]}))
+    with pytest.raises(DataError, match="missing values in column 'c' \\(1\\)"):
+        strict.codes("c", pd.Series(["a", None]))

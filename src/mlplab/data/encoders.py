@@ -236,18 +236,18 @@ class Preprocessor:
         unseen: dict[str, tuple[int, list[str]]] = {}
         j = 0
         for c in self.input_columns:
-            col = blank_tokens(X[c], self.na_values)
             names = self._outputs(c)
             if c in self.categorical:
-                out[:, j:j + len(names)] = self._one_hot(c, col, unseen)
+                codes = self.codes(c, X[c], unseen)
+                block = out[:, j:j + len(names)]
+                block[:] = 0.0  # one-hot: the code's column is 1, an unseen row none
+                rows = np.flatnonzero(codes >= 0)
+                block[rows, codes[rows]] = 1.0
             else:
-                out[:, j:j + len(names)] = self._numeric_block(c, col)
+                out[:, j:j + len(names)] = self._numeric_block(
+                    c, blank_tokens(X[c], self.na_values))
             j += len(names)
-        if unseen:
-            parts = "; ".join(f"'{c}': {n} ({', '.join(map(repr, ex))})"
-                              for c, (n, ex) in unseen.items())
-            warnings.warn(f"rows with categories not seen in training (encoded as none of "
-                          f"the known ones): {parts}", MlplabWarning, stacklevel=2)
+        warn_unseen(unseen, stacklevel=2)
         return out
 
     def _numeric_block(self, c: str, col: pd.Series) -> np.ndarray:
@@ -311,8 +311,19 @@ class Preprocessor:
         out /= np.array([self.spread[c] for c in self.input_columns], dtype=np.float32)
         return smooth_clip(out) if self.clip else out
 
-    def _one_hot(self, c: str, col: pd.Series,
-                 unseen: dict[str, tuple[int, list[str]]]) -> np.ndarray:
+    def codes(self, c: str, col: pd.Series,
+              unseen: dict[str, tuple[int, list[str]]] | None = None) -> np.ndarray:
+        """Each row's index into ``categorical[c]`` (int64, -1 for an unseen category).
+
+        ``col``: raw values. A missing one takes the fill value's index (no fill: error);
+        unseen rows are counted into ``unseen``. The one-hot block of :meth:`transform` has
+        its 1 at this index (an unseen row: all zeros).
+
+        >>> pre = Preprocessor.fit(pd.DataFrame({"c": ["b", "a", "b"]}))
+        >>> pre.codes("c", pd.Series(["a", "b", "z"])).tolist()
+        [0, 1, -1]
+        """
+        col = blank_tokens(col, self.na_values)
         cats = self.categorical[c]
         rows_code, uniques = pd.factorize(col, use_na_sentinel=True)  # (n,), -1 = missing
         keys = np.array([canonical(u) for u in uniques] + [None], dtype=object)  # per value
@@ -324,13 +335,10 @@ class Preprocessor:
                 raise DataError(f"missing values in column '{c}' ({int(na.sum())})",
                                 hint=f"fill them in, or train with {IMPUTE_HINT}")
             codes = np.where(na, pd.Index(cats).get_indexer([self.fill[c]])[0], codes)
-        if (codes < 0).any():
+        if unseen is not None and (codes < 0).any():
             new = pd.unique(keys[rows_code[codes < 0]])
             unseen[c] = (int((codes < 0).sum()), [str(v) for v in new[:3]])
-        block = np.zeros((len(codes), len(cats)), dtype=np.float32)  # (n, k)
-        rows = np.flatnonzero(codes >= 0)
-        block[rows, codes[rows]] = 1.0
-        return block
+        return codes.astype(np.int64, copy=False)  # type: ignore[no-any-return]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe fields; :meth:`from_dict` rebuilds an identical preprocessor."""
@@ -352,6 +360,15 @@ class Preprocessor:
         return cls(**{k: d[k] for k in keys}, notes=d.get("notes"), dates=d.get("dates"),
                    durations=d.get("durations"), na_values=d.get("na_values"),
                    decimal=d.get("decimal", "."))
+
+
+def warn_unseen(unseen: dict[str, tuple[int, list[str]]], stacklevel: int = 2) -> None:
+    """One warning naming the columns with unseen categories (count, first examples)."""
+    if unseen:
+        parts = "; ".join(f"'{c}': {n} ({', '.join(map(repr, ex))})"
+                          for c, (n, ex) in unseen.items())
+        warnings.warn(f"rows with categories not seen in training (encoded as none of "
+                      f"the known ones): {parts}", MlplabWarning, stacklevel=stacklevel + 1)
 
 
 def _declared(columns: list[str], categorical: Sequence[str],
@@ -395,4 +412,4 @@ def _scaling(vals: np.ndarray, scale: str) -> tuple[float, float]:
     return center, spread if spread > 0 and np.isfinite(spread) else 1.0
 
 
-__all__ = ["SCALES", "Preprocessor", "is_numeric_column", "smooth_clip"]
+__all__ = ["SCALES", "Preprocessor", "is_numeric_column", "smooth_clip", "warn_unseen"]

@@ -12,7 +12,13 @@ or loaded) and then only read, so concurrent predictions share it safely. It hol
   ``b' = b - W' @ center`` (computed in float64, stored in float32), so raw rows go straight
   into the first matrix product. ``robust`` scaling ends in :func:`smooth_clip`, which is not
   linear: there the block is scaled and clipped by the preprocessor's own float32 operations
-  instead (the same bits as :meth:`Preprocessor.transform_array`).
+  instead (the same bits as :meth:`Preprocessor.transform_array`);
+- when some inputs are categorical, the one-hot columns folded out of the first layer
+  (:class:`OneHotFold`): :meth:`Predictor.predict_frame` encodes each categorical column as
+  its category index (:meth:`Preprocessor.codes`) and each other column as
+  :meth:`Preprocessor.transform` does, and the first layer adds the weight row of each row's
+  category (none for an unseen one) to the product of the other features, instead of
+  multiplying a dense one-hot matrix.
 
 Rows are predicted in blocks of ``chunk`` rows. Each block is copied (cast to float32) into
 one 64-byte aligned buffer, the last block zero-padded, so every row meets the same kernels
@@ -47,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -55,6 +62,7 @@ from mlplab.data import Preprocessor
 from mlplab.data.encoders import smooth_clip
 from mlplab.errors import DataError
 from mlplab.models import MLP
+from mlplab.runs.onehot_fold import OneHotFold
 
 Head = Callable[[torch.Tensor], torch.Tensor]
 
@@ -140,21 +148,37 @@ class Predictor:
         self.folded = self.raw_ok and not pre.clip and isinstance(first, _Linear)
         self.first_raw: Step | None = fold_scaling(first, self.center, self.spread) \
             if self.folded and isinstance(first, _Linear) else None
+        foldable = bool(pre.categorical) and isinstance(first, _Linear) \
+            and max(len(v) for v in pre.categorical.values()) < 2**24  # codes exact in float32
+        self.one_hot = OneHotFold(pre, first.weight_t, first.bias) \
+            if foldable and isinstance(first, _Linear) else None
+
+    def predict_frame(self, frame: pd.DataFrame, *, head: Head | None = None,
+                      workers: int = 1) -> torch.Tensor:
+        """:meth:`predict` of a frame's rows: with categorical inputs folded (``one_hot``),
+        each row's category codes add first-layer rows; otherwise the preprocessor's
+        features go through the model's steps."""
+        if self.one_hot is None:
+            feats = torch.from_numpy(self.pre.transform(frame))
+            return self.predict(feats, raw=False, head=head, workers=workers)
+        return self.predict(self.one_hot.encode(frame), raw=False, head=head, workers=workers,
+                            coded=True)
 
     def predict(self, x: torch.Tensor | np.ndarray, *, raw: bool, head: Head | None = None,
-                workers: int = 1) -> torch.Tensor:
+                workers: int = 1, coded: bool = False) -> torch.Tensor:
         """``head(model(features))`` for rows ``x`` (n, d), as a new (n, k) CPU tensor.
 
         ``raw=True``: ``x`` holds raw numbers in input-column order (any float or integer
         dtype; missing values filled, scaling folded or applied per block). ``raw=False``:
-        ``x`` is already preprocessed. ``workers`` threads take blocks from a shared queue,
+        ``x`` is already preprocessed; ``coded=True``: ``x`` is :meth:`OneHotFold.encode`'s
+        output (``one_hot`` must be set). ``workers`` threads take blocks from a shared queue,
         each block on one intra-op thread (no barrier per operation, so a busy core only
         slows the blocks it holds; and every block meets the same kernels whoever runs it).
         """
         n = x.shape[0]
         with threads.restoring(), torch.inference_mode():
             torch.set_num_threads(1)
-            blocks = _Blocks(self, x, raw, head)
+            blocks = _Blocks(self, x, raw, head, coded)
             res = blocks.block(0)  # the first block sizes the output
             out = torch.empty(n, *res.shape[1:], dtype=res.dtype)
             m = min(self.chunk, n)
@@ -165,7 +189,7 @@ class Predictor:
                 blocks.run(queue, out)
                 return out
             with ThreadPoolExecutor(k - 1) as pool:
-                helpers = [pool.submit(_helper, self, x, raw, head, queue, out)
+                helpers = [pool.submit(_helper, self, x, raw, head, coded, queue, out)
                            for _ in range(k - 1)]
                 blocks.run(queue, out)  # an error stops the queue for every thread
                 for h in helpers:
@@ -197,11 +221,14 @@ class Predictor:
             self.pre.transform_array(whole)  # raises the message that names the column
             raise DataError("non-finite value in the input rows", hint="replace inf values")
 
-    def _forward(self, block: torch.Tensor, raw: bool, bufs: dict[int, torch.Tensor]
-                 ) -> torch.Tensor:
+    def _forward(self, block: torch.Tensor, raw: bool, bufs: dict[int, torch.Tensor],
+                 coded: bool = False) -> torch.Tensor:
         h = block if self.device.type == "cpu" else block.to(self.device)
         owned = False  # h is one of this call's step buffers (free to change in place)
         for k, step in enumerate(self.steps):
+            if k == 0 and coded and self.one_hot is not None:
+                h, owned = self.one_hot.forward(h, bufs), True
+                continue
             if k == 0 and raw and self.first_raw is not None:
                 step = self.first_raw
             if isinstance(step, _Linear):
@@ -236,8 +263,8 @@ class _Blocks:
     output, allocated once and reused for every block the thread takes."""
 
     def __init__(self, p: Predictor, x: torch.Tensor | np.ndarray, raw: bool,
-                 head: Head | None) -> None:
-        self.p, self.x, self.raw, self.head = p, x, raw, head
+                 head: Head | None, coded: bool = False) -> None:
+        self.p, self.x, self.raw, self.head, self.coded = p, x, raw, head, coded
         self.buf = torch.zeros(p.chunk, x.shape[1])  # float32, 64-byte aligned
         self.outs: dict[int, torch.Tensor] = {}  # step index -> its output buffer
 
@@ -253,7 +280,7 @@ class _Blocks:
         if m < p.chunk:
             buf[m:].zero_()
         block = p._scale(buf, self.x) if self.raw else buf
-        res = p._forward(block, self.raw, self.outs)
+        res = p._forward(block, self.raw, self.outs, self.coded)
         return res if self.head is None else self.head(res)
 
     def run(self, queue: _Queue, out: torch.Tensor) -> None:
@@ -267,10 +294,10 @@ class _Blocks:
 
 
 def _helper(p: Predictor, x: torch.Tensor | np.ndarray, raw: bool, head: Head | None,
-            queue: _Queue, out: torch.Tensor) -> None:
+            coded: bool, queue: _Queue, out: torch.Tensor) -> None:
     with threads.restoring(), torch.inference_mode():  # both are per thread
         torch.set_num_threads(1)
-        _Blocks(p, x, raw, head).run(queue, out)
+        _Blocks(p, x, raw, head, coded).run(queue, out)
 
 
 def same_params(a: Sequence[tuple[int, int, int]], model: nn.Module) -> bool:
