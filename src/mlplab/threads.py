@@ -30,8 +30,9 @@ and :func:`restoring` gives the caller its own count back afterwards, so nothing
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -89,7 +90,33 @@ def apply(model: nn.Module, rows: int, setting: int | None = None,
     ...     apply(nn.Linear(20, 100), rows=200), torch.get_num_threads()
     (1, 1)
     """
-    n = choose(step_flops(model, rows, backward), setting)
+    return apply_flops(step_flops(model, rows, backward), setting)
+
+
+def mlp_flops(widths: Sequence[int], rows: int, backward: bool = True) -> float:
+    """:func:`step_flops` of an MLP with layer widths ``[in, hidden..., out]``, before it is
+    built.
+
+    Example
+    -------
+    >>> mlp_flops([20, 100], rows=200) == step_flops(nn.Linear(20, 100), rows=200)
+    True
+    """
+    macs = sum(a * b for a, b in pairwise(widths))
+    return float((6 if backward else 2) * rows * macs)
+
+
+def apply_flops(flops: float, setting: int | None = None) -> int:
+    """Set this thread's torch thread count by the policy for steps of ``flops`` (``setting``
+    wins); returns the count. Wrap in :func:`restoring` to undo it.
+
+    Example
+    -------
+    >>> with restoring():
+    ...     apply_flops(1e6), torch.get_num_threads()
+    (1, 1)
+    """
+    n = choose(flops, setting)
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     return n

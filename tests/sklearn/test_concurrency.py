@@ -97,3 +97,23 @@ def test_loky_workers_get_no_more_threads_than_joblib_gives_them():
     with joblib.parallel_backend("loky", n_jobs=n_jobs):
         got = joblib.Parallel()(joblib.delayed(threads.allowed_threads)() for _ in range(2))
     assert all(allowed <= expected for allowed in got)
+
+
+def test_the_policy_covers_the_whole_fit_not_only_the_loop(fitted, monkeypatch):
+    """Building the module and the optimizer (and the fused runner's probe) run on the
+    policy's one thread too: on the caller's threads each small op waits for a busy core."""
+    from mlplab.sklearn import base
+
+    _, X, y = fitted
+    seen: list[int] = []
+    build = base.build_optimizer
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(torch.get_num_threads())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(base, "build_optimizer", spy)
+    with threads.restoring():
+        torch.set_num_threads(2)
+        MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+        assert seen == [1] and torch.get_num_threads() == 2

@@ -123,29 +123,35 @@ class _MLPBase(BaseEstimator):
         epochs = 1 if incremental else int(self.max_iter)
         cfg = params.run_config(self, self.task_, n_tr, 1.0 if w_tr is None else
                                 float(w_tr.mean()), seed, start + epochs, self._threshold())
-        device = resolve_device(cfg.train.device)
-        sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
-        if first:
-            self.model_ = self._build(cfg, X.shape[1])
-        model = self.model_.to(device)
-        rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
-        data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
-                           y={"train": self.task_.targets(Y[rows], device)},
-                           w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
-        val = None
-        if len(val_idx):
-            data.X["val"] = _rows(X, val_idx, device, sparse)
-            data.y["val"] = self.task_.targets(Y[val_idx], device)
-            val = (data.X["val"], data.y["val"])
-        opt = self._optimizer if incremental and self._optimizer is not None else \
-            build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
         bs = params.batch_size(self, n_tr)
-        steps = -(-n_tr // bs)
-        sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
-        sgd = params.SOLVERS[self.solver] == "sgd"
-        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd,
-                             params.loss_constant(self.task_, Y[rows], w_tr))
-        with threads.restoring():  # loop.fit applies the thread policy; give the caller's back
+        widths = [X.shape[1], *params.hidden_sizes(self), self.task_.n_outputs]
+        # the thread policy for the whole fit, not only fit's loop (which applies the same
+        # count): torch calls before it (building the module and the optimizer, the fused
+        # runner's probe) on the caller's threads wait for a busy core at every parallel
+        # region; the caller's count comes back afterwards
+        with threads.restoring():
+            threads.apply_flops(threads.mlp_flops(widths, bs), cfg.train.num_threads)
+            device = resolve_device(cfg.train.device)
+            sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
+            if first:
+                self.model_ = self._build(cfg, X.shape[1])
+            model = self.model_.to(device)
+            rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
+            data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
+                               y={"train": self.task_.targets(Y[rows], device)},
+                               w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
+            val = None
+            if len(val_idx):
+                data.X["val"] = _rows(X, val_idx, device, sparse)
+                data.y["val"] = self.task_.targets(Y[val_idx], device)
+                val = (data.X["val"], data.y["val"])
+            opt = self._optimizer if incremental and self._optimizer is not None else \
+                build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
+            steps = -(-n_tr // bs)
+            sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
+            sgd = params.SOLVERS[self.solver] == "sgd"
+            rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd,
+                                 params.loss_constant(self.task_, Y[rows], w_tr))
             state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
                         start_epoch=start, runner=SparseRunner() if sparse else None)
         self._optimizer, self.run_config_ = opt, cfg
