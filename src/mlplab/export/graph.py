@@ -5,9 +5,15 @@ run's order; predicted values for regression): the preprocessing learned on the 
 (imputation, scaling, one-hot encoding) is part of the exported graph.
 
 The graph input ``x`` is one float64 matrix ``(batch, n_input_columns)`` in the run's input
-column order (``run.feature_names``). The preprocessing runs in float64 inside the graph, then
-the features are cast to float32 for the network, exactly as mlplab does (a float32 input would
-round raw values such as 39.1 before scaling, which moved penguins' probabilities by 5e-5):
+column order (``run.feature_names``). Inside, the graph computes what mlplab computes:
+
+- when every input is a number and the scaling is linear (mlplab's folded path,
+  :mod:`mlplab.runs.predictor`), ``x`` is cast once to float32, missing values filled, and the
+  scaling is folded into the first layer: the whole graph runs in float32;
+- otherwise (categories, ``robust`` scaling's smooth clip, crosses) the preprocessing runs in
+  float64 and the features are cast to float32 for the network, as mlplab's column-by-column
+  transform does (rounding raw values such as 39.1 to float32 before scaling moved penguins'
+  probabilities by 5e-5);
 
 - numeric columns hold the raw values (NaN for missing: it is filled as in training when the run
   imputes, otherwise it propagates to NaN probabilities);
@@ -42,8 +48,10 @@ import torch
 from torch import nn
 
 from mlplab.data.columns import to_float
+from mlplab.data.encoders import CLIP
 from mlplab.errors import MlplabError, RunError
 from mlplab.export.codegen import output_columns, target_scaler
+from mlplab.models import MLP
 from mlplab.runs import store as runs
 from mlplab.runs.run import Run
 
@@ -125,18 +133,44 @@ class RawInputModel(nn.Module):
                                                     dtype=f64))
         self.register_buffer("y_scale", torch.tensor(scaler["scale"] if scaler else [1.0],
                                                      dtype=f64))
-        self.net = run.model.cpu().eval()
+        self.net: nn.Module = run.model.cpu().eval()
         self.task = run.task
+        self.clip = pre.clip
+        first = run.predictor().first_raw  # the scaling folded into the first layer, or None
+        seq = run.model.net if isinstance(run.model, MLP) else None
+        self.folded = first is not None and isinstance(seq, nn.Sequential) \
+            and isinstance(seq[0], nn.Linear)
+        if first is not None and isinstance(seq, nn.Sequential) and self.folded:
+            # float32 throughout: fill, then the network with the scaling in its first layer
+            layer = nn.Linear(*first.weight_t.shape)
+            layer.weight = nn.Parameter(first.weight_t.t().contiguous(), requires_grad=False)
+            layer.bias = nn.Parameter(first.bias.clone(), requires_grad=False)
+            self.net = nn.Sequential(layer, *list(seq)[1:]).eval()
+        self.imputes = any(not np.isnan(f) for f in fill)
+        self.fill32: torch.Tensor
+        self.register_buffer("fill32", torch.tensor(fill, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, n_inputs) f64 -> (B, k) f32
-        xs = x.index_select(1, self.in_column)  # (B, F): each output feature's raw column
-        xs = torch.where(torch.isnan(xs), self.fill_value, xs)  # impute as in training
-        onehot = (xs == self.category_code).to(xs.dtype)
-        feats = torch.where(self.is_numeric, (xs - self.shift) / self.divide_by, onehot)
-        out = self.task.proba(self.net(feats.float()))
+        if self.folded:  # all numeric: one cast, then float32 throughout
+            h = x.float()
+            if self.imputes:
+                h = torch.where(torch.isnan(h), self.fill32, h)
+            out = self.task.proba(self.net(h))
+        else:
+            out = self.task.proba(self.net(self._features(x).float()))
         if self.scaled:  # back to the target's units: y = z * scale + mean
             out = (out.double() * self.y_scale + self.y_mean).float()
         return out  # type: ignore[no-any-return]
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """The preprocessed float64 features (B, F): one-hot blocks, scaled numbers."""
+        xs = x.index_select(1, self.in_column)  # (B, F): each output feature's raw column
+        xs = torch.where(torch.isnan(xs), self.fill_value, xs)  # impute as in training
+        onehot = (xs == self.category_code).to(xs.dtype)
+        z = (xs - self.shift) / self.divide_by
+        if self.clip:  # robust scaling: smooth_clip, as mlplab
+            z = z / torch.sqrt(1.0 + (z / CLIP) ** 2)  # encoders.smooth_clip, in torch
+        return torch.where(self.is_numeric, z, onehot)
 
 
 def encode_rows(run: Run, X: Any) -> np.ndarray:

@@ -146,7 +146,7 @@ class Predictor:
         self.fill = torch.tensor([0.0 if v is None else v for v in fill], dtype=torch.float32)
         first = self.steps[0]
         self.folded = self.raw_ok and not pre.clip and isinstance(first, _Linear)
-        self.first_raw: Step | None = fold_scaling(first, self.center, self.spread) \
+        self.first_raw: _Linear | None = fold_scaling(first, self.center, self.spread) \
             if self.folded and isinstance(first, _Linear) else None
         foldable = bool(pre.categorical) and isinstance(first, _Linear) \
             and max(len(v) for v in pre.categorical.values()) < 2**24  # codes exact in float32
