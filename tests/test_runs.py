@@ -130,3 +130,22 @@ def test_array_fast_path_equals_the_dataframe_path(saved):
     X[3, 1] = np.nan
     with pytest.raises(mlplab.DataError, match="missing values in column 'x2'"):
         run.predict_proba(X)
+
+
+def test_one_sync_saves_loadable_runs_and_a_failure_leaves_nothing(saved, tmp_path):
+    """Sweeps save their members under one flush (runs.store.one_sync): the directories load
+    and predict as an fsync-per-file save does; a failure inside renames nothing and leaves no
+    temporary file."""
+    from mlplab.runs.store import one_sync
+
+    run, _ = saved
+    with one_sync():
+        run.save(tmp_path / "a")
+        assert not (tmp_path / "a" / "model.json").exists()  # renamed only after the flush
+    X = np.random.default_rng(0).normal(size=(16, 2))
+    np.testing.assert_array_equal(mlplab.load(tmp_path / "a").predict_proba(X),
+                                  run.predict_proba(X))
+    with pytest.raises(RuntimeError, match="boom"), one_sync():
+        run.save(tmp_path / "b")
+        raise RuntimeError("boom")
+    assert list((tmp_path / "b").iterdir()) == []

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplab.config import RunConfig, with_overrides
 from mlplab.errors import ConfigError, TrainingError
+from mlplab.runs.store import one_sync
 from mlplab.search.results import (
     SweepResult,
     check_metric,
@@ -213,15 +214,16 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     outcomes, n_batched = run_configs(configs, preps, dirs=dirs, overwrite=overwrite)
     seconds = time.perf_counter() - t0
     rows, runs, members = [], [], {}
-    for k, (name, p, r) in enumerate(zip(names, params, outcomes, strict=True)):
-        if isinstance(r, TrainingError):
-            rows.append(failed_row(name, p, r))
-            continue
-        if dirs is not None and r.path is None:
-            r.save(dirs[k], overwrite=overwrite)
-        rows.append(member_row(name, p, r, run_state(r, metric)))
-        runs.append(r)
-        members[name] = (r, preps[k])
+    with one_sync():  # the members' run directories: one flush, not an fsync per file
+        for k, (name, p, r) in enumerate(zip(names, params, outcomes, strict=True)):
+            if isinstance(r, TrainingError):
+                rows.append(failed_row(name, p, r))
+                continue
+            if dirs is not None and r.path is None:
+                r.save(dirs[k], overwrite=overwrite)
+            rows.append(member_row(name, p, r, run_state(r, metric)))
+            runs.append(r)
+            members[name] = (r, preps[k])
     res = SweepResult(list(params[0]), rows, metric, runs, seconds, n_batched, notes)
     if out_dir is not None:
         save_sweep(res, out_dir, members)
