@@ -183,6 +183,8 @@ class Run:
         raw = self._raw_array(X)
         if raw is not None:
             return fast.predict(raw, raw=True, head=head, workers=workers)
+        if fast.one_hot is not None:  # categories: each row's codes add first-layer rows
+            return fast.predict_frame(self.as_frame(X), head=head, workers=workers)
         return fast.predict(self.features(X), raw=False, head=head, workers=workers)
 
     def predictor(self) -> Predictor:
