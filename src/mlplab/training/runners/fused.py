@@ -46,6 +46,7 @@ from mlplab.training.runners.fused_kernels import (
     HEADS,
     OPTIMIZERS,
     OUT_ACTS,
+    decays,
     why_not_fused,
 )
 from mlplab.training.state import TrainState
@@ -152,7 +153,9 @@ class FastRunner:
 
     def __init__(self, state: TrainState) -> None:
         model = state.model
-        self.params: list[Tensor] = [p.detach() for p in model.parameters()]  # [W1, b1, ...]
+        self.owned = list(model.parameters())  # what optimizer.state is keyed by
+        self.params: list[Tensor] = [p.detach() for p in self.owned]  # [W1, b1, ...]
+        self.decay: list[tuple[Tensor, Tensor, float]] = []  # set per segment (__call__)
         self.layout = _Flat(self.params)
         self.flat_p, self.pv = self.layout.new()  # the parameters while a segment runs
         self.flat_g, self.grads = self.layout.new()  # their gradients, rewritten every step
@@ -227,10 +230,10 @@ class FastRunner:
     def update(self, group: dict[str, Any], st: dict[str, Any]) -> None:
         """torch.optim's foreach CPU step (:mod:`torch.optim.sgd` / :mod:`~torch.optim.adam`
         ``_multi_tensor_*``), each line one kernel over the flat buffers."""
-        P, G, lr, wd = self.flat_p, self.flat_g, group["lr"], group["weight_decay"]
+        P, G, lr = self.flat_p, self.flat_g, group["lr"]
         if self.kind == "sgd":
-            if wd != 0:
-                G.add_(P, alpha=wd)
+            for Pr, Gr, wd in self.decay:
+                Gr.add_(Pr, alpha=wd)
             step, mom = G, group["momentum"]
             if mom != 0:
                 B = st["B"]
@@ -247,11 +250,11 @@ class FastRunner:
             P.add_(step, alpha=-lr)
             return
         st["t"] = t = min(st["t"] + 1, 2 ** 24)  # the float32 step count, +1 (stuck at 2^24)
-        if wd != 0:
+        for Pr, Gr, wd in self.decay:
             if self.kind == "adamw":
-                P.mul_(1 - lr * wd)
+                Pr.mul_(1 - lr * wd)
             else:
-                G.add_(P, alpha=wd)
+                Gr.add_(Pr, alpha=wd)
         b1, b2 = group["betas"]
         M, V, D = st["M"], st["V"], st["D"]
         M.lerp_(G, 1 - b1)
@@ -265,7 +268,7 @@ class FastRunner:
     def _load(self, opt: torch.optim.Optimizer) -> dict[str, Any]:
         """Copy parameters and optimizer state in (the state made as torch makes it)."""
         torch._foreach_copy_(self.pv, self.params)
-        ps, state = opt.param_groups[0]["params"], opt.state
+        ps, state = self.owned, opt.state
         st: dict[str, Any] = {}
         if self.kind == "sgd":
             if opt.param_groups[0]["momentum"]:
@@ -291,7 +294,7 @@ class FastRunner:
     def _store(self, opt: torch.optim.Optimizer, st: dict[str, Any]) -> None:
         """Copy parameters and optimizer state back where the eager runner keeps them."""
         torch._foreach_copy_(self.params, self.pv)
-        ps, state = opt.param_groups[0]["params"], opt.state
+        ps, state = self.owned, opt.state
         if "M" in st:
             torch._foreach_copy_([state[p]["exp_avg"] for p in ps], st["Mv"])
             torch._foreach_copy_([state[p]["exp_avg_sq"] for p in ps], st["Vv"])
@@ -316,6 +319,12 @@ class FastRunner:
     def __call__(self, state: TrainState, n_epochs: int) -> None:
         opt = state.optimizer
         group = opt.param_groups[0]
+        # weight decay by region of the flat buffers: all of it, or weights and biases apart
+        wd_w, wd_b = decays(opt, state.model) or (0.0, 0.0)
+        nw, P, G = self.layout.n_weights, self.flat_p, self.flat_g
+        regions = [(P, G, wd_w)] if wd_w == wd_b else \
+            [(P[:nw], G[:nw], wd_w), (P[nw:], G[nw:], wd_b)]
+        self.decay = [(Pr, Gr, wd) for Pr, Gr, wd in regions if wd != 0]
         # update() reads lr, betas and momentum afresh every step (schedules change them);
         # plateau steps in fit
         name = state.cfg.schedule.name

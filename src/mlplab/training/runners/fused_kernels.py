@@ -190,7 +190,7 @@ def why_not_fused(state: TrainState) -> str | None:
          f"output {spec.output!r} with loss {state.task.loss!r}"),
         (any(p.device.type != "cpu" for p in model.parameters()), "a device other than the CPU"),
         (any(p.dtype != torch.float32 for p in model.parameters()), "parameters not float32"),
-        (type(opt) not in OPTIMIZERS or len(opt.param_groups) != 1,
+        (type(opt) not in OPTIMIZERS or decays(opt, model) is None,
          f"optimizer {type(opt).__name__}"),
     ]
     why = next((w for bad, w in checks if bad), None)
@@ -201,12 +201,25 @@ def why_not_fused(state: TrainState) -> str | None:
             group.get("fused") or group.get("differentiable") or group.get("capturable") or \
             (type(opt) is torch.optim.Adam and group.get("decoupled_weight_decay")):
         return "optimizer options maximize/amsgrad/dampening/fused/capturable/decoupled"
-    if [id(p) for p in group["params"]] != [id(p) for p in model.parameters()]:
-        return "an optimizer that does not hold exactly the model's parameters"
     if any(not p.requires_grad for p in model.parameters()):
         return "frozen parameters"
     if not _kernels_match(state, spec):
         return "a loss or activation whose gradient is not the fused kernels'"
+    return None
+
+
+def decays(opt: torch.optim.Optimizer, model: torch.nn.Module) -> tuple[float, float] | None:
+    """(weight decay of the weight matrices, of the biases) if the optimizer holds exactly the
+    model's parameters: one group in the model's order, or the weights and the biases in two
+    groups alike but for weight decay (the estimators' L2); else None. Decay is elementwise, so
+    decaying the flat buffer's two regions apart is what torch computes group by group."""
+    ps, gs = [id(p) for p in model.parameters()], opt.param_groups
+    held = [[id(p) for p in g["params"]] for g in gs]
+    if held == [ps]:
+        return gs[0]["weight_decay"], gs[0]["weight_decay"]
+    rest = [{k: v for k, v in g.items() if k not in ("params", "weight_decay")} for g in gs]
+    if held == [ps[0::2], ps[1::2]] and rest[0] == rest[1]:
+        return gs[0]["weight_decay"], gs[1]["weight_decay"]
     return None
 
 
@@ -248,4 +261,4 @@ def _output_module(spec: ModelSpec) -> Callable[[Tensor], Tensor]:
 
 
 __all__ = ["ACTS", "HEADS", "MEAN", "OPTIMIZERS", "OUT_ACTS", "Act", "Call", "aten",
-           "why_not_fused"]
+           "decays", "why_not_fused"]
