@@ -106,21 +106,28 @@ def _softmax_nll(**kwargs: Any) -> nn.Module:
 # by 0.005 (0.1: +0.0003, 1.0: +0.003) and lost no table by more than 0.001; on 200k rows
 # (157 steps per epoch) 0.05 per step held the test accuracy at 0.979, 0.5 / 157 reached 0.984
 DEFAULT_WEIGHT_DECAY: dict[str, float] = {"adamw": 0.5}
+# AdamW shrinks the weights by lr * weight_decay every step; the default never makes that more
+# than 1% (at lr 5 the per-epoch default would flip the weights' sign every step: 1 - 2.5)
+MAX_DEFAULT_SHRINK = 0.01
 
 
 def weight_decay(o: Any, steps_per_epoch: int = 1) -> float:
     """The weight decay an OptimConfig means: its own, or the optimizer's default per epoch
-    spread over ``steps_per_epoch`` optimizer steps.
+    spread over ``steps_per_epoch`` optimizer steps (capped so that one step shrinks the
+    weights by at most :data:`MAX_DEFAULT_SHRINK`).
 
     >>> from mlplab.config import OptimConfig
     >>> weight_decay(OptimConfig()), weight_decay(OptimConfig(), 100)
     (0.5, 0.005)
     >>> weight_decay(OptimConfig(name="sgd")), weight_decay(OptimConfig(weight_decay=0.1), 100)
     (0.0, 0.1)
+    >>> weight_decay(OptimConfig(lr=5.0))  # 5 * 0.002: 1% a step, not 1 - 5 * 0.5 = -1.5
+    0.002
     """
     if o.weight_decay is not None:
         return float(o.weight_decay)
-    return DEFAULT_WEIGHT_DECAY.get(o.name, 0.0) / max(1, steps_per_epoch)
+    default = DEFAULT_WEIGHT_DECAY.get(o.name, 0.0) / max(1, steps_per_epoch)
+    return min(default, MAX_DEFAULT_SHRINK / o.lr)
 
 
 # multi-tensor updates: one kernel call per operation for all parameters instead of one per

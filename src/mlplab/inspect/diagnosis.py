@@ -37,6 +37,7 @@ LR_LIMITS = {"sgd": 2.0, "adam": 0.1, "adamw": 0.1, "rmsprop": 0.05}
 GOOD_FIT = 0.95  # train score from which dead / saturated units are not said to hurt
 VANISHED = 1e-3  # the schedule "drove the rate to ~0" below this fraction of its start
 TINY_SPLIT = 10  # rows below which a split's scores are too coarse to trust
+OSCILLATION_FLOOR = 0.02  # loss jumps below this fraction of the chance loss are noise
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ def check_lr(ev: Evidence) -> Finding | None:
         if loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5:
             parts.append(_tr("diagnosis.lr_too_high.rising", last=loss[-1],
                             ratio=loss[-1] / loss.min(), best=loss.min()))
-        if ups >= 0.3 and float(np.median(rel)) > 0.05:
+        # jumps count when they matter against chance: a loss that fluctuates around 0.02
+        # (an overfit net held by weight decay) is settled, not overshooting
+        felt = chance is None or float(np.median(np.abs(d))) > OSCILLATION_FLOOR * chance
+        if ups >= 0.3 and float(np.median(rel)) > 0.05 and felt:
             parts.append(_tr("diagnosis.lr_too_high.oscillating", ups=ups,
                             rel=float(np.median(rel))))
     limit = LR_LIMITS.get(ev.optimizer or "")

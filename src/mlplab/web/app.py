@@ -253,7 +253,8 @@ async def _pump(socket: WebSocket, outbox: Outbox) -> None:
 def _need_run(s: Session) -> tuple[Any, Any]:
     if s.cfg is None or s.prepared is None:
         raise ConfigError("nothing to export yet", hint="configure the session first")
-    cfg = codegen.exported_config(s.cfg, s.state.epoch if s.state else 0, s.lr_log)
+    # what trained: the defaults resolved for this data (e.g. weight decay per step)
+    cfg = codegen.exported_config(s.resolved(), s.state.epoch if s.state else 0, s.lr_log)
     return cfg, s.prepared
 
 

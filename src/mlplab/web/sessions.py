@@ -129,7 +129,7 @@ class Session:
         self.turns.acquire(self.busy)
         self.turn_start = time.perf_counter()
         try:
-            fit(self.model, self.prepared.task, self.tensors, self.cfg, [cb])
+            fit(self.model, self.prepared.task, self.tensors, self.resolved(), [cb])
         except TrainingError as e:  # diverged: say why, start again from fresh weights
             self.in_fit = self.playing = False
             self.error(str(e))
@@ -225,6 +225,16 @@ class Session:
         elif kind == "regenerate":
             self.cfg = self.cfg.model_copy(update={"seed": random.randrange(2**31)})
             self.request_rebuild()
+
+    def resolved(self) -> RunConfig:
+        """The config to train: what ``prepare`` resolved the defaults to for this data
+        (stopping, default weight decay per step), with the page's current learning rate."""
+        assert self.cfg is not None and self.prepared is not None
+        cfg: RunConfig = self.prepared.cfg
+        if cfg.optim.lr == self.cfg.optim.lr:
+            return cfg
+        return cfg.model_copy(update={"optim": cfg.optim.model_copy(
+            update={"lr": self.cfg.optim.lr})})
 
     def send_end(self) -> None:
         """The run reached its epoch cap: say so (play and step do nothing until a reset)."""

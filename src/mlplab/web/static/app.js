@@ -69,7 +69,11 @@ function setActivations(list) {
 }
 function weightDecay() {  // what trains: the optimizer's default when the config says null
   const wd = S.cfg.optim.weight_decay;
-  return wd ?? (S.schema.choices.default_weight_decay[S.cfg.optim.name] || 0);
+  if (wd != null) return wd;
+  // the server's resolved default for this data (per step), once it has prepared this optimizer
+  if (S.data && S.data.config && S.data.config.optim.name === S.cfg.optim.name &&
+      S.data.weight_decay != null) return S.data.weight_decay;
+  return S.schema.choices.default_weight_decay[S.cfg.optim.name] || 0;
 }
 
 // --- the link ---------------------------------------------------------------------------
