@@ -33,6 +33,19 @@ def _setup(optim: dict, **train):
     return cfg, task, model, ref, data, X, y
 
 
+def _tutorial_step(ref, opt, X, y):
+    """One step of the tutorials' loop: BCE-with-logits, zero_grad, backward, step."""
+    loss = nn.BCEWithLogitsLoss()(ref(X), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def _assert_same_weights(model, ref, rtol=1e-6, atol=1e-7):
+    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("optim", [
     {"name": "sgd", "lr": 0.1},
     {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
@@ -51,14 +64,9 @@ def test_steps_equal_plain_pytorch(optim):
            "adamw": lambda p: torch.optim.AdamW(p, lr=optim["lr"], weight_decay=0.1),
            "rmsprop": lambda p: torch.optim.RMSprop(p, lr=optim["lr"], momentum=0.5),
            }[optim["name"]](ref.parameters())
-    loss_fn = nn.BCEWithLogitsLoss()
     for _ in range(5):
-        loss = loss_fn(ref(X), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+        _tutorial_step(ref, opt, X, y)
+    _assert_same_weights(model, ref)
 
 
 def test_l1_and_clipping_match_hand_written_step():
@@ -75,8 +83,7 @@ def test_l1_and_clipping_match_hand_written_step():
     with torch.no_grad():
         for p in ref.parameters():
             p -= 0.5 * scale * p.grad
-    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    _assert_same_weights(model, ref, rtol=1e-5, atol=1e-6)
 
 
 def test_minibatches_are_randperm_slices():
@@ -88,12 +95,8 @@ def test_minibatches_are_randperm_slices():
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
     for _ in range(2):
         for idx in torch.randperm(len(X), generator=gen).split(16):
-            loss = nn.BCEWithLogitsLoss()(ref(X[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+            _tutorial_step(ref, opt, X[idx], y[idx])
+    _assert_same_weights(model, ref)
 
 
 def test_step_lr_schedule_matches_torch():
@@ -105,13 +108,9 @@ def test_step_lr_schedule_matches_torch():
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, 3, 0.1)
     for _ in range(7):
-        loss = nn.BCEWithLogitsLoss()(ref(X), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        _tutorial_step(ref, opt, X, y)
         sched.step()
-    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    _assert_same_weights(model, ref)
 
 
 def test_history_has_a_row_per_evaluation():
@@ -169,9 +168,5 @@ def test_unshuffled_minibatches_go_in_order():
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
     for _ in range(2):
         for i in range(0, len(X), 24):
-            loss = nn.BCEWithLogitsLoss()(ref(X[i:i + 24]), y[i:i + 24])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    for a, b in zip(model.parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+            _tutorial_step(ref, opt, X[i:i + 24], y[i:i + 24])
+    _assert_same_weights(model, ref)
