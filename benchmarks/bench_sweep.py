@@ -57,6 +57,10 @@ def run(quick: bool) -> str:
     t_sweep = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as d:  # the same sweep, saved as the CLI saves it
         t = time.perf_counter()
+        mlplab.sweep(with_overrides(base, {"log.plots": False}), grid=grid,
+                     out=Path(d) / "dirs")  # every member's run directory, no figure
+        t_dirs = time.perf_counter() - t
+        t = time.perf_counter()
         mlplab.sweep(base, grid=grid, out=Path(d) / "sweep")
         t_saved = time.perf_counter() - t
     data = {s: prepare(with_overrides(base, {"seed": s})) for s in seeds}  # same data/splits
@@ -82,8 +86,11 @@ def run(quick: bool) -> str:
              f"{t_sweep:.2f}", f"**{t_torch / t_sweep:.2f}**", f"**{t_sk / t_sweep:.2f}**"],
             ["  of which batched training", f"{train_s:.2f}", f"{t_torch / train_s:.2f}",
              f"{t_sk / train_s:.2f}"],
-            ["`mlplab.sweep(out=DIR)`: the same, plus every member's run directory and the "
-             "sweep's files (summary, boundaries.png)", f"{t_saved:.2f}",
+            ["`mlplab.sweep(out=DIR)` with `log.plots=false`: the same, plus every member's "
+             "run directory and the summary", f"{t_dirs:.2f}",
+             f"**{t_torch / t_dirs:.2f}**", f"**{t_sk / t_dirs:.2f}**"],
+            ["`mlplab.sweep(out=DIR)`: the same, plus the grid of 64 boundaries "
+             "(boundaries.png, matplotlib)", f"{t_saved:.2f}",
              f"{t_torch / t_saved:.2f}", f"{t_sk / t_saved:.2f}"]]
     return (f"## Sweep: {n} configurations of `circles-relu` ({len(lrs)} learning rates x "
             f"{len(seeds)} seeds, {epochs} epochs each, 2-10-10-1, 600 train points)\n\n"

@@ -45,7 +45,8 @@ def test_pruned_trials_are_marked_and_not_ranked(tmp_path):
                                 direction="minimize")
     for lr in [0.5] * 5 + [0.001, 0.5, 0.001]:
         study.enqueue_trial({"optim.lr": lr})
-    res = optuna_sweep(BASE, LR, 8, storage=journal, study_name="p", metric="val_loss",
+    plots = {**BASE, "log": {"quiet": True, "plots": True}}  # the study's grid figure too
+    res = optuna_sweep(plots, LR, 8, storage=journal, study_name="p", metric="val_loss",
                        batch=5, out=tmp_path / "sw", seed=0)
     states = dict(zip(res.table["trial"], res.table["state"], strict=True))
     assert states == {0: "complete", 1: "complete", 2: "complete", 3: "complete",

@@ -24,8 +24,9 @@ def test_grid_members_equal_solo_runs_ranked_on_validation(tmp_path):
     """Every grid point is trained (batched by shape), holds out the validation split the
     sweep added, equals its solo run, and is ranked on it; test scores appear only for the
     chosen configuration, as the mean over its seeds."""
-    res = sweep(BASE, grid={"optim.lr": [0.1, 0.5], "model.hidden": [[4], [6, 3]],
-                            "seed": range(2)}, out=tmp_path / "sw")
+    plots = {**BASE, "log": {"quiet": True, "plots": True}}  # the sweep's grid figure too
+    res = sweep(plots, grid={"optim.lr": [0.1, 0.5], "model.hidden": [[4], [6, 3]],
+                             "seed": range(2)}, out=tmp_path / "sw")
     assert len(res.runs) == 8 and res.n_batched == 8 and res.metric == "val_accuracy"
     assert "val_size=0.2" in res.notes[0]
     assert all(r.config.data.val_size == 0.2 and r.info["n_val"] == 24 for r in res.runs)
@@ -202,3 +203,14 @@ def test_members_whose_auto_stopping_adds_a_plateau_train_alone():
     res = sweep(cfg, grid={"optim.lr": [0.01, 0.05]})
     assert res.n_batched == 0
     assert [r.config.schedule.name for r in res.runs] == ["plateau", "plateau"]
+
+
+def test_log_plots_off_skips_the_boundary_grid(tmp_path):
+    """`--set log.plots=false` on the base config: the members' run directories and the
+    summary are written, the (slowest) file, boundaries.png, is not."""
+    base = {"data": {"source": "moons", "n_samples": 120}, "model": {"hidden": [4]},
+            "train": {"epochs": 20}, "log": {"quiet": True, "plots": False}}
+    res = mlplab.sweep(base, grid={"seed": [0, 1]}, out=tmp_path / "sw")
+    assert (tmp_path / "sw" / "summary.csv").is_file()
+    assert all((r.path / "model.json").is_file() for r in res.runs)
+    assert not (tmp_path / "sw" / "boundaries.png").exists()

@@ -33,6 +33,8 @@ from mlplab.errors import RunError
 MODEL_FORMAT = "mlplab-model"
 FORMAT_VERSION = 1
 REQUIRED = ("config.yaml", "model.safetensors", "model.json")
+# libyaml's emitter when PyYAML has it (~8x faster; the same safe representer, same text)
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 # (temporary file, final path) of writes waiting for one_sync()'s single flush, or None
 _PENDING: ContextVar[list[tuple[str, Path]] | None] = ContextVar("_PENDING", default=None)
 
@@ -179,7 +181,8 @@ def write_run_files(path: Path, *, config: dict[str, Any], model_json: dict[str,
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     atomic_write_bytes(path / "model.safetensors", save(tensors, metadata={"format": "pt"}))
-    atomic_write_text(path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    atomic_write_text(path / "config.yaml", yaml.dump(config, Dumper=SAFE_DUMPER,
+                                                      sort_keys=False))
     write_json(path / "metrics.json", metrics)
     atomic_write_text(path / "history.csv", history_csv(history))
     write_json(path / "model.json", model_json)

@@ -239,7 +239,7 @@ def optuna_sweep(config: RunConfig | dict[str, Any] | str | Path | None,
         save_sweep(res, out_dir)  # after every batch: the summary is current
     res = study_result(study, base.name, list(space), metric, runs, notes)
     res.seconds, res.n_batched = time.perf_counter() - t0, n_batched
-    save_sweep(res, out_dir, {**_members_on_disk(res, local), **local})
+    save_sweep(res, out_dir, {**_members_on_disk(res, local), **local}, plots=base.log.plots)
     return res
 
 

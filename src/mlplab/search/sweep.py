@@ -226,19 +226,21 @@ def sweep(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
             members[name] = (r, preps[k])
     res = SweepResult(list(params[0]), rows, metric, runs, seconds, n_batched, notes)
     if out_dir is not None:
-        save_sweep(res, out_dir, members)
+        save_sweep(res, out_dir, members, plots=base.log.plots)
     return res
 
 
 def save_sweep(res: SweepResult, out: Path,
-               members: Mapping[str, tuple[Run, Prepared]] | None = None) -> None:
-    """Write the sweep's ``summary.csv``, ``seeds.csv``, ``best.json`` and (2-feature data)
-    ``boundaries.png`` for the ``members`` at hand, holding the folder's lock."""
+               members: Mapping[str, tuple[Run, Prepared]] | None = None, *,
+               plots: bool = True) -> None:
+    """Write the sweep's ``summary.csv``, ``seeds.csv``, ``best.json`` and (2-feature data,
+    unless ``plots`` is off: the base config's ``log.plots``) ``boundaries.png`` for the
+    ``members`` at hand, holding the folder's lock."""
     from mlplab.search.figures import boundary_grid
 
     with locked(out):
         save_summary(res, out)
-        if members and next(iter(members.values()))[1].n_features == 2:
+        if plots and members and next(iter(members.values()))[1].n_features == 2:
             boundary_grid(res, members, out / "boundaries.png")
 
 
