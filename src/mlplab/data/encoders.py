@@ -42,24 +42,14 @@ from mlplab.data.columns import (
 from mlplab.data.columns import (
     is_numeric_column as is_numeric_column,  # re-exported for older imports
 )
+from mlplab.data.scaling import CLIP as CLIP  # re-exported: export.graph reads it here
+from mlplab.data.scaling import numeric_fill, scaling, smooth_clip
 from mlplab.errors import ConfigError, DataError, MlplabWarning, did_you_mean
 
 SCALES = ("standard", "robust", "minmax", "none")
 IMPUTES = ("error", "drop", "mean", "median", "most_frequent")
 IMPUTE_HINT = "--impute mean|median|most_frequent|drop"
 MANY_CATEGORIES = 50  # a categorical column with more distinct values gets a note
-CLIP = 3.0  # robust scaling bends values smoothly towards +-CLIP (RealMLP's smooth clip)
-
-
-def smooth_clip(x: np.ndarray) -> np.ndarray:
-    """``x / sqrt(1 + (x / 3)^2)``: close to ``x`` near 0, never beyond +-3.
-
-    >>> smooth_clip(np.array([0.0, 1.0, 1e9])).round(3).tolist()
-    [0.0, 0.949, 3.0]
-    """
-    return x / np.sqrt(1.0 + (x / CLIP) ** 2)  # type: ignore[no-any-return]
-
-
 def _frame(X: Any, columns: list[str]) -> pd.DataFrame:
     """Rows as a DataFrame with string column names; never the caller's object itself."""
     if isinstance(X, pd.DataFrame):
@@ -196,10 +186,10 @@ class Preprocessor:
             raise DataError(f"non-finite value in column '{column}'",
                             found=repr(float(seen[~np.isfinite(seen)][0])),
                             hint="replace inf values")
-        fill = _numeric_fill(seen, impute) if imputing else None
+        fill = numeric_fill(seen, impute) if imputing else None
         self.fill[name] = fill
         filled = vals if fill is None else np.where(na, fill, vals)
-        self.center[name], self.spread[name] = _scaling(filled, self.scale)
+        self.center[name], self.spread[name] = scaling(filled, self.scale)
 
     def _fit_categories(self, c: str, col: pd.Series, imputing: bool) -> None:
         keys = pd.Series(canonical_values(col), dtype=object)
@@ -385,31 +375,6 @@ def _declared(columns: list[str], categorical: Sequence[str],
                 raise DataError(f"column '{c}' is declared both categorical and numeric")
             out[c] = kind
     return out
-
-
-def _numeric_fill(seen: np.ndarray, impute: str) -> float:
-    if len(seen) == 0:
-        return 0.0  # nothing observed in training: neutral value
-    if impute == "mean":
-        return float(seen.mean())
-    if impute == "median":
-        return float(np.median(seen))
-    values, counts = np.unique(seen, return_counts=True)  # ties -> the smallest value
-    return float(values[np.argmax(counts)])
-
-
-def _scaling(vals: np.ndarray, scale: str) -> tuple[float, float]:
-    """(center, spread) so that ``(x - center) / spread`` is the scaled value."""
-    if scale == "standard":
-        center, spread = float(vals.mean()), float(vals.std())
-    elif scale == "robust":  # median and IQR; a constant-ish column falls back to std
-        q25, center, q75 = (float(q) for q in np.quantile(vals, [0.25, 0.5, 0.75]))
-        spread = q75 - q25 if q75 > q25 else float(vals.std())
-    elif scale == "minmax":
-        center, spread = float(vals.min()), float(vals.max() - vals.min())
-    else:
-        center, spread = 0.0, 1.0
-    return center, spread if spread > 0 and np.isfinite(spread) else 1.0
 
 
 __all__ = ["SCALES", "Preprocessor", "is_numeric_column", "smooth_clip", "warn_unseen"]

@@ -127,8 +127,7 @@ def check_lr(ev: Evidence) -> Finding | None:
         if loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5:
             parts.append(_tr("diagnosis.lr_too_high.rising", last=loss[-1],
                             ratio=loss[-1] / loss.min(), best=loss.min()))
-        # jumps count when they matter against chance: a loss that fluctuates around 0.02
-        # (an overfit net held by weight decay) is settled, not overshooting
+        # jumps that are tiny against chance (an overfit net held by weight decay) are settled
         felt = chance is None or float(np.median(np.abs(d))) > OSCILLATION_FLOOR * chance
         if ups >= 0.3 and float(np.median(rel)) > 0.05 and felt:
             parts.append(_tr("diagnosis.lr_too_high.oscillating", ups=ups,
