@@ -21,15 +21,12 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from mlplab.i18n import tr
 from mlplab.inspect.evidence import Evidence, evidence_for, model_stats
+from mlplab.inspect.findings import LANG, Action, Check, Finding, finding, say
 
 LEVELS = ("problem", "warning", "info", "ok")
 # rates above which an optimizer rarely settles on small nets (the tutorials stay at or below)
@@ -38,55 +35,6 @@ GOOD_FIT = 0.95  # train score from which dead / saturated units are not said to
 VANISHED = 1e-3  # the schedule "drove the rate to ~0" below this fraction of its start
 TINY_SPLIT = 10  # rows below which a split's scores are too coarse to trust
 OSCILLATION_FLOOR = 0.02  # loss jumps below this fraction of the chance loss are noise
-
-
-@dataclass(frozen=True)
-class Action:
-    """A suggested change: ``topic`` and ``direction`` decide conflicts; ``key`` names the
-    text (``diagnosis.do.<key>``)."""
-
-    key: str
-    topic: str
-    direction: int = 0
-    fmt: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Finding:
-    """One observation: ``level`` is problem | warning | info | ok."""
-
-    code: str
-    level: str
-    title: str
-    detail: str
-    suggestion: str = ""
-    actions: list[Action] = field(default_factory=list, repr=False)
-
-    def to_dict(self) -> dict[str, str]:
-        d = asdict(self)
-        d.pop("actions")
-        return d
-
-    def text(self) -> str:
-        """One paragraph: title, evidence and suggestion."""
-        s = f"[{self.level}] {self.title}: {self.detail}"
-        return s + (f" Try: {self.suggestion}" if self.suggestion else "")
-
-
-Check = Callable[[Evidence], "Finding | None"]
-_LANG: ContextVar[str | None] = ContextVar("diagnosis_lang", default=None)
-
-
-def _tr(key: str, **fmt: Any) -> str:
-    """The catalog text in the language :func:`diagnose` was asked for."""
-    return tr(key, _LANG.get(), **fmt)
-
-
-def _finding(code: str, level: str, detail: str, actions: list[Action] | None = None,
-             **fmt: Any) -> Finding:
-    return Finding(code, level, _tr(f"diagnosis.{code}.title"),
-                   detail or _tr(f"diagnosis.{code}.detail", **fmt),
-                   actions=actions or [])
 
 
 def _good(ev: Evidence) -> bool:
@@ -102,7 +50,7 @@ def check_diverged(ev: Evidence) -> Finding | None:
     for r in ev.history:
         v = r.get("train_loss")
         if isinstance(v, int | float) and not np.isfinite(v):
-            return _finding("diverged", "problem", "", [Action("lower_lr", "lr", -1, _lower(ev)),
+            return finding("diverged", "problem", "", [Action("lower_lr", "lr", -1, _lower(ev)),
                                                         Action("clip", "clip")],
                             value=v, epoch=r.get("epoch"))
     return None
@@ -123,23 +71,23 @@ def check_lr(ev: Evidence) -> Finding | None:
         ups = float((d > 0).mean())
         chance = ev.chance_loss
         if chance is not None and loss.max() > 3 * chance:
-            parts.append(_tr("diagnosis.lr_too_high.blown", max=loss.max(), chance=chance))
+            parts.append(say("diagnosis.lr_too_high.blown", max=loss.max(), chance=chance))
         if loss[-1] > 1.5 * loss.min() + 1e-3 and loss[-1] > loss[0] * 0.5:
-            parts.append(_tr("diagnosis.lr_too_high.rising", last=loss[-1],
+            parts.append(say("diagnosis.lr_too_high.rising", last=loss[-1],
                             ratio=loss[-1] / loss.min(), best=loss.min()))
         # jumps that are tiny against chance (an overfit net held by weight decay) are settled
         felt = chance is None or float(np.median(np.abs(d))) > OSCILLATION_FLOOR * chance
         if ups >= 0.3 and float(np.median(rel)) > 0.05 and felt:
-            parts.append(_tr("diagnosis.lr_too_high.oscillating", ups=ups,
+            parts.append(say("diagnosis.lr_too_high.oscillating", ups=ups,
                             rel=float(np.median(rel))))
     limit = LR_LIMITS.get(ev.optimizer or "")
     if ev.lr is not None and limit is not None and ev.lr > 5 * limit and not _good(ev):
-        parts.append(_tr("diagnosis.lr_too_high.large", lr=ev.lr, optimizer=ev.optimizer,
+        parts.append(say("diagnosis.lr_too_high.large", lr=ev.lr, optimizer=ev.optimizer,
                         limit=limit))
     if not parts:
         return None
     rate = f" {ev.lr:g}" if ev.lr else ""
-    return _finding("lr_too_high", "problem", _tr("diagnosis.lr_too_high.detail",
+    return finding("lr_too_high", "problem", say("diagnosis.lr_too_high.detail",
                                                  evidence="; ".join(parts), lr=rate),
                     [Action("lower_lr", "lr", -1, _lower(ev)), Action("clip", "clip")])
 
@@ -169,7 +117,7 @@ def check_schedule(ev: Evidence) -> Finding | None:
     s = ev.schedule
     params = f"step_size={s.get('step_size')}, gamma={s.get('gamma')}" \
         if s.get("name") == "step" else ""
-    return _finding("schedule_vanished", "problem", "",
+    return finding("schedule_vanished", "problem", "",
                     [Action("gentler_schedule", "schedule", 0,
                             {"step": max(1, int(epochs[-1]) // 5)})],
                     schedule=s["name"], params=params, lr0=ev.lr, lr_end=float(lrs[-1]),
@@ -190,7 +138,7 @@ def check_collapse(ev: Evidence) -> Finding | None:
     if epoch is None and len(loss) >= 2:  # no snapshots: since when the loss sits at its end
         away = np.flatnonzero(np.abs(loss - loss[-1]) > 0.01 * abs(loss[-1]) + 1e-4)
         epoch = int(when[away[-1] + 1]) if len(away) else int(when[0])
-    return _finding("collapse", "problem", "",
+    return finding("collapse", "problem", "",
                     [Action("lower_lr", "lr", -1, _lower(ev)), Action("leaky", "activation"),
                      Action("init_kaiming", "init")],
                     layer=k + 1, epoch="?" if epoch is None else epoch,
@@ -205,14 +153,14 @@ def check_gradients(ev: Evidence) -> Finding | None:
         return None
     total = np.array([float(np.sqrt(np.sum(np.square(n)))) for n in norms])
     if total.max() > 1e3 or (len(total) > 2 and total[-1] > 1e3 * max(total[0], 1e-12)):
-        return _finding("exploding_gradients", "problem", "",
+        return finding("exploding_gradients", "problem", "",
                         [Action("clip", "clip"), Action("lower_lr", "lr", -1, _lower(ev)),
                          Action("scale", "scale")], max=total.max(), first=total[0])
     deep = [n for n in norms if len(n) >= 3 and n[-1] > 1e-8]
     if deep and not _good(ev):
         ratio = float(np.median([n[0] / n[-1] for n in deep]))
         if ratio < 1e-3:
-            return _finding("vanishing_gradients", "warning", "",
+            return finding("vanishing_gradients", "warning", "",
                             [Action("relu", "activation"), Action("init_kaiming", "init")],
                             ratio=ratio)
     return None
@@ -231,7 +179,7 @@ def check_linear(ev: Evidence) -> Finding | None:
         return None
     if ev.reference - score < 0.1:
         return None
-    return _finding("linear_model", "problem", "", [Action("nonlinear", "activation")],
+    return finding("linear_model", "problem", "", [Action("nonlinear", "activation")],
                     score=score, reference=ev.reference, metric=ev.score)
 
 
@@ -244,13 +192,13 @@ def check_units(ev: Evidence) -> Finding | None:
     if _good(ev) or not (dead or sat):
         return None
     if dead:
-        where = ", ".join(f"{_tr('diagnosis.layer', n=i + 1)}: {v:.0%}" for i, v in dead)
-        return _finding("dead_units", "warning", "",
+        where = ", ".join(f"{say('diagnosis.layer', n=i + 1)}: {v:.0%}" for i, v in dead)
+        return finding("dead_units", "warning", "",
                         [Action("leaky", "activation"), Action("lower_lr", "lr", -1, _lower(ev)),
                          Action("init_kaiming", "init")], where=where)
-    where = ", ".join(f"{_tr('diagnosis.layer', n=i + 1)} "
+    where = ", ".join(f"{say('diagnosis.layer', n=i + 1)} "
                       f"({acts[i] if i < len(acts) else '?'}): {v:.0%}" for i, v in sat)
-    return _finding("saturated_units", "problem" if max(v for _, v in sat) >= 0.5 else "warning",
+    return finding("saturated_units", "problem" if max(v for _, v in sat) >= 0.5 else "warning",
                     "", [Action("scale", "scale"), Action("relu", "activation"),
                          Action("lower_lr", "lr", -1, _lower(ev))], where=where)
 
@@ -263,7 +211,7 @@ def check_unscaled(ev: Evidence) -> Finding | None:
     ratio, big = float(std.max() / std.min()), float(std.max())
     if ratio < 10 and big < 5:
         return None
-    return _finding("unscaled_inputs", "warning", "", [Action("scale", "scale")],
+    return finding("unscaled_inputs", "warning", "", [Action("scale", "scale")],
                     ratio=ratio, big=big)
 
 
@@ -282,7 +230,7 @@ def check_fit(ev: Evidence) -> Finding | None:
         held_loss = ev.series(f"{split}_loss")
         turned = len(held_loss) > 3 and held_loss[-1] > 1.25 * held_loss.min()
         if gap >= 0.1 or (gap >= 0.05 and turned):
-            return _finding("overfitting", "warning", "",
+            return finding("overfitting", "warning", "",
                             [Action("regularise", "capacity", -1),
                              Action("early_stop", "epochs", -1)],
                             metric=ev.score, train=train, held=held, split=split, gap=gap)
@@ -296,8 +244,8 @@ def check_fit(ev: Evidence) -> Finding | None:
     if ev.lr is not None and limit is not None and ev.lr < limit / 10:
         actions.append(Action("higher_lr", "lr", +1, {"lr": ev.lr * 10}))
     actions += [Action("wider", "capacity", +1), Action("nonlinear", "activation")]
-    return _finding("underfitting", "warning", "", actions, metric=ev.score, train=train,
-                    still=_tr("diagnosis.underfitting.still") if still else "")
+    return finding("underfitting", "warning", "", actions, metric=ev.score, train=train,
+                    still=say("diagnosis.underfitting.still") if still else "")
 
 
 def check_imbalance(ev: Evidence) -> Finding | None:
@@ -306,7 +254,7 @@ def check_imbalance(ev: Evidence) -> Finding | None:
     if len(counts) < 2 or counts.max() == 0 or counts.min() / counts.max() >= 0.33:
         return None
     ratio = counts.min() / counts.max()
-    return _finding("class_imbalance", "warning" if ratio < 0.15 else "info", "",
+    return finding("class_imbalance", "warning" if ratio < 0.15 else "info", "",
                     [Action("imbalance", "metric")], rare=int(counts.min()),
                     common=int(counts.max()), ratio=ratio, majority=counts.max() / counts.sum())
 
@@ -317,7 +265,7 @@ def check_tiny_split(ev: Evidence) -> Finding | None:
     if not tiny:
         return None
     split, n = min(tiny.items(), key=lambda kv: kv[1])
-    return _finding("tiny_split", "warning", "", [Action("bigger_split", "split")],
+    return finding("tiny_split", "warning", "", [Action("bigger_split", "split")],
                     split=split, n=n, step=1 / n)
 
 
@@ -348,7 +296,7 @@ def _text(action: Action, custom: bool) -> str:
     key = f"diagnosis.do.{action.key}"
     if custom and f"{key}.module" in catalog("en"):
         key += ".module"
-    return _tr(key, **action.fmt)
+    return say(key, **action.fmt)
 
 
 def diagnose(ev: Evidence, lang: str | None = None) -> list[Finding]:
@@ -359,11 +307,11 @@ def diagnose(ev: Evidence, lang: str | None = None) -> list[Finding]:
     epochs, ...) gets one direction, chosen by the best-ranked finding; suggestions the run
     already follows are dropped.
     """
-    token = _LANG.set(lang)
+    token = LANG.set(lang)
     try:
         return _diagnose(ev)
     finally:
-        _LANG.reset(token)
+        LANG.reset(token)
 
 
 def _diagnose(ev: Evidence) -> list[Finding]:
@@ -386,10 +334,10 @@ def _diagnose(ev: Evidence) -> list[Finding]:
     if not found:
         score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}") or \
             ev.final_scores.get("test") or ev.final_scores.get("val")
-        tail = _tr("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
+        tail = say("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
             else ""
-        untrained = _tr("diagnosis.ok.untrained", tail=tail) if not ev.history else ""
-        found.append(_finding("ok", "ok", untrained, tail=tail))
+        untrained = say("diagnosis.ok.untrained", tail=tail) if not ev.history else ""
+        found.append(finding("ok", "ok", untrained, tail=tail))
     return found
 
 

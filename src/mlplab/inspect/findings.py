@@ -1,0 +1,74 @@
+"""What a diagnosis is made of: :class:`Finding` (an observation with its level, evidence and
+suggestion) and :class:`Action` (a suggested change on a topic, with a direction), their texts
+from the i18n catalogs (``diagnosis.*``) in the language :func:`~mlplab.inspect.diagnosis.diagnose`
+was asked for.
+
+Example
+-------
+>>> Finding("overfitting", "warning", "Overfitting", "1.0 on train, 0.7 on test").text()
+'[warning] Overfitting: 1.0 on train, 0.7 on test'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlplab.i18n import tr
+from mlplab.inspect.evidence import Evidence
+
+
+@dataclass(frozen=True)
+class Action:
+    """A suggested change: ``topic`` and ``direction`` decide conflicts; ``key`` names the
+    text (``diagnosis.do.<key>``)."""
+
+    key: str
+    topic: str
+    direction: int = 0
+    fmt: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Finding:
+    """One observation: ``level`` is problem | warning | info | ok."""
+
+    code: str
+    level: str
+    title: str
+    detail: str
+    suggestion: str = ""
+    actions: list[Action] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, str]:
+        d = asdict(self)
+        d.pop("actions")
+        return d
+
+    def text(self) -> str:
+        """One paragraph: title, evidence and suggestion."""
+        s = f"[{self.level}] {self.title}: {self.detail}"
+        return s + (f" Try: {self.suggestion}" if self.suggestion else "")
+
+
+Check = Callable[[Evidence], "Finding | None"]
+LANG: ContextVar[str | None] = ContextVar("diagnosis_lang", default=None)
+
+
+def say(key: str, **fmt: Any) -> str:
+    """The catalog text in the language :func:`~mlplab.inspect.diagnosis.diagnose` was asked
+    for."""
+    return tr(key, LANG.get(), **fmt)
+
+
+def finding(code: str, level: str, detail: str, actions: list[Action] | None = None,
+             **fmt: Any) -> Finding:
+    """A finding titled from the catalog; its detail is ``detail`` or the catalog's."""
+    return Finding(code, level, say(f"diagnosis.{code}.title"),
+                   detail or say(f"diagnosis.{code}.detail", **fmt),
+                   actions=actions or [])
+
+
+__all__ = ["LANG", "Action", "Check", "Finding", "finding", "say"]
