@@ -122,3 +122,31 @@ def test_a_stopped_rank_fails_the_job_after_the_timeout(tmp_path: Path) -> None:
     line = _one_error_line(err)
     assert code == 2 and "rank 1 stopped responding" in line, line
     assert TIMEOUT_S <= took < TIMEOUT_S + GRACE_S + 20  # not torchrun's extra 30 s
+
+
+def _torchrun_report(root: tuple[int, int], others: list[tuple[int, int]]) -> str:
+    """torchrun's failure summary, in its own layout (as copied from a CI log)."""
+    def block(k: int, rank: int, code: int) -> str:
+        return (f"[{k}]:\n  time      : 2026-12-06_08:54:44\n  host      : localhost\n"
+                f"  rank      : {rank} (local_rank: {rank})\n"
+                f"  exitcode  : {code} (pid: {1000 + rank})\n  error_file: <N/A>\n")
+    return ("mlplab FAILED\n" + "-" * 54 + "\nFailures:\n"
+            + "".join(block(rank, rank, code) for rank, code in others) + "-" * 54
+            + "\nRoot Cause (first observed failure):\n" + block(root[0], *root) + "=" * 54)
+
+
+def test_a_peer_that_failed_because_a_rank_left_is_not_named_as_the_cause() -> None:
+    """Regression (flaky in CI): rank 1 was SIGKILLed, rank 0 (blocked in a collective) said
+    "a peer left" and aborted; torchrun observed rank 0 first, and the line named rank 0."""
+    from mlplab.training.runners.torchrun import _ROOT, _first_cause
+
+    text = _torchrun_report((0, -6), [(1, -9)])
+    root = _ROOT.search(text)
+    assert root is not None and (int(root.group(1)), int(root.group(2))) == (0, -6)
+    peer = ["distributed training failed on rank 0 of 2: a peer left (its connection closed)"]
+    assert _first_cause(text, (0, -6), peer) == (1, -9)
+    assert _first_cause(text, (0, -6), []) == (1, -9)  # gloo's abort alone says as much
+    # a rank that failed on its own stays the cause, whatever its peers did after it
+    text = _torchrun_report((1, 2), [(0, -6)])
+    assert _first_cause(text, (1, 2), ["training diverged: the loss became nan"]) == (1, 2)
+    assert _first_cause(_torchrun_report((0, -9), []), (0, -9), []) == (0, -9)

@@ -34,6 +34,9 @@ from pathlib import Path
 EXIT_RANK_FAILED = 2  # the exit code of every mlplab error, rank failures included
 GRACE_S = 5.0  # seconds a job may take to end after its first failure before it is killed
 _ROOT = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
+_FAILED = re.compile(r"rank\s*:\s*(\d+)[^\n]*\n\s*exitcode\s*:\s*(-?\d+)")  # every failure
+_PEER_LEFT = re.compile(r"failed on rank (\d+) of \d+: a peer left")  # ddp.py's error
+SIGABRT = -signal.SIGABRT
 _FAILURE = re.compile(r"^(error: |Traceback |torch\.distributed\.elastic|.*ChildFailedError)")
 
 
@@ -105,12 +108,26 @@ def _cause(job: _Job, stopped: list[int]) -> str:
     root = _ROOT.search(text)
     errors = [ln.strip()[len("error: "):] for ln in job.log if ln.startswith("error: ")]
     if root is not None:
-        rank, code = int(root.group(1)), int(root.group(2))
+        rank, code = _first_cause(text, (int(root.group(1)), int(root.group(2))), errors)
         why = describe_exit(code)
         if code == EXIT_RANK_FAILED and errors:
             why = f"failed: {errors[0]}"
         return f"rank {rank} {why}"
     return errors[0] if errors else "a rank failed"
+
+
+def _first_cause(text: str, root: tuple[int, int], errors: list[str]) -> tuple[int, int]:
+    """(rank, exit code) of the failure that caused the others. torchrun's root cause is the
+    first failure it *observed*: when one rank is killed, a peer blocked in a collective may
+    be seen first, having failed because that rank left (it says "a peer left", or gloo
+    aborts it: SIGABRT). Such a follower is passed over for a failure that is not one."""
+    failures = [(int(r), int(c)) for r, c in _FAILED.findall(text)]
+    followers = {int(r) for e in errors for r in _PEER_LEFT.findall(e)}
+    if any(c < 0 and c != SIGABRT for _, c in failures):  # a rank killed by a signal
+        followers |= {r for r, c in failures if c == SIGABRT}
+    if root[0] not in followers:
+        return root
+    return next((f for f in failures if f[0] not in followers), root)
 
 
 def _kill_job(proc: subprocess.Popen[bytes], ranks: dict[int, tuple[int, str]]) -> None:
