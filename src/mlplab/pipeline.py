@@ -188,9 +188,18 @@ def resolve_auto(cfg: RunConfig, n_train: int, has_val: bool) -> RunConfig:
         if patience is not None and steps > 1 and cfg.schedule.name == "none":
             resolved["schedule.name"] = "plateau"
             resolved["schedule.patience"] = max(1, patience // AUTO_PLATEAU_SHARE)
-    if cfg.optim.weight_decay is None and cfg.optim.name in registry.DEFAULT_WEIGHT_DECAY:
-        resolved["optim.weight_decay"] = registry.weight_decay(cfg.optim, steps)
+    resolved |= default_decay(cfg, n_train)
     return with_overrides(cfg, resolved) if resolved else cfg
+
+
+def default_decay(cfg: RunConfig, n_train: int) -> dict[str, Any]:
+    """``{"optim.weight_decay": ...}``: the optimizer's default spread over the epoch's
+    steps for ``n_train`` rows (:func:`mlplab.registry.weight_decay`), when the config
+    leaves it unset and the optimizer has one; else empty."""
+    if cfg.optim.weight_decay is not None or cfg.optim.name not in registry.DEFAULT_WEIGHT_DECAY:
+        return {}
+    steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n_train), n_train)
+    return {"optim.weight_decay": registry.weight_decay(cfg.optim, steps)}
 
 
 def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) -> Prepared:
@@ -298,11 +307,8 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     if not isinstance(cfg.train.batch_size, int):
         cfg = with_overrides(cfg, {"train.batch_size": 1024})
     stats = scan(cfg.data, cfg.seed)
-    if cfg.optim.weight_decay is None and cfg.optim.name in registry.DEFAULT_WEIGHT_DECAY:
-        steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, stats.n_train),
-                                stats.n_train)
-        cfg = with_overrides(cfg, {"optim.weight_decay": registry.weight_decay(cfg.optim,
-                                                                               steps)})
+    if decay := default_decay(cfg, stats.n_train):
+        cfg = with_overrides(cfg, decay)
     ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
                          else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
     enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
@@ -331,5 +337,5 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
 
 
 __all__ = ["AUTO_PLATEAU_SHARE", "AUTO_VAL_FRACTION", "AUTO_VAL_MIN_ROWS", "DataLike",
-           "Prepared", "auto_val_size", "model_spec", "prepare", "prepare_stream",
+           "Prepared", "auto_val_size", "default_decay", "model_spec", "prepare", "prepare_stream",
            "resolve_auto", "split_metrics", "table_from"]
