@@ -212,7 +212,10 @@ class Run:
                 self._forward(X, self.task.proba).cpu().numpy())
             return vals[:, 0] if vals.shape[1] == 1 else vals
         task = self.task
-        idx = self._forward(X, lambda z: task.labels(task.proba(z))).cpu().numpy()
+        return self._decode(self._forward(X, lambda z: task.labels(task.proba(z))).cpu().numpy())
+
+    def _decode(self, idx: np.ndarray) -> np.ndarray:
+        """Class indices -> the original labels (multilabel: the 0/1 sets themselves)."""
         return idx if self.task.name == "multilabel" else self.target_encoder.inverse(idx)
 
     def predict_frame(self, X: ArrayLike) -> pd.DataFrame:
@@ -221,8 +224,7 @@ class Run:
         names = self.target_encoder.target_names
         if self.task.is_classification:
             proba = self.predict_proba(frame)  # one pass; the labels follow from it
-            idx = self.task.labels(torch.from_numpy(proba)).numpy()
-            pred = idx if self.task.name == "multilabel" else self.target_encoder.inverse(idx)
+            pred = self._decode(self.task.labels(torch.from_numpy(proba)).numpy())
             labels = self.classes
             for j, c in enumerate(labels):
                 frame[f"proba_{c}"] = proba[:, j]
