@@ -31,7 +31,7 @@ from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
 from mlplab.tasks import TaskSpec, resolve_task
 from mlplab.training.loop import DataTensors, build_scheduler, fit
 from mlplab.training.runners import support
-from mlplab.training.runners.fused import why_not_fused
+from mlplab.training.runners.select import fused_takes
 
 # torch optimizers with a fused CPU kernel (torch >= 2.4)
 _FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
@@ -66,11 +66,11 @@ def build_optimizer(model: MLP, cfg: RunConfig, task: TaskSpec | None = None,
 
 def _fused_runner_takes(model: MLP, opt: torch.optim.Optimizer, task: TaskSpec,
                         cfg: RunConfig, weighted: bool) -> bool:
-    """Whether ``training.loop.fit`` will pick the fused runner for this run (its own checks:
-    :func:`~mlplab.training.runners.fused.why_not_fused` and :data:`.support.FUSED`)."""
-    probe = SimpleNamespace(model=model, optimizer=opt, task=task)  # what why_not_fused reads
+    """Whether ``training.loop.fit`` will pick the fused runner for this run (its own rule:
+    :func:`~mlplab.training.runners.select.fused_takes`)."""
+    probe = SimpleNamespace(model=model, optimizer=opt, task=task)  # what the rule reads
     wanted = support.requested(cfg, weighted=weighted, mini_batch=True)
-    return why_not_fused(probe) is None and not support.missing(support.FUSED, wanted)  # type: ignore[arg-type]
+    return fused_takes(probe, wanted)  # type: ignore[arg-type]
 
 
 class _MLPBase(BaseEstimator):

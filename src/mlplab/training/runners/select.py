@@ -55,17 +55,22 @@ def check_runner(runner: Runner, state: TrainState) -> None:
         support.check(getattr(runner, "name", "chosen"), supports, wanted(state))
 
 
+def fused_takes(state: TrainState, wanted_options: list[str]) -> bool:
+    """Whether ``train.fast=auto`` trains ``state`` (model, optimizer, task) on the fused
+    runner when it asks for ``wanted_options``: exactly where it is bitwise equal to eager."""
+    return why_not_fused(state) is None and not support.missing(support.FUSED, wanted_options)
+
+
 def select_runner(state: TrainState) -> tuple[Runner, str]:
     """The runner for this training state and its name (recorded in the run's metrics)."""
     mode = state.cfg.train.fast
     if mode == "off":
         return EagerRunner(), "eager"
-    why = why_not_fused(state)
-    gaps = support.missing(support.FUSED, wanted(state))
     if mode == "auto":
-        if why is None and not gaps:
+        if fused_takes(state, wanted(state)):
             return FastRunner(state), "fast"
         return EagerRunner(), "eager"
+    why = why_not_fused(state)
     if why is not None:
         raise ConfigError(f"train.fast=on cannot train this run: {why}",
                           hint="use --set train.fast=auto (mlplab picks a runner that can)")
@@ -77,4 +82,4 @@ def select_runner(state: TrainState) -> tuple[Runner, str]:
     return FastRunner(state), "fast"
 
 
-__all__ = ["Runner", "check_runner", "select_runner", "wanted"]
+__all__ = ["Runner", "check_runner", "fused_takes", "select_runner", "wanted"]
