@@ -48,7 +48,7 @@ def layer_shapes(model: nn.Module) -> list[tuple[int, int]]:
 def output_kind(model: nn.Module, x: torch.Tensor) -> Any:
     """What ``model`` outputs on ``x`` (``.kind`` and ``.reason``); the model is not changed.
 
-    A one-unit output read as logits is looked at once more through its range: fed -50..50 in
+    A one-unit output (read as logits or, from its values, as a sigmoid) is looked at once more through its range: fed -50..50 in
     place of the last ``nn.Linear``'s output, a logit leaves [0, 1], while a sigmoid applied in
     ``forward`` (``torch.sigmoid(self.fc3(x))``, which an untrained net keeps near 0.5) stays.
     """
@@ -60,19 +60,27 @@ def output_kind(model: nn.Module, x: torch.Tensor) -> Any:
             out = net(x)
         probe = Probe(_output_kind(net, out.reshape(len(out), -1)),
                       "from the last layer and the output values")
-    if probe.kind == "logits" and _squashed(model, x):
-        return Probe("sigmoid", "the output stays in [0, 1] however large the last layer's "
-                                "output grows: forward applies a sigmoid")
+    if probe.kind in ("logits", "sigmoid") and not _ends_in_sigmoid(model):
+        squashed = _squashed(model, x)  # None: not a one-unit Linear output
+        if squashed is True:
+            return Probe("sigmoid", "the output stays in [0, 1] however large the last "
+                                    "layer's output grows: forward applies a sigmoid")
+        if squashed is False:
+            return Probe("logits", "the output follows the last layer's output beyond [0, 1]")
     return probe
 
 
-def _squashed(model: nn.Module, x: torch.Tensor) -> bool:
+def _ends_in_sigmoid(model: nn.Module) -> bool:
+    return isinstance(list(model.modules())[-1], nn.Sigmoid)
+
+
+def _squashed(model: nn.Module, x: torch.Tensor) -> bool | None:
     """Whether what ``forward`` does after its last one-unit Linear layer maps the values
     -50..50 (put in place of that layer's output) into [0, 1]."""
     net = copy.deepcopy(model).eval()
     last = [m for m in net.modules() if isinstance(m, nn.Linear)]
     if not last or last[-1].out_features != 1:
-        return False
+        return None
     ramp = torch.linspace(-50.0, 50.0, len(x)).reshape(-1, 1)
     last[-1].register_forward_hook(lambda m, inp, out: ramp.to(out.dtype).expand_as(out))
     with torch.no_grad():

@@ -68,9 +68,12 @@ class Result:
     verdict: Verdict
     lang: str
 
+    @property
+    def mark(self) -> str:
+        return t("ui.passed" if self.passed else "ui.failed", self.lang)
+
     def __str__(self) -> str:
-        mark = t("ui.passed" if self.passed else "ui.failed", self.lang)
-        return f"{mark} {self.message}"
+        return f"{self.mark} {self.message}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -78,7 +81,7 @@ class Result:
     def _repr_html_(self) -> str:
         color, bg = ("#009E73", "#f0faf6") if self.passed else ("#D55E00", "#fdf3ee")
         html = (f'<div class="mlplab-lesson" style="{STYLE.format(color=color, bg=bg)}">'
-                f"<b>{escape(str(self).split(' ', 1)[0])}</b> {escape(self.message)}</div>")
+                f"<b>{escape(self.mark)}</b> {escape(self.message)}</div>")
         if self.verdict.draw is not None:
             html += _boundary_img(*self.verdict.draw, title=t("ui.your_boundary", self.lang))
         return html
