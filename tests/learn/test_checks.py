@@ -5,6 +5,7 @@ forgotten zero_grad, (n,) labels for BCE, ...)."""
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def check(lesson: str, step: str, **objects: Any):
 
 def args_of(lesson: str, step: str, ns: dict[str, Any]) -> dict[str, Any]:
     """The objects the notebook passes to the check, taken from the solution's namespace."""
-    return eval(f"dict({LESSONS[lesson].step(step).args})", dict(ns))  # noqa: S307
+    return eval(f"dict({LESSONS[lesson].step(step).args})", dict(ns))
 
 
 @pytest.mark.parametrize("lesson,step", [(name, s.id) for name, spec in LESSONS.items()
@@ -54,7 +55,7 @@ def test_disk_data_wrong_answers():
 class Net(nn.Module):
     def __init__(self, sizes, out: str = "none", hidden: Any = torch.relu):
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.out, self.hidden = out, hidden
 
     def forward(self, x):

@@ -76,11 +76,11 @@ def test_chinese_texts_and_the_boundary_in_the_html(solved):
 
 
 def test_unknown_lessons_and_steps_are_one_line_errors():
-    with pytest.raises(ConfigError, match="unknown lesson 'circle'.*did you mean 'circles'"):
+    with pytest.raises(ConfigError, match=r"unknown lesson 'circle'.*did you mean 'circles'"):
         lesson("circle")
     with pytest.raises(ConfigError, match="lesson 'disk' has no step 4: expected 1 to 3"):
         lesson("disk").step(4)
-    with pytest.raises(ConfigError, match="has no step 'fitt'.*did you mean 'fit'"):
+    with pytest.raises(ConfigError, match=r"has no step 'fitt'.*did you mean 'fit'"):
         lesson("disk").hint("fitt")
 
 

@@ -190,7 +190,7 @@ def _run_steps(train_step: Any, model: Any, X: Any, y: Any, *, times: int,
 
 
 def _norm(grads: list[torch.Tensor]) -> float:
-    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
+    return float(torch.stack([(g.double() ** 2).sum() for g in grads]).sum().sqrt())
 
 
 def zero_grad(*, train_step: Any, model: Any, X: Any, y: Any) -> Verdict:

@@ -158,7 +158,8 @@ class SimpleNet(nn.Module):
         self.layer_2 = nn.Linear(hidden_size, output_size)
 
     def forward(self, x):
-        return self.layer_2(self.relu(self.layer_1(x)))  # logits: BCEWithLogitsLoss adds the sigmoid
+        # logits: BCEWithLogitsLoss applies the sigmoid itself
+        return self.layer_2(self.relu(self.layer_1(x)))
 
 
 torch.manual_seed(0)

@@ -48,9 +48,10 @@ def layer_shapes(model: nn.Module) -> list[tuple[int, int]]:
 def output_kind(model: nn.Module, x: torch.Tensor) -> Any:
     """What ``model`` outputs on ``x`` (``.kind`` and ``.reason``); the model is not changed.
 
-    A one-unit output (read as logits or, from its values, as a sigmoid) is looked at once more through its range: fed -50..50 in
-    place of the last ``nn.Linear``'s output, a logit leaves [0, 1], while a sigmoid applied in
-    ``forward`` (``torch.sigmoid(self.fc3(x))``, which an untrained net keeps near 0.5) stays.
+    A one-unit output (read as logits or, from its values, as a sigmoid) is looked at once more
+    through its range: fed -50..50 in place of the last ``nn.Linear``'s output, a logit leaves
+    [0, 1], while a sigmoid applied in ``forward`` (``torch.sigmoid(self.fc3(x))``, which an
+    untrained net keeps near 0.5) stays inside.
     """
     if _probe_output is not None:
         probe = _probe_output(model, x)

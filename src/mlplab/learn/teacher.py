@@ -24,8 +24,8 @@ True
 from __future__ import annotations
 
 import inspect
-from html import escape
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from mlplab.i18n import resolve_lang
