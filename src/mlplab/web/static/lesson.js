@@ -88,6 +88,10 @@
     L.spec = body; render();
   }
 
+  // the CJK font arrives after the first Chinese text is drawn; Chromium keeps the text it
+  // shaped before as missing glyphs until a style change makes it shape the text again
+  document.fonts.addEventListener("loadingdone", () => {
+    panel.style.letterSpacing = panel.style.letterSpacing ? "" : "0.001px"; });
   const onFrame = HANDLERS.frame;
   HANDLERS.frame = (m) => { onFrame(m); watch(m); };
   const switchTo = switchLanguage;
