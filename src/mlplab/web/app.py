@@ -33,7 +33,7 @@ from fastapi.staticfiles import StaticFiles
 
 from mlplab.errors import ConfigError, MlplabError
 from mlplab.i18n import catalog, languages, resolve_lang
-from mlplab.web import codegen
+from mlplab.web import codegen, lessons
 from mlplab.web.access import TokenGate
 from mlplab.web.channels import Outbox, parse_message
 from mlplab.web.limits import LimitError, Limits, playground_config, schema
@@ -102,6 +102,7 @@ def create_app(limits: Limits | None = None, token: str | None = None) -> FastAP
     app = FastAPI(title="mlplab playground", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.manager, app.state.uploads, app.state.limits = manager, uploads, lim
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(lessons.router)  # the playground's lesson panel
     if token is not None:
         app.add_middleware(TokenGate, token=token)
     page = (STATIC / "index.html").read_text(encoding="utf-8")
