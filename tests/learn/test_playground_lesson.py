@@ -2,7 +2,7 @@
 each step (a linear model fails on the circles, ReLU fixes it), in English and in Chinese.
 
 Screenshots go to ``test-artifacts/``; with ``MLPLAB_DOCS_FIGURES=1`` also to
-``docs/figures/lesson-{en,zh}.png`` (the pictures in docs/lessons.md)."""
+``docs/figures/lesson-{en,zh}.png`` (the pictures in the README)."""
 
 from __future__ import annotations
 
