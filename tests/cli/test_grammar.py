@@ -24,7 +24,7 @@ FAST = ["--epochs", "5", "--hidden", "4", "--set", "log.plots=false"]
 # leave them nothing to do
 ANSWERS = {"show", "evaluate", "datasets", "recipes", "serve"}
 WRITERS = {"train", "predict", "compare", "baseline", "export", "import", "sweep", "plot",
-           "report"}
+           "report", "learn"}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ DEFAULT_LANG = "en"
 
 
 def languages() -> list[str]:
-    """The languages that have a catalog, e.g. ``['en', 'zh']``."""
-    return sorted(p.stem for p in HERE.glob("*.json"))
+    """The languages that have a catalog, e.g. ``['en', 'zh']`` (``learn.en.json`` and the like
+    are a feature's own catalogs, not languages)."""
+    return sorted(p.stem for p in HERE.glob("*.json") if "." not in p.stem)
 
 
 @cache
