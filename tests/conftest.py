@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -84,6 +84,65 @@ def jupyter_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield km
     finally:
         km.shutdown_kernel(now=True)
+
+
+class Notebooks:
+    """Executes notebooks in the session's one kernel, in the way that holds on a busy machine.
+
+    nbclient waits only ``iopub_timeout`` seconds (4 by default) after a cell's reply for the
+    cell's output, then goes on silently without it: on a loaded machine a cell's printout
+    arrived after that and the cell looked empty. Here it waits up to two minutes and raises
+    instead of going on. A cell's printout may also arrive in several stream outputs (or with
+    an empty one at the end): :meth:`text` joins them.
+    """
+
+    CLIENT: ClassVar[dict[str, Any]] = {
+        "timeout": 600, "startup_timeout": 180, "iopub_timeout": 120,
+        "raise_on_iopub_timeout": True}
+
+    def __init__(self, km: Any) -> None:
+        self.km = km
+
+    def client(self, nb: Any, cwd: str, **kw: Any) -> Any:
+        """An ``nbclient.NotebookClient`` for ``nb`` (in ``cwd``) with these settings."""
+        import nbclient
+
+        return nbclient.NotebookClient(nb, resources={"metadata": {"path": cwd}},
+                                       **{**self.CLIENT, **kw})
+
+    def run(self, nb: Any, cwd: str) -> Any:
+        """Execute ``nb`` top to bottom in the shared kernel, in the folder ``cwd``."""
+        import nbformat
+
+        nb.cells.insert(0, nbformat.v4.new_code_cell(f"import os; os.chdir({cwd!r})"))
+        try:
+            self.client(nb, cwd, km=self.km).execute()
+        finally:
+            del nb.cells[0]  # callers count cells from their own first
+        return nb
+
+    @staticmethod
+    def text(cell: Any) -> str:
+        """All a cell printed: its stdout streams joined, then each result's plain text."""
+        streams = "".join(o.get("text", "") for o in cell.outputs
+                          if o.output_type == "stream" and o.get("name") == "stdout")
+        results = [o["data"].get("text/plain", "") for o in cell.outputs
+                   if o.output_type in ("execute_result", "display_data")]
+        return streams + "\n".join(results)
+
+    @classmethod
+    def last_line(cls, cell: Any) -> str:
+        """The last non-empty line a cell printed; fails with what the cell did show."""
+        lines = [line for line in cls.text(cell).splitlines() if line.strip()]
+        assert lines, f"the cell printed nothing; its outputs: {cell.outputs!r}"
+        return lines[-1]
+
+
+@pytest.fixture(scope="session")
+def notebooks(jupyter_kernel: Any) -> Notebooks:
+    """Run notebooks in the shared kernel and read what their cells printed (:class:`Notebooks`)."""
+    pytest.importorskip("nbclient")
+    return Notebooks(jupyter_kernel)
 
 
 def fast_cfg(**over):

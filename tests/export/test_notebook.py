@@ -14,21 +14,11 @@ from mlplab.export import export
 from mlplab.recipes import load_recipe, recipe_names
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-
-
-def _execute(path: Path, km: Any) -> dict:
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(f"import os; os.chdir({str(path.parent)!r})"))
-    nbclient.NotebookClient(nb, km=km, timeout=600,
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    last = nb.cells[-1].outputs[-1]["text"].strip().splitlines()[-1]
-    return json.loads(last)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", recipe_names())
-def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, jupyter_kernel: Any) -> None:
+def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, notebooks: Any) -> None:
     """Every recipe's notebook, executed top to bottom, ends with the run's numbers (epochs
     capped at 50 to keep the suite fast; the train-script test runs the full lengths on demand)."""
     cfg = load_recipe(name)
@@ -39,7 +29,8 @@ def test_recipe_notebook_reproduces_the_run(name: str, tmp_path: Path, jupyter_k
     nb = nbformat.read(result.path, as_version=4)
     kinds = [c.cell_type for c in nb.cells]
     assert kinds.count("markdown") == kinds.count("code") + 1  # an explanation before each
-    got = _execute(result.path, jupyter_kernel)
+    done = notebooks.run(nbformat.read(result.path, as_version=4), str(result.path.parent))
+    got = json.loads(notebooks.last_line(done.cells[-1]))
     key = "accuracy" if run.task.is_classification else "r2"
     for split in ("train", "val", "test"):
         want = run.metrics.get(split)

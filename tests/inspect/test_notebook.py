@@ -59,15 +59,10 @@ for epoch in range(150):
 
 
 @pytest.fixture(scope="module")
-def executed(jupyter_kernel, tmp_path_factory):
+def executed(notebooks, tmp_path_factory):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    folder = str(tmp_path_factory.mktemp("nb"))
-    nb.cells.insert(0, nbformat.v4.new_code_cell(f"import os; os.chdir({folder!r})"))
-    nbclient.NotebookClient(nb, km=jupyter_kernel, timeout=240,
-                            resources={"metadata": {"path": folder}}).execute()
-    del nb.cells[0]  # the tests count cells from the learner's first
-    return nb
+    return notebooks.run(nb, str(tmp_path_factory.mktemp("nb")))
 
 
 def _outputs(nb, i):

@@ -16,21 +16,14 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 
-def _text(cell) -> str:
-    """All a cell printed: every stream output joined, then each result's plain text."""
-    streams = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-    results = [o["data"].get("text/plain", "") for o in cell.outputs
-               if o.output_type in ("execute_result", "display_data")]
-    return streams + "\n".join(results)
-
-
 @pytest.mark.slow
-def test_every_lesson_notebook_with_its_solutions_passes_every_step(tmp_path, learn_home):
+def test_every_lesson_notebook_with_its_solutions_passes_every_step(tmp_path, learn_home,
+                                                                   notebooks):
     env_before = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
-    client = nbclient.NotebookClient(lesson_notebook("disk", solutions=True), timeout=240,
-                                     kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    # a kernel of its own: it must start with the learner's progress folder set above
+    client = notebooks.client(lesson_notebook("disk", solutions=True), str(tmp_path),
+                              kernel_name="python3")
     reports: dict[str, list[str]] = {}
     try:
         with client.setup_kernel():
@@ -42,7 +35,7 @@ def test_every_lesson_notebook_with_its_solutions_passes_every_step(tmp_path, le
                         client.execute_cell(cell, i)
                 checks = [c for c in nb.cells if c.cell_type == "code"
                           and c.source.startswith("L.check(")]
-                reports[name] = [_text(c) for c in checks]
+                reports[name] = [notebooks.text(c) for c in checks]
     finally:
         if env_before is None:
             os.environ.pop("MPLBACKEND", None)
