@@ -21,10 +21,13 @@ run: $(STAMP)
 ## test: ruff + mypy + pytest, on 2 workers (each test file stays on one, see tests/conftest.py;
 ## `make test WORKERS=` runs the tests in one process)
 WORKERS ?= -n 2 --dist loadfile
+## Each step prints how long it took ("== phase NAME: N s"), so a slow one shows in CI's log.
+timed = @echo "+ $(2)"; t0=$$(date +%s); rc=0; $(2) || rc=$$?; \
+	echo "== phase $(1): $$(( $$(date +%s) - t0 )) s"; exit $$rc
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy
-	$(BIN)/pytest $(WORKERS)
+	$(call timed,ruff,$(BIN)/ruff check src tests benchmarks)
+	$(call timed,mypy,$(BIN)/mypy)
+	$(call timed,pytest,$(BIN)/pytest $(WORKERS))
 
 ## fuzz: the Hypothesis property tests with many more examples than `make test` runs
 fuzz: $(STAMP)
