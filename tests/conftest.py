@@ -164,33 +164,54 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start ``mlplab serve --host 127.0.0.1 --port P *args``; yield (base URL, process)."""
-    port = free_port()
+    """Start ``mlplab serve --host 127.0.0.1 --port P *args``; yield (base URL, process).
+
+    The server's output goes to a file (a pipe nobody reads can fill and block the server), and
+    is shown when it does not come up. A port found free can be taken before the server binds
+    it: a server that exits at start is started again on another port (three tries)."""
+    import tempfile
+
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mlplab", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(1200):  # up to 2 minutes on a busy machine
-            try:
-                urllib.request.urlopen(url + "favicon.ico", timeout=1).read()
+    with tempfile.TemporaryFile() as log:
+        for _attempt in range(3):
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "mlplab", "serve", "--host",
+                                     "127.0.0.1", "--port", str(port), *args],
+                                    env=env, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}/"
+            if _wait_until_up(url, proc):
                 break
-            except urllib.error.HTTPError:  # 403 without a token: the server is up
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise RuntimeError(out) from None
-                time.sleep(0.1)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
             proc.wait()
+        else:
+            log.seek(0)
+            raise RuntimeError("mlplab serve did not start:\n" + log.read().decode()[-3000:])
+        try:
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> bool:
+    """True once the server at ``url`` answers; False if its process ended first. A server
+    that neither answers nor ends within ``timeout`` seconds fails the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "favicon.ico", timeout=5).read()
+            return True
+        except urllib.error.HTTPError:  # 403 without a token: the server is up
+            return True
+        except OSError:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"mlplab serve did not answer at {url} within {timeout:.0f} s")
 
 
 @pytest.fixture(scope="session")
