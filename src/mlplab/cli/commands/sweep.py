@@ -8,21 +8,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from mlplab.cli.commands._common import OverwriteOpt, QuietOpt, build_config, err, fmt, out
+from mlplab.cli.flags import config_flags, path_of
 from mlplab.errors import ConfigError
 
 Opt = typer.Option
 
-# short names accepted in --grid specs, next to full dotted paths
-ALIASES = {"lr": "optim.lr", "hidden": "model.hidden", "activation": "model.activation",
-           "optimizer": "optim.name", "momentum": "optim.momentum",
-           "weight_decay": "optim.weight_decay", "l1": "optim.l1", "dropout": "model.dropout",
-           "epochs": "train.epochs", "batch_size": "train.batch_size", "init": "model.init",
-           "clip_grad_norm": "train.clip_grad_norm", "n_samples": "data.n_samples",
-           "noise": "data.noise"}
-
-
 def parse_spec(spec: str) -> tuple[str, list[Any]]:
-    """``lr=0.01,0.1`` / ``seed=0:8`` / ``hidden=8,8|16,16`` -> (dotted path, values).
+    """``lr=0.01,0.1`` / ``seed=0:8`` / ``hidden=8,8|16,16`` -> (dotted path, values); a key
+    is a dotted path or a flag's name (:data:`mlplab.cli.flags.FLAGS`).
 
     >>> parse_spec("seed=0:3"), parse_spec("hidden=8,8|16"), parse_spec("lr=0.1,1")
     (('seed', [0, 1, 2]), ('model.hidden', [[8, 8], [16]]), ('optim.lr', [0.1, 1]))
@@ -33,7 +26,7 @@ def parse_spec(spec: str) -> tuple[str, list[Any]]:
         raise ConfigError(f"bad sweep spec '{spec}'", expected="KEY=V1,V2 or KEY=A:B",
                           hint="e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")
     key, text = (s.strip() for s in spec.split("=", 1))
-    key = ALIASES.get(key, key)
+    key = path_of(key)  # a flag's name (lr, batch_size) stands for its key
     if "|" in text or key == "model.hidden":  # list-valued options: '|' between choices
         values = [parse_value(t + ",") if t.strip() not in ("", "none") else []
                   for t in text.split("|")]
@@ -45,7 +38,9 @@ def parse_spec(spec: str) -> tuple[str, list[Any]]:
     return key, values if isinstance(values, list) else [values]
 
 
+@config_flags()
 def sweep(
+    flags: dict[str, Any],
     specs: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUES, e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")] = None,  # noqa: E501
     grid: Annotated[bool, Opt("--grid", help="train every combination (the default)")] = False,
     space: Annotated[Optional[Path], Opt(help="YAML search space: KEY: a list of choices or {low, high, log}")] = None,  # noqa: E501
@@ -74,7 +69,7 @@ def sweep(
     from mlplab.search.study import optuna_sweep
     from mlplab.search.sweep import sweep as run_sweep
 
-    base = build_config(config, recipe, {}, set_)
+    base = build_config(config, recipe, flags, set_)
     out_path = out_dir or default_run_dir(f"sweep-{base.name}")
     modes = sum(x is not None for x in (random, optuna)) + bool(grid)
     if modes > 1:
