@@ -18,6 +18,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import types
@@ -214,26 +215,54 @@ def config_flags(names: Iterable[str] | None = None, *, exclude: Iterable[str] =
     """
     chosen = [n for n in (FLAGS if names is None else names) if n not in set(exclude)]
     needed, fixed = set(required), dict(defaults or {})
+    params = [_parameter(FLAGS[n], n in needed, fixed.get(n)) for n in chosen]
+    return _spread("flags", params, lambda given: to_config(**given))
+
+
+def option_group(param: str, group: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the options a dataclass declares (its fields, annotated as typer
+    options); the command takes one instance of it as ``param`` instead.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Search:
+    ...     trials: Annotated[int, typer.Option(help="how many")] = 8
+    >>> @option_group("search", Search)
+    ... def command(search: Search, quiet: bool = False) -> int:
+    ...     return search.trials
+    >>> list(inspect.signature(command).parameters), command(quiet=True, trials=3)
+    (['quiet', 'trials'], 3)
+    """
+    hints = typing.get_type_hints(group, include_extras=True)
+    params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
+                                default=f.default) for f in dataclasses.fields(group)]
+    return _spread(param, params, lambda given: group(**given))
+
+
+def _spread(param: str, options: list[inspect.Parameter], collect: Callable[[dict[str, Any]], Any],
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Replace a command's parameter ``param`` by ``options`` in what typer sees; the command
+    gets ``collect({option: value})`` as ``param``."""
+    names = [p.name for p in options]
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         own = inspect.signature(func, eval_str=True).parameters
-        clash = set(chosen) & set(own)
-        assert not clash and "flags" in own, f"{func.__name__}: {clash or 'no flags'}"
+        clash = set(names) & set(own)
+        assert not clash and param in own, f"{func.__name__}: {clash or param}"
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.values()
-                  if p.name != "flags"]
-        params += [_parameter(FLAGS[n], n in needed, fixed.get(n)) for n in chosen]
+                  if p.name != param]
 
         def command(**kwargs: Any) -> Any:
-            given = {n: kwargs.pop(n) for n in chosen}
-            return func(flags=to_config(**given), **kwargs)
+            given = {n: kwargs.pop(n) for n in names}
+            return func(**{param: collect(given)}, **kwargs)
 
         functools.update_wrapper(command, func, assigned=("__module__", "__name__",
                                                           "__qualname__", "__doc__"))
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__signature__ = inspect.Signature([*params, *options])  # type: ignore[attr-defined]
         return command
 
     return wrap
 
 
 __all__ = ["FLAGS", "Flag", "choices", "config_flags", "field_of", "help_of", "listed",
-           "path_of", "to_config"]
+           "option_group", "path_of", "to_config"]
