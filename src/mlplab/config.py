@@ -39,9 +39,11 @@ class _Part(BaseModel):
 class DataConfig(_Part):
     """Where the data comes from and how it is split and preprocessed."""
 
-    source: str = "circles"  # a built-in dataset name or a CSV/Parquet path
-    n_samples: int = Field(1000, ge=4, le=50_000_000)  # generators only
-    noise: float | None = Field(None, ge=0.0, le=10.0)  # None: the generator's own default
+    source: str = Field("circles", description="dataset name or CSV/Parquet path")
+    n_samples: int = Field(1000, ge=4, le=50_000_000,
+                           description="generated data: number of points")
+    noise: float | None = Field(None, ge=0.0, le=10.0,  # None: the generator's own default
+                                description="generated data: noise level")
     n_classes: int | None = Field(None, ge=2, le=50)  # blobs / spiral
     n_features: int | None = Field(None, ge=1, le=10_000)  # blobs / linear
     label_noise: float = Field(0.0, ge=0.0, le=0.5)  # fraction of labels flipped
@@ -49,21 +51,33 @@ class DataConfig(_Part):
     # generators: the data's own seed (None: the run's seed); recipes fix it to the
     # tutorial's random_state so other run seeds change the model, not the data
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    target: str | list[str] | None = None  # files: the target column(s)
-    features: list[str] | None = None  # files: feature columns (default: all but target)
-    test_size: float = Field(0.2, ge=0.0, lt=1.0)
-    val_size: float = Field(0.0, ge=0.0, lt=1.0)
+    target: str | list[str] | None = Field(None, description=(  # files: the target column(s)
+        "target column; repeat, or separate with commas, for several (a column whose name "
+        "has a comma is kept whole)"))
+    features: list[str] | None = Field(None, description="feature columns, comma-separated")
+    test_size: float = Field(0.2, ge=0.0, lt=1.0,
+                             description="fraction of the rows held out for testing")
+    val_size: float = Field(0.0, ge=0.0, lt=1.0,
+                            description="fraction of the rows held out for validation")
     # robust: median/IQR then a smooth clip to +-3, so outliers cannot dominate
-    scale: Literal["standard", "robust", "minmax", "none"] = "standard"
+    scale: Literal["standard", "robust", "minmax", "none"] = Field("standard", description=(
+        "how the inputs are scaled; robust: median and IQR, then a smooth clip to +-3"))
     scale_target: bool = True  # regression: standardise the target (tutorials fit raw values)
-    impute: Literal["error", "mean", "median", "most_frequent", "drop"] = "error"
-    drop: list[str] = Field(default_factory=list)  # columns left out (e.g. row IDs)
-    categorical: list[str] = Field(default_factory=list)  # declared kinds, not inferred
-    numeric: list[str] = Field(default_factory=list)
-    na_values: list[str] = Field(default_factory=list)  # text read as missing: "?", "n/a"
-    decimal: Literal[".", ","] = "."  # decimal mark of numbers written as text
-    encoding: str | None = None  # text files: None = UTF-8, else detected (e.g. gbk)
-    pos_label: str | int | bool | None = None  # binary: the class the scores are for
+    impute: Literal["error", "mean", "median", "most_frequent", "drop"] = Field(
+        "error", description="missing values: refuse them, fill them, or drop their rows")
+    drop: list[str] = Field(default_factory=list,  # columns left out (e.g. row IDs)
+                            description="leave a column out (repeat, or comma-separated)")
+    categorical: list[str] = Field(default_factory=list,  # declared kinds, not inferred
+        description="treat a column as categories (repeat, or comma-separated)")
+    numeric: list[str] = Field(
+        default_factory=list, description="treat a column as numbers (repeat, or comma-separated)")
+    na_values: list[str] = Field(
+        default_factory=list, description="text read as missing, comma-separated, e.g. '?,n/a'")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark of numbers written as text")
+    encoding: str | None = Field(None, description=(
+        "text encoding of the file (default: UTF-8, else detected), e.g. gbk"))
+    pos_label: str | int | bool | None = Field(None, description=(  # what the scores are for
+        "binary: the positive class (default: 1/True/yes, else the minority)"))
     # files larger than memory: read in chunks instead of loading (mlplab.data.stream);
     # "auto" streams Parquet/CSV files above stream_above_mb
     stream: bool | Literal["auto"] = "auto"
@@ -91,12 +105,15 @@ class ModelConfig(_Part):
 
     # one layer of 100 (scikit-learn's default): measured as accurate as scikit-learn's
     # MLPClassifier on the shipped real datasets, and still solves the 2-D toy sets
-    hidden: list[int] = Field(default_factory=lambda: [100])
-    activation: str | list[str] = "relu"  # one name, or one per hidden layer
-    output: str = "logits"  # logits | sigmoid | softmax
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    batchnorm: bool = False
-    init: str = "default"  # default | kaiming | xavier
+    hidden: list[int] = Field(default_factory=lambda: [100], description=(
+        "hidden sizes, e.g. 10,10 ('' or none: no hidden layer)"))
+    activation: str | list[str] = Field("relu", description=(
+        "one for every hidden layer, or one per layer: relu,tanh"))
+    output: str = "logits"  # registry.OUTPUTS (the CLI's --head)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0,
+                           description="dropout probability after each hidden layer")
+    batchnorm: bool = Field(False, description="batch normalisation after each hidden Linear")
+    init: str = "default"  # registry.INITS
     # computed inputs appended to the first two (registry.CROSSES: x1^2, x2^2, x1*x2, sin(x1), ..)
     crosses: list[str] = Field(default_factory=list)
 
@@ -147,15 +164,17 @@ class OptimConfig(_Part):
     """Optimizer and its regularisation."""
 
     name: str = "adamw"  # Adam with decoupled weight decay: robust without tuning
-    lr: float = Field(0.01, gt=0.0, le=100.0)
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    lr: float = Field(0.01, gt=0.0, le=100.0, description="learning rate")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="momentum (sgd, rmsprop)")
     nesterov: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0.0, le=1.0)  # adam / adamw / rmsprop denominator guard
     # None: the optimizer's default (registry.DEFAULT_WEIGHT_DECAY: for adamw 0.5 per epoch,
     # divided among the epoch's mini-batch steps; 0 for the others)
-    weight_decay: float | None = Field(None, ge=0.0)
-    l1: float = Field(0.0, ge=0.0)  # L1 penalty on weights (not biases), added to the loss
+    weight_decay: float | None = Field(None, ge=0.0, description=(
+        "weight decay (default: the optimizer's own, for adamw 0.5 per epoch)"))
+    l1: float = Field(0.0, ge=0.0,  # on weights, not biases; added to the loss
+                      description="L1 penalty on weights")
 
     @field_validator("name")
     @classmethod
@@ -166,7 +185,11 @@ class OptimConfig(_Part):
 class ScheduleConfig(_Part):
     """Learning-rate schedule."""
 
-    name: str = "none"
+    name: str = Field("none", description=(
+        "learning-rate schedule; step multiplies the rate by {gamma} every {step_size} "
+        "epochs; plateau by {gamma} after {patience} evaluations without improvement; change "
+        "them with --set schedule.step_size=30 --set schedule.gamma=0.1"
+    ).format(**registry.SCHEDULE_DEFAULTS))
     step_size: int = Field(registry.SCHEDULE_DEFAULTS["step_size"], ge=1)  # step: epochs
     gamma: float = Field(registry.SCHEDULE_DEFAULTS["gamma"], gt=0.0, le=1.0)  # decay factor
     patience: int = Field(registry.SCHEDULE_DEFAULTS["patience"], ge=0)  # plateau: evaluations
@@ -182,19 +205,24 @@ class ScheduleConfig(_Part):
 class TrainConfig(_Part):
     """The loop: length, batching, evaluation, stopping, device."""
 
-    epochs: int = Field(1000, ge=0, le=10_000_000)  # 0: keep the untrained model (imports)
-    batch_size: int | Literal["auto", "full"] | None = "auto"  # None/"full": full batch
+    epochs: int = Field(1000, ge=0, le=10_000_000,  # 0: keep the untrained model (imports)
+                        description="passes over the training rows")
+    batch_size: int | Literal["auto", "full"] | None = Field(  # None/"full": full batch
+        "auto", description="rows per batch, 'full' or 'auto'")
     shuffle: bool = True  # mini-batches from a fresh randperm each epoch (False: in order)
-    eval_every: int = Field(10, ge=1)
+    eval_every: int = Field(10, ge=1, description="epochs between evaluations")
     # "auto": hold out a validation split (mlplab.pipeline.auto_val_size) and stop on its loss
     # with a patience that suits the data (EarlyStopping.auto_patience); a number: that
     # patience in evaluations; None (also off/false/0/no): train all the epochs
-    early_stopping: int | Literal["auto"] | None = "auto"
-    clip_grad_norm: float | None = Field(None, gt=0.0)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)  # binary decision threshold
+    early_stopping: int | Literal["auto"] | None = Field(
+        "auto", description="patience in evaluations, auto or off")
+    clip_grad_norm: float | None = Field(None, gt=0.0,
+                                         description="largest gradient norm (clipped above)")
+    device: str = Field("auto", description="where to train: auto, cpu, cuda, cuda:N or mps")
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="binary decision threshold")
     # torch intra-op threads; None: mlplab.threads' policy (1 for small steps, else all allowed)
-    num_threads: int | None = Field(None, ge=1, le=1024)
+    num_threads: int | None = Field(None, ge=1, le=1024,
+                                    description="torch threads (default: mlplab's policy)")
     # fused full-batch runners: auto = where bitwise equal to eager; on = always, also the
     # NumPy kernel (equal to rounding), refusing what they cannot do; off = never
     fast: Literal["auto", "on", "off"] = "auto"
@@ -240,9 +268,10 @@ class TrainConfig(_Part):
 class LogConfig(_Part):
     """What gets written besides the run directory's core files."""
 
-    tensorboard: bool = False
+    tensorboard: bool = Field(False, description="write TensorBoard logs")
     snapshots_every: int | None = Field(None, ge=1)  # boundary snapshots (epochs)
-    checkpoint_every: int | None = Field(None, ge=1)  # resumable checkpoints (epochs)
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="write a resumable checkpoint every K epochs")
     plots: bool = True
     quiet: bool = False
 
@@ -250,9 +279,10 @@ class LogConfig(_Part):
 class RunConfig(_Part):
     """Everything that defines a run. Every key is optional; see DESIGN.md."""
 
-    name: str = "run"
+    name: str = Field("run", description="run name (directory prefix)")
     description: str = ""  # one line shown by `mlplab recipes` and in reports
-    seed: int = Field(42, ge=0, le=2**32 - 1)
+    seed: int = Field(42, ge=0, le=2**32 - 1,
+                      description="seed of the weights, the split and generated data")
     data: DataConfig = Field(default_factory=DataConfig)
     task: TaskName = "auto"
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -14,27 +14,14 @@ from mlplab.cli.commands._common import (
     console,
     refuse_overwrite,
 )
+from mlplab.cli.flags import config_flags
 
 Opt = typer.Option
 
 
+@config_flags(exclude=("name", "tensorboard", "checkpoint_every"))  # nothing is logged
 def baseline(
-    data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
-    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several")] = None,  # noqa: E501
-    features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
-    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
-    hidden: Annotated[Optional[str], Opt(help="mlplab model: hidden sizes, e.g. 10,10")] = None,
-    activation: Annotated[Optional[str], Opt(help="mlplab model: activation")] = None,
-    optimizer: Annotated[Optional[str], Opt(help="sgd | adam | adamw | rmsprop")] = None,
-    lr: Annotated[Optional[float], Opt(help="learning rate")] = None,
-    epochs: Annotated[Optional[int], Opt()] = None,
-    batch_size: Annotated[Optional[str], Opt(help="rows per batch, 'full' or 'auto'")] = None,
-    seed: Annotated[Optional[int], Opt()] = None,
-    n_samples: Annotated[Optional[int], Opt(help="generated data: number of points")] = None,
-    noise: Annotated[Optional[float], Opt(help="generated data: noise level")] = None,
-    test_size: Annotated[Optional[float], Opt()] = None,
-    scale: Annotated[Optional[str], Opt(help="standard | minmax | none")] = None,
-    impute: Annotated[Optional[str], Opt(help="error | mean | median | most_frequent | drop")] = None,  # noqa: E501
+    flags: dict[str, Any],
     config: Annotated[Optional[Path], Opt("--config", "-c", help="YAML/TOML config file")] = None,
     recipe: Annotated[Optional[str], Opt(help="a shipped recipe (see `mlplab recipes`)")] = None,
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override")] = None,
@@ -45,23 +32,9 @@ def baseline(
 ) -> None:
     """Train the mlplab model and simple baselines on the same split; print one table."""
     from mlplab.api import prepare
-    from mlplab.config import parse_value
     from mlplab.inspect.baselines import can_draw, compare, eval_split, rich_table, write_outputs
 
-    flags = {
-        "data.source": data, "data.target": None if not target else
-        (target[0] if len(target) == 1 else target),
-        "data.features": None if features is None else features.split(","), "task": task,
-        "model.hidden": None if hidden is None else
-        ([] if hidden.strip().lower() in ("", "none") else parse_value(hidden + ",")),
-        "model.activation": activation, "optim.name": optimizer, "optim.lr": lr,
-        "train.epochs": epochs,
-        "train.batch_size": None if batch_size is None else parse_value(batch_size),
-        "seed": seed, "data.n_samples": n_samples, "data.noise": noise,
-        "data.test_size": test_size, "data.scale": scale, "data.impute": impute,
-        "log.quiet": True,
-    }
-    cfg = build_config(config, recipe, flags, set_)
+    cfg = build_config(config, recipe, {**flags, "log.quiet": True}, set_)
     if out_dir is not None:
         refuse_overwrite(out_dir / "baselines.csv", out_dir / "baselines.png",
                          overwrite=overwrite)

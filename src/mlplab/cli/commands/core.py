@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -22,108 +23,38 @@ from mlplab.cli.commands._common import (
     refuse_overwrite,
 )
 from mlplab.cli.commands.importing import ModuleOpt, load_run, summary_lines
-from mlplab.registry import SCHEDULE_DEFAULTS
+from mlplab.cli.flags import FLAGS, config_flags
+
+if TYPE_CHECKING:
+    from mlplab.config import RunConfig
 
 Opt = typer.Option
-SCHEDULE_HELP = ("none | step | cosine | plateau | onecycle. step multiplies the rate by "
-                 "{gamma} every {step_size} epochs; plateau by {gamma} after {patience} "
-                 "evaluations without improvement; change them with --set "
-                 "schedule.step_size=30 --set schedule.gamma=0.1").format(**SCHEDULE_DEFAULTS)
 
 
+@config_flags()
 def train(
-    data: Annotated[Optional[str], Opt("--data", "-d", help="dataset name or CSV/Parquet path")] = None,  # noqa: E501
-    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several (a column whose name has a comma is kept whole)")] = None,  # noqa: E501
-    features: Annotated[Optional[str], Opt(help="feature columns, comma-separated")] = None,
-    drop: Annotated[Optional[list[str]], Opt(help="leave a column out (repeat, or comma-separated)")] = None,  # noqa: E501
-    categorical: Annotated[Optional[list[str]], Opt(help="treat a column as categories (repeat, or comma-separated)")] = None,  # noqa: E501
-    numeric: Annotated[Optional[list[str]], Opt(help="treat a column as numbers (repeat, or comma-separated)")] = None,  # noqa: E501
-    na_values: Annotated[Optional[str], Opt(help="text read as missing, comma-separated, e.g. '?,n/a'")] = None,  # noqa: E501
-    decimal: Annotated[Optional[str], Opt(help="decimal mark of numbers written as text: . or ,")] = None,  # noqa: E501
-    encoding: Annotated[Optional[str], Opt(help="text encoding of the file (default: UTF-8, else detected), e.g. gbk")] = None,  # noqa: E501
-    pos_label: Annotated[Optional[str], Opt(help="binary: the positive class (default: 1/True/yes, else the minority)")] = None,  # noqa: E501
-    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
-    hidden: Annotated[Optional[str], Opt(help="hidden sizes, e.g. 10,10 ('' or none: no hidden layer)")] = None,  # noqa: E501
-    activation: Annotated[Optional[str], Opt(help="relu, tanh, ... or one per layer: relu,tanh")] = None,  # noqa: E501
-    head: Annotated[Optional[str], Opt(help="logits | sigmoid | softmax")] = None,
-    old_head: Annotated[Optional[str], Opt("--output", hidden=True, help="deprecated: use --head")] = None,  # noqa: E501
-    dropout: Annotated[Optional[float], Opt()] = None,
-    batchnorm: Annotated[Optional[bool], Opt("--batchnorm/--no-batchnorm")] = None,
-    init: Annotated[Optional[str], Opt(help="default | kaiming | xavier")] = None,
-    loss: Annotated[Optional[str], Opt(help="auto, bce_logits, bce, cross_entropy, mse, l1")] = None,  # noqa: E501
-    optimizer: Annotated[Optional[str], Opt(help="sgd | adam | adamw | rmsprop")] = None,
-    lr: Annotated[Optional[float], Opt(help="learning rate")] = None,
-    momentum: Annotated[Optional[float], Opt()] = None,
-    weight_decay: Annotated[Optional[float], Opt()] = None,
-    l1: Annotated[Optional[float], Opt(help="L1 penalty on weights")] = None,
-    schedule: Annotated[Optional[str], Opt(help=SCHEDULE_HELP)] = None,
-    epochs: Annotated[Optional[int], Opt()] = None,
-    batch_size: Annotated[Optional[str], Opt(help="rows per batch, 'full' or 'auto'")] = None,
-    eval_every: Annotated[Optional[int], Opt()] = None,
-    early_stopping: Annotated[Optional[str], Opt(help="patience in evaluations, auto or off")] = None,  # noqa: E501
-    clip_grad_norm: Annotated[Optional[float], Opt()] = None,
-    threshold: Annotated[Optional[float], Opt(help="binary decision threshold")] = None,
-    device: Annotated[Optional[str], Opt(help="auto | cpu | cuda | mps")] = None,
-    num_threads: Annotated[Optional[int], Opt()] = None,
-    seed: Annotated[Optional[int], Opt()] = None,
-    n_samples: Annotated[Optional[int], Opt(help="generated data: number of points")] = None,
-    noise: Annotated[Optional[float], Opt(help="generated data: noise level")] = None,
-    test_size: Annotated[Optional[float], Opt()] = None,
-    val_size: Annotated[Optional[float], Opt()] = None,
-    scale: Annotated[Optional[str], Opt(help="standard | robust | minmax | none")] = None,
-    impute: Annotated[Optional[str], Opt(help="error | mean | median | most_frequent | drop")] = None,  # noqa: E501
-    tensorboard: Annotated[Optional[bool], Opt("--tensorboard/--no-tensorboard")] = None,
-    name: Annotated[Optional[str], Opt(help="run name (directory prefix)")] = None,
+    flags: dict[str, Any],
     config: Annotated[Optional[Path], Opt("--config", "-c", help="YAML/TOML config file")] = None,
     recipe: Annotated[Optional[str], Opt(help="a shipped recipe (see `mlplab recipes`)")] = None,
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. optim.lr=0.1")] = None,  # noqa: E501
     out_dir: Annotated[Optional[Path], Opt("--out", "-o", help="run directory")] = None,
     overwrite: Annotated[bool, Opt(help="replace an existing run directory")] = False,
     quiet: QuietOpt = False,
-    checkpoint_every: Annotated[Optional[int], Opt(help="write a resumable checkpoint every K epochs")] = None,  # noqa: E501
     resume: Annotated[Optional[Path], Opt(help="continue an interrupted run (its own config)")] = None,  # noqa: E501
     override: Annotated[bool, Opt("--override", help="with --resume: change the settings the other flags give for the rest of the run (recorded)")] = False,  # noqa: E501
     nproc: Annotated[Optional[int], Opt(help="train with N processes (launches torchrun)")] = None,
     baselines: Annotated[bool, Opt("--baselines", help="also fit scikit-learn baselines on the same split and print a table")] = False,  # noqa: E501
     lang: Annotated[Optional[str], Opt("--lang", help="language of the report and diagnosis: en or zh (default: the locale's)")] = None,  # noqa: E501
+    old_head: Annotated[Optional[str], Opt("--output", hidden=True, help="deprecated: use --head")] = None,  # noqa: E501
 ) -> None:
     """Train a model and write its run directory."""
     from mlplab.api import train as run_train
-    from mlplab.config import parse_value
     from mlplab.inspect.report import require_lang
 
     require_lang(lang)  # an unknown language is refused before anything is trained or written
-
-    def listed(v: Optional[str]) -> object:
-        if v is None:
-            return None
-        return [] if v.strip().lower() in ("", "none", "[]") else parse_value(v + ",")
-
     if old_head is not None:
         deprecated("--output", "--head (train's -o/--out is the run directory)")
-    flags = {
-        "data.source": data, "data.target": None if not target else
-        (target[0] if len(target) == 1 else target),
-        "data.drop": drop, "data.categorical": categorical, "data.numeric": numeric,
-        "data.na_values": None if na_values is None else na_values.split(","),
-        "data.decimal": decimal, "data.encoding": encoding, "data.pos_label": pos_label,
-        "data.features": None if features is None else features.split(","),
-        "task": task, "model.hidden": listed(hidden),
-        "model.activation": None if activation is None else
-        (activation if "," not in activation else activation.split(",")),
-        "model.output": head or old_head, "model.dropout": dropout, "model.batchnorm": batchnorm,
-        "model.init": init, "loss": loss, "optim.name": optimizer, "optim.lr": lr,
-        "optim.momentum": momentum, "optim.weight_decay": weight_decay, "optim.l1": l1,
-        "schedule.name": schedule, "train.epochs": epochs,
-        "train.batch_size": None if batch_size is None else parse_value(batch_size),
-        "train.eval_every": eval_every, "train.early_stopping": early_stopping,
-        "train.clip_grad_norm": clip_grad_norm, "train.threshold": threshold,
-        "train.device": device, "train.num_threads": num_threads, "seed": seed,
-        "data.n_samples": n_samples, "data.noise": noise, "data.test_size": test_size,
-        "data.val_size": val_size, "data.scale": scale, "data.impute": impute,
-        "log.tensorboard": tensorboard, "name": name, "log.quiet": quiet or None,
-        "log.checkpoint_every": checkpoint_every,
-    }
+        flags.setdefault(FLAGS["head"].path, old_head)
     from mlplab.training.runners.ddp import (
         check_resume_flags,
         is_main_process,
@@ -131,11 +62,11 @@ def train(
         resume_overrides,
     )
 
-    given = [k for k, v in flags.items() if v is not None and k != "log.quiet"]
+    given = list(flags)  # dotted keys
     check_resume_flags(resume, (given + (["--set"] if set_ else []) if not override else []) +
                        (["--config"] if config else []) + (["--recipe"] if recipe else []),
                        override)
-    cfg = build_config(config, recipe, flags, set_)
+    cfg = build_config(config, recipe, {**flags, "log.quiet": quiet or None}, set_)
     changes = resume_overrides(cfg, given, set_) if resume is not None and override else None
     if nproc is not None and nproc > 1:  # re-enter this command under torchrun
         raise typer.Exit(launch(nproc, cfg, out=out_dir, overwrite=overwrite, quiet=quiet,
@@ -179,18 +110,26 @@ def evaluate(
     data: Annotated[str, Opt("--data", "-d", help="CSV/Parquet file, or a dataset name")],
     target: Annotated[Optional[list[str]], Opt(help="target column(s) (default: the run's)")] = None,  # noqa: E501
     encoding: Annotated[Optional[str], Opt(help="text encoding (default: UTF-8, else detected)")] = None,  # noqa: E501
-    seed: Annotated[int, Opt(help="seed for generated data")] = 12345,
+    seed: Annotated[Optional[int], Opt(help="seed of generated data (default: a fresh one, not the run's)")] = None,  # noqa: E501
     as_json: Annotated[bool, Opt("--json", help="print metrics as JSON")] = False,
     module: ModuleOpt = None,
 ) -> None:
-    """Score a saved run on new data."""
+    """Score a saved run on new data: a file, a shipped dataset, or fresh samples of a
+    generator (the run's data settings, another seed)."""
     from mlplab.data import load_table, read_file
     from mlplab.registry import DATASETS
 
     run = load_run(run_dir, module)
     names = target or run.target_encoder.target_names
     if data in DATASETS:
-        table = load_table(run.config.data.model_copy(update={"source": data}), seed)
+        spec = run.config.data.model_copy(update={"source": data})
+        if DATASETS[data].kind == "synthetic":  # the data's own seed, so a pinned one loses
+            seed = fresh_seed(run.config) if seed is None else seed
+            spec = spec.model_copy(update={"seed": seed})
+            (err if as_json else out).print(
+                f"{spec.n_samples} samples of {data} drawn with seed {seed} (--seed {seed} "
+                "draws them again)", markup=False)
+        table = load_table(spec, run.config.seed)
     else:
         table = read_file(data, names, None, encoding=encoding)
     metrics = run.evaluate(table.X, table.y)
@@ -200,6 +139,20 @@ def evaluate(
         out.print(metrics_table({"test": metrics}, run.task.name, title=f"metrics on {data}"))
         if run.task.name == "binary":
             out.print(binary_note(run.classes[1], {"test": metrics}))
+
+
+def fresh_seed(cfg: RunConfig) -> int:
+    """A random seed for generated data that is not the one the run's data was drawn with.
+
+    >>> from mlplab.config import RunConfig
+    >>> fresh_seed(RunConfig(seed=7)) != 7
+    True
+    """
+    used = cfg.data.seed if cfg.data.seed is not None else cfg.seed
+    draw = random.SystemRandom()
+    while (seed := draw.randrange(2**31)) == used:
+        pass
+    return seed
 
 
 def predict(

@@ -16,6 +16,7 @@ from mlplab.cli.commands._common import (
     metrics_table,
     out,
 )
+from mlplab.cli.flags import help_of, listed, to_config
 
 if TYPE_CHECKING:
     from mlplab.runs.run import Run
@@ -60,8 +61,8 @@ def import_(
     data: Annotated[str, Opt("--data", "-d", help="dataset name or CSV/Parquet path to evaluate on")],  # noqa: E501
     out_dir: Annotated[Path, Opt("--out", "-o", help="run directory to write")],
     target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several")] = None,  # noqa: E501
-    task: Annotated[Optional[str], Opt(help="auto|binary|multiclass|multilabel|regression")] = None,
-    scale: Annotated[str, Opt(help="what the model's inputs were: none (as given) | standard | minmax")] = "none",  # noqa: E501
+    task: Annotated[Optional[str], Opt(help=help_of("task"))] = None,
+    scale: Annotated[str, Opt(help=f"what the model's inputs were: {listed('scale')} (none: as given)")] = "none",  # noqa: E501
     set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. data.test_size=0")] = None,  # noqa: E501
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -71,10 +72,8 @@ def import_(
     it with --module."""
     from mlplab.runs.importer import import_run
 
-    flags = {"data.source": data, "data.target": None if not target else
-             (target[0] if len(target) == 1 else target), "task": task,
-             "data.scale": scale, "train.epochs": 0, "name": out_dir.name,
-             "log.quiet": True}
+    flags = {**to_config(data=data, target=target, task=task, scale=scale),
+             "train.epochs": 0, "name": out_dir.name, "log.quiet": True}
     cfg = build_config(None, None, flags, set_)
     run = import_run(model_file, module, cfg, out=out_dir, overwrite=overwrite)
     if not quiet:

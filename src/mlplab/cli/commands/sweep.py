@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from mlplab.cli.commands._common import OverwriteOpt, QuietOpt, build_config, err, fmt, out
+from mlplab.cli.flags import config_flags, option_group, path_of
 from mlplab.errors import ConfigError
 
 Opt = typer.Option
 
-# short names accepted in --grid specs, next to full dotted paths
-ALIASES = {"lr": "optim.lr", "hidden": "model.hidden", "activation": "model.activation",
-           "optimizer": "optim.name", "momentum": "optim.momentum",
-           "weight_decay": "optim.weight_decay", "l1": "optim.l1", "dropout": "model.dropout",
-           "epochs": "train.epochs", "batch_size": "train.batch_size", "init": "model.init",
-           "clip_grad_norm": "train.clip_grad_norm", "n_samples": "data.n_samples",
-           "noise": "data.noise"}
-
-
 def parse_spec(spec: str) -> tuple[str, list[Any]]:
-    """``lr=0.01,0.1`` / ``seed=0:8`` / ``hidden=8,8|16,16`` -> (dotted path, values).
+    """``lr=0.01,0.1`` / ``seed=0:8`` / ``hidden=8,8|16,16`` -> (dotted path, values); a key
+    is a dotted path or a flag's name (:data:`mlplab.cli.flags.FLAGS`).
 
     >>> parse_spec("seed=0:3"), parse_spec("hidden=8,8|16"), parse_spec("lr=0.1,1")
     (('seed', [0, 1, 2]), ('model.hidden', [[8, 8], [16]]), ('optim.lr', [0.1, 1]))
@@ -33,7 +27,7 @@ def parse_spec(spec: str) -> tuple[str, list[Any]]:
         raise ConfigError(f"bad sweep spec '{spec}'", expected="KEY=V1,V2 or KEY=A:B",
                           hint="e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")
     key, text = (s.strip() for s in spec.split("=", 1))
-    key = ALIASES.get(key, key)
+    key = path_of(key)  # a flag's name (lr, batch_size) stands for its key
     if "|" in text or key == "model.hidden":  # list-valued options: '|' between choices
         values = [parse_value(t + ",") if t.strip() not in ("", "none") else []
                   for t in text.split("|")]
@@ -45,17 +39,30 @@ def parse_spec(spec: str) -> tuple[str, list[Any]]:
     return key, values if isinstance(values, list) else [values]
 
 
+OPTUNA = "Optuna (--optuna N)"
+
+
+@dataclass
+class OptunaSettings:
+    """How ``--optuna N`` searches (the options of the Optuna panel of ``sweep --help``)."""
+
+    storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL", rich_help_panel=OPTUNA)] = None  # noqa: E501
+    study: Annotated[str, Opt(help="Optuna study name (shared by workers)", rich_help_panel=OPTUNA)] = "mlplab"  # noqa: E501
+    batch: Annotated[int, Opt(help="Optuna trials trained together as one ensemble", rich_help_panel=OPTUNA)] = 8  # noqa: E501
+    prune: Annotated[bool, Opt(help="Optuna: stop trials whose evaluations fall below the median of earlier trials", rich_help_panel=OPTUNA)] = True  # noqa: E501
+    heartbeat: Annotated[int, Opt(help="seconds between heartbeats of running trials (database storage); a trial silent for two is failed and retried", rich_help_panel=OPTUNA)] = 60  # noqa: E501
+
+
+@config_flags()
+@option_group("search", OptunaSettings)
 def sweep(
+    flags: dict[str, Any],
+    search: OptunaSettings,
     specs: Annotated[Optional[list[str]], typer.Argument(help="KEY=VALUES, e.g. lr=0.01,0.1 seed=0:8 hidden=8,8|16,16")] = None,  # noqa: E501
     grid: Annotated[bool, Opt("--grid", help="train every combination (the default)")] = False,
     space: Annotated[Optional[Path], Opt(help="YAML search space: KEY: a list of choices or {low, high, log}")] = None,  # noqa: E501
     random: Annotated[Optional[int], Opt(help="random search: N draws from --space")] = None,
     optuna: Annotated[Optional[int], Opt(help="Optuna search: N trials over --space")] = None,
-    storage: Annotated[Optional[str], Opt(help="Optuna storage: journal file path or URL")] = None,
-    study: Annotated[str, Opt(help="Optuna study name (shared by workers)")] = "mlplab",
-    batch: Annotated[int, Opt(help="Optuna trials trained together as one ensemble")] = 8,
-    prune: Annotated[bool, Opt(help="Optuna: stop trials whose evaluations fall below the median of earlier trials")] = True,  # noqa: E501
-    heartbeat: Annotated[int, Opt(help="seconds between heartbeats of running trials (database storage); a trial silent for two is failed and retried")] = 60,  # noqa: E501
     metric: Annotated[Optional[str], Opt(help="ranking column on the validation split, e.g. val_f1 (default val_accuracy / val_r2)")] = None,  # noqa: E501
     config: Annotated[Optional[Path], Opt("--config", "-c", help="base YAML/TOML config")] = None,
     recipe: Annotated[Optional[str], Opt(help="base recipe (see `mlplab recipes`)")] = None,
@@ -74,7 +81,7 @@ def sweep(
     from mlplab.search.study import optuna_sweep
     from mlplab.search.sweep import sweep as run_sweep
 
-    base = build_config(config, recipe, {}, set_)
+    base = build_config(config, recipe, flags, set_)
     out_path = out_dir or default_run_dir(f"sweep-{base.name}")
     modes = sum(x is not None for x in (random, optuna)) + bool(grid)
     if modes > 1:
@@ -87,12 +94,13 @@ def sweep(
         space_d = dict(parse_spec(s) for s in specs)
     if optuna is not None:
         assert space_d is not None
-        if optuna < 0 or batch < 1 or heartbeat < 1:
+        o = search
+        if optuna < 0 or o.batch < 1 or o.heartbeat < 1:
             raise ConfigError("--optuna, --batch and --heartbeat must be positive",
-                              found=f"{optuna}, {batch}, {heartbeat}")
-        res = optuna_sweep(base, space_d, optuna, storage=storage, study_name=study,
-                           metric=metric, batch=batch, prune=prune, out=out_path,
-                           heartbeat=heartbeat)
+                              found=f"{optuna}, {o.batch}, {o.heartbeat}")
+        res = optuna_sweep(base, space_d, optuna, storage=o.storage, study_name=o.study,
+                           metric=metric, batch=o.batch, prune=o.prune, out=out_path,
+                           heartbeat=o.heartbeat)
     elif random:
         res = run_sweep(base, space=space_d, n_random=random, metric=metric, out=out_path,
                         overwrite=overwrite)
