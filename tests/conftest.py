@@ -214,6 +214,24 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 180
     raise AssertionError(f"mlplab serve did not answer at {url} within {timeout:.0f} s")
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium under Playwright (the browser tests skip without it)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 @pytest.fixture(scope="session")
 def server_factory() -> Callable[..., object]:
     """``with server_factory(*serve_args) as (url, proc):`` a real server, stopped after."""

@@ -11,11 +11,9 @@ from PIL import Image
 
 import mlplab
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
+pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +26,8 @@ def report(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser.new_page(viewport={"width": 1200, "height": 900})
-        browser.close()
+def page(chromium):
+    return chromium.new_page(viewport={"width": 1200, "height": 900})
 
 
 def test_report_renders_without_errors_and_shows_figures(report, page):

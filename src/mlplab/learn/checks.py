@@ -132,15 +132,22 @@ def disk_fit(*, model: Any) -> Verdict:
 
 def simple_net(*, model: Any) -> Verdict:
     """A 2-10-1 net that outputs logits, as ``BCEWithLogitsLoss`` expects."""
-    bad = _module(model) or _layers(model, [(2, 10), (10, 1)])
+    return _logits_net(model, [(2, 10), (10, 1)], mistake=("sigmoid", "sigmoid_with_logits_loss"))
+
+
+def _logits_net(model: Any, layers: list[tuple[int, int]], *,
+                mistake: tuple[str, str]) -> Verdict:
+    """``model`` has these Linear ``layers`` and outputs logits; ``mistake`` is the output kind
+    a learner typically ends with instead, and the message that explains it."""
+    bad = _module(model) or _layers(model, layers)
     if bad:
         return bad
     probe = output_kind(model, torch.randn(256, 2, generator=torch.Generator().manual_seed(0)))
-    if probe.kind == "sigmoid":
-        return fail("sigmoid_with_logits_loss")
+    if probe.kind == mistake[0]:
+        return fail(mistake[1])
     if probe.kind != "logits":
         return fail("want_logits", kind=probe.kind)
-    return ok("network_ok", layers="2-10-1")
+    return ok("network_ok", layers="-".join([str(layers[0][0])] + [str(o) for _, o in layers]))
 
 
 class _Recorder(torch.optim.SGD):
@@ -333,15 +340,7 @@ def clip(*, train_step: Any, model: Any, X: Any, y: Any) -> Verdict:
 
 def no_double_softmax(*, model: Any) -> Verdict:
     """A 2-5-5-2 net whose forward ends in logits, so CrossEntropyLoss applies the only softmax."""
-    bad = _module(model) or _layers(model, [(2, 5), (5, 5), (5, 2)])
-    if bad:
-        return bad
-    probe = output_kind(model, torch.randn(256, 2, generator=torch.Generator().manual_seed(0)))
-    if probe.kind == "softmax":
-        return fail("double_softmax")
-    if probe.kind != "logits":
-        return fail("want_logits", kind=probe.kind)
-    return ok("network_ok", layers="2-5-5-2")
+    return _logits_net(model, [(2, 5), (5, 5), (5, 2)], mistake=("softmax", "double_softmax"))
 
 
 def state_dict(*, model: Any, fresh: Any, path: Any = None) -> Verdict:
