@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlplab.config import RunConfig
+from mlplab.config import RunConfig, with_overrides
 from mlplab.data.stream import should_stream
 from mlplab.models import build_model, resolve_device
 from mlplab.pipeline import (
@@ -38,7 +38,7 @@ from mlplab.pipeline import (
 from mlplab.runs import store as runs
 from mlplab.runs.finish import finish_run
 from mlplab.runs.run import Run
-from mlplab.tasks import detect_output
+from mlplab.tasks import OutputProbe, read_output
 from mlplab.training import checkpoint
 from mlplab.training import resume as resuming
 from mlplab.training.callbacks import Callback, ProgressBar
@@ -62,6 +62,16 @@ def _callbacks_for(cfg: RunConfig, progress: bool | None, p: Prepared | None = N
         from mlplab.inspect.tracking import tracking_callbacks  # snapshots and TensorBoard
         cbs += tracking_callbacks(cfg, p, out)
     return cbs
+
+
+def _head(model: nn.Module, x: np.ndarray, cfg: RunConfig, seen: list[OutputProbe]) -> str:
+    """The output kind ``model`` is trained with (:func:`mlplab.tasks.read_output`), said in
+    one line unless the run is quiet; kept in ``seen`` for the run's info."""
+    found = read_output(model, x, cfg.model.output)
+    seen.append(found)
+    if not cfg.log.quiet:
+        print(f"your module's output: {found}", file=sys.stderr)
+    return found.kind
 
 
 def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
@@ -124,8 +134,10 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
                 from mlplab.inspect.tracking import finish_logging  # figures from a sample
                 finish_logging(run, p, own)
         return run
-    output = detect_output(model) if model is not None else None
-    p = prepare(cfg, data, output=output)
+    heads: list[OutputProbe] = []  # what the learner's module outputs, read on its data
+    p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads))
+    if heads:
+        p.cfg = with_overrides(p.cfg, {"model.output": p.task.output})  # what ran
     cfg = p.cfg  # what "auto" early stopping became for this table
     device = dist.device or resolve_device(cfg.train.device)
     torch.manual_seed(cfg.seed)
@@ -145,6 +157,8 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
                 [*start, *dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(),
                 **kw)
     run = finish_run(cfg, net, p, tensors, state)
+    if heads:
+        run.info["output"] = str(heads[0])
     if resumes is not None:
         run.info["resumes"] = resumes
     if out_path is not None and dist.is_main:

@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -202,7 +203,8 @@ def default_decay(cfg: RunConfig, n_train: int) -> dict[str, Any]:
     return {"optim.weight_decay": registry.weight_decay(cfg.optim, steps)}
 
 
-def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) -> Prepared:
+def prepare(cfg: RunConfig, data: DataLike = None,
+            output: str | Callable[[np.ndarray], str] | None = None) -> Prepared:
     """Load, clean, split, fit the preprocessing on the train split and resolve the task.
 
     The returned ``Prepared.cfg`` says what ``"auto"`` stopping became for this table: the
@@ -221,6 +223,8 @@ def prepare(cfg: RunConfig, data: DataLike = None, output: str | None = None) ->
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
     n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
     n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
+    if callable(output):  # a learner's module: what its forward returns on training rows
+        output = output(X_all[split.train])
     task = resolve_task(encoder.task, n_classes=n_classes, n_targets=n_targets, loss=cfg.loss,
                         output=output or cfg.model.output, threshold=cfg.train.threshold)
     Xs = {s: X_all[getattr(split, s)] for s in SPLITS}

@@ -49,6 +49,7 @@ OUTPUTS: dict[str, Callable[[], nn.Module] | None] = {
     "logits": None,  # raw scores; the loss applies sigmoid / softmax itself
     "sigmoid": _nn("Sigmoid"),
     "softmax": _nn("Softmax", dim=-1),
+    "log_softmax": _nn("LogSoftmax", dim=-1),  # log-probabilities, for nll (torch's NLLLoss)
 }
 
 

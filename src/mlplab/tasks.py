@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +38,8 @@ _AUTO_LOSS = {
     ("multiclass", "logits"): "cross_entropy",
     ("multiclass", "softmax"): "nll",
     ("binary", "softmax"): "nll",
+    ("multiclass", "log_softmax"): "nll",
+    ("binary", "log_softmax"): "nll",
     ("multilabel", "logits"): "bce_logits",
     ("multilabel", "sigmoid"): "bce",
     ("regression", "logits"): "mse",
@@ -59,7 +62,16 @@ _REFUSED = {
                          "use --output sigmoid with bce"),
     ("softmax", "bce_logits"): ("bce_logits expects raw logits, not a softmax",
                                 "use --output logits"),
+    ("log_softmax", "bce"): ("bce expects one sigmoid probability per label, not log-"
+                             "probabilities", "use --output sigmoid with bce"),
+    ("log_softmax", "bce_logits"): ("bce_logits expects raw logits, not log-probabilities",
+                                    "use --output logits"),
 }
+
+# (output, loss) -> the torch class that computes the loss on that output, where it is not
+# the registry's: nll on log-probabilities is torch's own NLLLoss (the registry's nll takes the
+# log of softmax probabilities first)
+_LOSS_ON_OUTPUT = {("log_softmax", "nll"): nn.NLLLoss}
 
 # losses over one score per class, with class indices as targets
 CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll"})
@@ -102,13 +114,18 @@ class TaskSpec:
         """What :meth:`score` measures: ``"r2"`` for regression, else ``"accuracy"``."""
         return "accuracy" if self.is_classification else "r2"
 
+    def torch_loss(self, **kwargs: Any) -> nn.Module:
+        """The loss module for this output and loss (``kwargs``: e.g. ``reduction``)."""
+        own = _LOSS_ON_OUTPUT.get((self.output, self.loss))
+        return own(**kwargs) if own is not None else registry.LOSSES[self.loss].build(**kwargs)
+
     @cached_property
     def _mean_loss(self) -> nn.Module:
-        return registry.LOSSES[self.loss].build()
+        return self.torch_loss()
 
     @cached_property
     def _elementwise_loss(self) -> nn.Module:
-        return registry.LOSSES[self.loss].build(reduction="none")
+        return self.torch_loss(reduction="none")
 
     def sample_losses(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-sample losses (B,): the loss of each row, averaged over its outputs."""
@@ -194,7 +211,9 @@ class TaskSpec:
             else:
                 p1 = torch.sigmoid(out)
             return torch.cat([1.0 - p1, p1], dim=1)
-        return out if self.output == "softmax" else torch.softmax(out, dim=1)
+        if self.output == "softmax":
+            return out
+        return out.exp() if self.output == "log_softmax" else torch.softmax(out, dim=1)
 
     def labels(self, proba: torch.Tensor) -> torch.Tensor:
         """Probabilities -> class indices (n,), or 0/1 (n, L) for multilabel."""
@@ -260,7 +279,7 @@ def resolve_task(task: str, *, n_classes: int, n_targets: int, loss: str, output
     if task == "multiclass" and output == "sigmoid":
         raise ConfigError("a multiclass model needs class scores, not per-class sigmoids",
                           hint="use --output logits with cross_entropy")
-    if loss == "nll":
+    if loss == "nll" and output == "softmax":
         warnings.warn("a softmax output with nll takes the log of probabilities, which loses "
                       "precision once a probability underflows; --output logits with "
                       "cross_entropy computes the same loss stably", MlplabWarning, stacklevel=2)
@@ -269,8 +288,9 @@ def resolve_task(task: str, *, n_classes: int, n_targets: int, loss: str, output
                       "than bce_logits (its gradient vanishes when a sigmoid saturates)",
                       MlplabWarning, stacklevel=2)
     n_out = _head_size(task, loss, n_classes, n_targets)
-    if output == "softmax" and n_out == 1:
-        raise ConfigError("a softmax over one output is always 1.0",
+    if output in ("softmax", "log_softmax") and n_out == 1:
+        raise ConfigError(f"a {output.replace('_', '-')} over one output is always "
+                          f"{'1.0' if output == 'softmax' else '0.0'}",
                           hint="use --output sigmoid, or --loss cross_entropy for 2 outputs")
     return TaskSpec(task, loss, output, n_out, n_classes, threshold)
 
@@ -290,11 +310,135 @@ def _loss_hint(task: str) -> str:
             "regression": "--loss mse, l1, or poisson (counts, targets >= 0)"}[task]
 
 
-def detect_output(model: nn.Module) -> str:
-    """Guess what a user module's last layer outputs: 'sigmoid', 'softmax' or 'logits'."""
-    last = list(model.modules())[-1]
-    if isinstance(last, nn.Sigmoid):
-        return "sigmoid"
-    if isinstance(last, nn.Softmax | nn.LogSoftmax):
-        return "softmax"
-    return "logits"
+# the autograd node a forward's last computing operation leaves -> the output kind it makes
+_GRAD_KINDS = {"SigmoidBackward0": "sigmoid", "SoftmaxBackward0": "softmax",
+               "LogSoftmaxBackward0": "log_softmax"}
+_OPS = {"sigmoid": "a sigmoid", "softmax": "a softmax", "log_softmax": "a log-softmax"}
+# nodes that only reshape or copy: the kind is decided by the node below them
+_SHAPE_NODES = ("View", "Reshape", "UnsafeView", "Squeeze", "Unsqueeze", "Clone", "ToCopy",
+                "Expand", "Transpose", "Permute", "T", "Alias", "Contiguous", "Flatten")
+PROBE_ROWS = 64  # rows a learner's module is run on to see what its forward returns
+
+
+@dataclass(frozen=True)
+class OutputProbe:
+    """What a module's ``forward`` returns: ``kind`` (logits, sigmoid, softmax or log_softmax)
+    and ``reason``, the evidence in words."""
+
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.reason})"
+
+
+def probe_output(model: nn.Module, x: torch.Tensor | np.ndarray) -> OutputProbe:
+    """Find what ``model``'s ``forward`` returns by running it on a few rows of ``x``.
+
+    The answer comes from what ``forward`` computed, not from how the module is written: the
+    autograd node of its output (``torch.sigmoid`` / ``nn.Sigmoid``, softmax, log-softmax,
+    through reshapes and squeezes), else rows that sum to 1 (a softmax written by hand) or whose
+    ``exp`` sums to 1 (a log-softmax); anything else is logits. The order in which layers were
+    registered (an ``nn.Sigmoid`` declared first, or declared and never used) plays no part,
+    nor do logits that happen to fall in (0, 1). The module's weights, mode and gradients are
+    left as they were.
+
+    Example
+    -------
+    >>> class Net(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.sigmoid = nn.Sigmoid()  # declared first, used last
+    ...         self.fc = nn.Linear(2, 1)
+    ...     def forward(self, x):
+    ...         return self.sigmoid(self.fc(x)).squeeze(1)
+    >>> print(probe_output(Net(), torch.randn(8, 2)))
+    sigmoid (forward ends in a sigmoid)
+    >>> probe_output(nn.Sequential(nn.Linear(2, 3), nn.LogSoftmax(dim=1)), torch.randn(8, 2)).kind
+    'log_softmax'
+    >>> class Unused(Net):
+    ...     def forward(self, x):
+    ...         return self.fc(x)
+    >>> probe_output(Unused(), torch.randn(8, 2)).kind
+    'logits'
+    """
+    rows = torch.as_tensor(np.asarray(x[:PROBE_ROWS]) if not isinstance(x, torch.Tensor)
+                           else x[:PROBE_ROWS])
+    param = next(iter(model.parameters()), None)
+    rows = rows.to(dtype=param.dtype if param is not None and param.is_floating_point()
+                   else torch.float32, device=param.device if param is not None else "cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            out = model(rows.detach().clone().requires_grad_(True))
+    finally:
+        model.train(was_training)
+    node = out.grad_fn if isinstance(out, torch.Tensor) else None
+    while node is not None and type(node).__name__.removesuffix("Backward0").removesuffix(
+            "Backward1").removesuffix("Backward2") in _SHAPE_NODES and node.next_functions:
+        node = node.next_functions[0][0]
+    kind = _GRAD_KINDS.get(type(node).__name__) if node is not None else None
+    if kind is not None:
+        return OutputProbe(kind, f"forward ends in {_OPS[kind]}")
+    out = torch.as_tensor(out).detach().double()
+    out = out.reshape(len(out), -1)
+    if out.shape[1] > 1 and len(out):
+        ones = torch.ones(len(out), dtype=out.dtype)
+        if bool((out >= 0).all()) and torch.allclose(out.sum(dim=1), ones, atol=1e-5):
+            return OutputProbe("softmax", "every row of its output sums to 1")
+        if bool((out <= 0).all()) and torch.allclose(out.exp().sum(dim=1), ones, atol=1e-5):
+            return OutputProbe("log_softmax", "every row of its output's exp sums to 1")
+    return OutputProbe("logits", "forward ends in a linear layer or another raw score"
+                       if node is not None else "its output carries no autograd history")
+
+
+# what a stated output needs of the values forward returns -> the rule, in words
+_STATED_NEEDS = {
+    "sigmoid": (lambda o: bool(((o >= 0) & (o <= 1)).all()), "values in [0, 1]"),
+    "softmax": (lambda o: o.shape[1] > 1 and bool((o >= 0).all()) and torch.allclose(
+        o.sum(dim=1), torch.ones(len(o), dtype=o.dtype), atol=1e-4), "rows that sum to 1"),
+    "log_softmax": (lambda o: o.shape[1] > 1 and torch.allclose(
+        o.exp().sum(dim=1), torch.ones(len(o), dtype=o.dtype), atol=1e-4),
+        "rows whose exp sums to 1"),
+}
+
+
+def read_output(model: nn.Module, x: torch.Tensor | np.ndarray,
+                stated: str = "logits") -> OutputProbe:
+    """The output kind to train and score a learner's ``model`` with, on rows ``x``.
+
+    ``stated`` is the configured output (``model.output`` / ``--head`` / ``output=``). The
+    default, logits, gives way to what :func:`probe_output` finds; any other stated kind wins,
+    but is refused in one line when ``forward``'s values cannot be that (a "sigmoid" output
+    outside [0, 1] would make BCELoss raise, or train on nonsense).
+
+    Example
+    -------
+    >>> net = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    >>> print(read_output(net, torch.randn(8, 2)))
+    sigmoid (forward ends in a sigmoid)
+    >>> read_output(nn.Linear(2, 1), 10 * torch.ones(8, 2), "sigmoid")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mlplab.errors.ConfigError: the output is set to sigmoid, but the model's forward does not ...
+    """
+    found = probe_output(model, x)
+    if stated in ("logits", found.kind):
+        return found
+    rule = _STATED_NEEDS.get(stated)
+    if rule is not None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(torch.as_tensor(np.asarray(x[:PROBE_ROWS]) if not isinstance(
+                    x, torch.Tensor) else x[:PROBE_ROWS]).float())
+        finally:
+            model.train(was_training)
+        out = out.detach().double().reshape(len(out), -1)
+        if not rule[0](out):
+            raise ConfigError(f"the output is set to {stated}, but the model's forward does "
+                              f"not return {rule[1]}", found=str(found),
+                              hint="leave the output unset to use what forward returns")
+    return OutputProbe(stated, f"as configured; the probe found {found}")

@@ -316,7 +316,8 @@ def proba_code(task: TaskSpec) -> str:
         else:
             p1 = "torch.sigmoid(out)"
         return f"p1 = {p1}\nreturn torch.cat([1.0 - p1, p1], dim=1)  # (n, 2)"
-    return "return out" if task.output == "softmax" else "return torch.softmax(out, dim=1)"
+    return {"softmax": "return out", "log_softmax": "return out.exp()  # log-probabilities"}.get(
+        task.output, "return torch.softmax(out, dim=1)")
 
 
 def labels_code(task: TaskSpec) -> str:
@@ -357,9 +358,10 @@ def loss_fn(p, y):  # the model outputs softmax probabilities: NLL of their log
 
 def loss_code(task: TaskSpec) -> str:
     """Code that defines ``loss_fn``: ``nn.BCEWithLogitsLoss()`` etc. from mlplab's table."""
-    if task.loss in LOSS_CODE:
-        return LOSS_CODE[task.loss]
-    return f"loss_fn = nn.{type(registry.LOSSES[task.loss].build()).__name__}()"
+    built = type(task.torch_loss())
+    if built.__module__.startswith("torch.nn"):
+        return f"loss_fn = nn.{built.__name__}()"
+    return LOSS_CODE[task.loss]
 
 
 def optimizer_code(cfg: RunConfig) -> str:

@@ -40,7 +40,7 @@ from mlplab.inspect.plots.boundary import boundary_figure
 from mlplab.inspect.plots.curves import learning_curves
 from mlplab.inspect.plots.view import PlotData, model_outputs, plane_for
 from mlplab.metrics import classification_metrics
-from mlplab.tasks import TaskSpec
+from mlplab.tasks import OutputProbe, TaskSpec, probe_output
 
 OUTPUTS = ("logits", "sigmoid", "softmax", "log_softmax")
 TASKS = ("binary", "multiclass", "multilabel")
@@ -74,6 +74,7 @@ class Adapted:
     X: np.ndarray  # float32 (n, d)
     y: np.ndarray  # class indices (n,) or 0/1 label sets (n, L)
     class_names: list[str]
+    output: str = ""  # what the model outputs, and how that was known, in words
 
 
 def _numpy(a: Any) -> np.ndarray:
@@ -108,29 +109,6 @@ def _labels(y: np.ndarray, task: str | None) -> tuple[np.ndarray, list[Any], str
         return y.astype(np.int64), list(range(int(y.max()) + 1)), task or ""
     values, idx = np.unique(y, return_inverse=True)
     return idx.astype(np.int64), values.tolist(), task or ""
-
-
-def _output_kind(model: nn.Module, out: torch.Tensor) -> str:
-    """What the last layer outputs, from the layer when it says so, else from the values."""
-    last = list(model.modules())[-1]
-    if isinstance(last, nn.LogSoftmax):
-        return "log_softmax"
-    if isinstance(last, nn.Softmax):
-        return "softmax"
-    if isinstance(last, nn.Sigmoid):
-        return "sigmoid"
-    if out.shape[1] > 1 and len(out):
-        sums = out.double().sum(dim=1)
-        if bool((out >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
-            return "softmax"
-        exp_sums = out.double().exp().sum(dim=1)
-        if bool((out <= 0).all()) and torch.allclose(exp_sums, torch.ones_like(exp_sums),
-                                                     atol=1e-4):
-            return "log_softmax"
-    if out.shape[1] == 1 and bool(((out >= 0) & (out <= 1)).all()) and \
-            bool((out.min() < 0.5) & (out.max() > 0.5)):
-        return "sigmoid"  # e.g. `return torch.sigmoid(self.layer(x))` in forward
-    return "logits"
 
 
 def _task(kind: str, width: int, n_labels: int, wanted: str, threshold: float) -> TaskSpec:
@@ -194,7 +172,8 @@ def adapt(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     probe = TaskSpec(name="regression", loss="mse", output="logits", n_outputs=1, n_classes=1)
     out = torch.as_tensor(model_outputs(model, probe, Xn[:PROBE_ROWS]))
     out = out.reshape(len(out), -1)
-    detected = output or _output_kind(model, out)
+    found = OutputProbe(output, "as you said") if output else probe_output(model, Xn)
+    detected = found.kind
     n_labels = -1 if kind == "multilabel" else len(classes)
     spec = _task(detected, out.shape[1], n_labels, "" if kind == "multilabel" else kind,
                  threshold)
@@ -202,7 +181,7 @@ def adapt(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
         classes = [*classes, *range(len(classes), spec.n_classes)]  # classes absent from y
     net = nn.Sequential(model, _Exp()) if detected == "log_softmax" else model
     names = [str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in classes]
-    return Adapted(net, spec, Xn, y_idx, names)
+    return Adapted(net, spec, Xn, y_idx, names, str(found))
 
 
 def _plot_data(a: Adapted, feature_names: list[str] | None) -> PlotData:
@@ -272,8 +251,10 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     """Score ``model`` on ``X, y`` with scikit-learn's metrics.
 
     Returns ``{"n", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
-    "confusion_matrix"}``: binary scores are for class 1, multiclass and multilabel ones are
-    macro averages; the confusion matrix has true classes as rows.
+    "confusion_matrix", "output"}``: binary scores are for class 1, multiclass and multilabel
+    ones are macro averages; the confusion matrix has true classes as rows. ``output`` says
+    what the model was read as outputting, and why (:func:`mlplab.tasks.probe_output`, or
+    ``output=`` when given).
 
     Example
     -------
@@ -288,8 +269,8 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     """
     a = adapt(model, X, y, output=output, task=task, threshold=threshold)
     proba = model_outputs(a.model, a.task, a.X)
-    return classification_metrics(a.y, proba, task=a.task.name, threshold=threshold,
-                                  n_classes=a.task.n_classes)
+    return {**classification_metrics(a.y, proba, task=a.task.name, threshold=threshold,
+                                     n_classes=a.task.n_classes), "output": a.output}
 
 
 def history_rows(history: Any) -> list[dict[str, Any]]:

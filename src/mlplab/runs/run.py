@@ -341,7 +341,7 @@ def describe_module(model: nn.Module) -> dict[str, Any]:
     cls = type(model)
     try:
         source: str | None = inspect.getsourcefile(cls)
-    except TypeError:  # a class without a source file (built-in or made at run time)
+    except (TypeError, OSError):  # no source file: built-in, made at run time, or a notebook cell
         source = None
     sha = hashlib.sha256(Path(source).read_bytes()).hexdigest() \
         if source and Path(source).is_file() else None
