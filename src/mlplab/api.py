@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlplab import threads
 from mlplab.config import RunConfig, with_overrides
 from mlplab.data.stream import should_stream
-from mlplab.models import build_model, resolve_device
+from mlplab.models import build_model, build_seeded, resolve_device
 from mlplab.pipeline import (
     DataLike,
     Prepared,
@@ -101,7 +102,23 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
 
     Under ``torchrun`` (``WORLD_SIZE > 1``) every process calls this; each trains on its shard
     with DistributedDataParallel and only rank 0 writes (see :mod:`mlplab.training.runners.ddp`).
+
+    Training sets torch's thread count by :mod:`mlplab.threads`' policy; the caller's
+    settings come back when this returns or raises. Like a plain PyTorch script, it seeds
+    torch's global generator with ``config.seed`` before building the model (the weights
+    and dropout masks repeat).
     """
+    with threads.restoring():
+        return _train(config, data=data, model=model, out=out, overwrite=overwrite, save=save,
+                      callbacks=callbacks, progress=progress, sample_weight=sample_weight,
+                      resume=resume, override=override)
+
+
+def _train(config: RunConfig | dict[str, Any] | str | Path | None, *, data: DataLike,
+           model: nn.Module | None, out: str | Path | None, overwrite: bool, save: bool,
+           callbacks: Iterable[Callback], progress: bool | None,
+           sample_weight: np.ndarray | None, resume: str | Path | None,
+           override: dict[str, Any] | None) -> Run:
     ck, cfg = resuming.resume_point(resume, override) if resume is not None else \
         (None, RunConfig.from_any(config))
     dist = distributed.setup(cfg.train.device)
@@ -115,7 +132,7 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
     if stream:  # a file too large for memory: chunks + shuffle buffer
         p, tensors, source = prepare_stream(cfg)
         cfg = p.cfg
-        net: nn.Module = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+        net: nn.Module = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
         start = [resuming.RunStart(out_path, overwrite)] if out_path is not None else []
         own = _callbacks_for(cfg, progress, None, None)
         state = fit(net, p.task, tensors, cfg, [*start, *own, *callbacks],
@@ -140,9 +157,8 @@ def train(config: RunConfig | dict[str, Any] | str | Path | None = None, *,
         p.cfg = with_overrides(p.cfg, {"model.output": p.task.output})  # what ran
     cfg = p.cfg  # what "auto" early stopping became for this table
     device = dist.device or resolve_device(cfg.train.device)
-    torch.manual_seed(cfg.seed)
-    net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task),
-                                                      seed=cfg.seed)
+    torch.manual_seed(cfg.seed)  # documented: as a plain script, before the weights and dropout
+    net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task))
     net.to(device)
     tensors = p.tensors(device, sample_weight)
     start = [resuming.RunStart(out_path, overwrite)] \

@@ -107,9 +107,24 @@ class MLP(nn.Module):
 
 
 def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
-    """Build the MLP and apply the spec's init scheme; ``seed`` makes the weights repeatable."""
+    """Build the MLP and apply the spec's init scheme.
+
+    With ``seed`` the weights are repeatable and torch's global random state is left exactly
+    as it was (the weights are drawn inside :func:`torch.random.fork_rng`); without it they
+    are drawn from the global generator, as ``nn.Linear(...)`` in a plain script draws them.
+    :func:`build_seeded` is the plain script's order: seed the global generator, then build.
+
+    Example
+    -------
+    >>> before = torch.random.get_rng_state()
+    >>> a = build_model(ModelSpec(2, [3], ["relu"], 1), seed=0)
+    >>> torch.equal(torch.random.get_rng_state(), before)
+    True
+    """
     if seed is not None:
-        torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_model(spec)
     model = MLP(spec)
     init = registry.INITS[spec.init]
     if init is not None:
@@ -117,6 +132,23 @@ def build_model(spec: ModelSpec, seed: int | None = None) -> MLP:
         for layer, act in zip(model.linears(), acts, strict=True):
             init(layer, act)
     return model
+
+
+def build_seeded(spec: ModelSpec, seed: int) -> MLP:
+    """``torch.manual_seed(seed)``, then :func:`build_model`: what a plain PyTorch script does,
+    so the global generator is where the script's is when training starts (dropout draws
+    from it next). Used by :func:`mlplab.train`, the playground and the estimators, which
+    document that they seed torch's global generator.
+
+    Example
+    -------
+    >>> spec = ModelSpec(2, [3], ["relu"], 1)
+    >>> a, b = build_seeded(spec, 0), build_model(spec, seed=0)
+    >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    True
+    """
+    torch.manual_seed(seed)
+    return build_model(spec)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import pairwise
 
 import torch
@@ -124,7 +124,8 @@ def apply_flops(flops: float, setting: int | None = None) -> int:
 
 @contextmanager
 def restoring() -> Iterator[None]:
-    """Run the block, then give this thread back the torch thread count it had before.
+    """Run the block, then give this thread back the torch thread settings it had before: the
+    intra-op count, and the inter-op count if the block changed it. Also when the block raises.
 
     Example
     -------
@@ -135,8 +136,13 @@ def restoring() -> Iterator[None]:
     True
     """
     before = torch.get_num_threads()
+    interop = torch.get_num_interop_threads()
     try:
         yield
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+        if torch.get_num_interop_threads() != interop:
+            # torch refuses a second setting once inter-op work has started: nothing to undo
+            with suppress(RuntimeError):
+                torch.set_num_interop_threads(interop)

@@ -298,7 +298,7 @@ class Session:
 
     def _rebuild(self) -> None:
         from mlplab.api import model_spec, prepare
-        from mlplab.models import build_model
+        from mlplab.models import build_seeded
 
         assert self.cfg is not None
         cfg = self.cfg
@@ -313,8 +313,7 @@ class Session:
         if p.task.is_classification and k > self.limits.max_classes:
             raise LimitError("too many classes", expected=f"at most {self.limits.max_classes}",
                              found=str(k))
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(model_spec(cfg, p.n_features, p.task), seed=cfg.seed)
+        self.model = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
         self.prepared, self.tensors = p, p.tensors("cpu")
         self.lr_log = [(0, cfg.optim.lr)]
         self.restart = False
