@@ -16,7 +16,7 @@ from mlplab.cli.commands._common import (
     metrics_table,
     out,
 )
-from mlplab.cli.flags import help_of, listed, to_config
+from mlplab.cli.flags import config_flags, listed, to_config
 
 if TYPE_CHECKING:
     from mlplab.runs.run import Run
@@ -55,15 +55,14 @@ def summary_lines(run: Any) -> list[str]:
             *(f"  {k}: {v!r} here, {d!r} by default - {why}" for k, v, d, why in diffs)]
 
 
+@config_flags(["data", "target", "task", "head"], required=["data"])
 def import_(
     model_file: Annotated[Path, typer.Argument(metavar="MODEL_FILE", help="a saved state_dict (torch.save(model.state_dict(), ...)) or .safetensors")],  # noqa: E501
     module: Annotated[str, Opt("--module", help="the model's class: FILE.py:CLASS or FILE.py:CLASS(args)")],  # noqa: E501
-    data: Annotated[str, Opt("--data", "-d", help="dataset name or CSV/Parquet path to evaluate on")],  # noqa: E501
     out_dir: Annotated[Path, Opt("--out", "-o", help="run directory to write")],
-    target: Annotated[Optional[list[str]], Opt(help="target column; repeat, or separate with commas, for several")] = None,  # noqa: E501
-    task: Annotated[Optional[str], Opt(help=help_of("task"))] = None,
+    flags: dict[str, Any],
     scale: Annotated[str, Opt(help=f"what the model's inputs were: {listed('scale')} (none: as given)")] = "none",  # noqa: E501
-    set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. data.test_size=0")] = None,  # noqa: E501
+    set_: Annotated[Optional[list[str]], Opt("--set", help="KEY=VALUE override, e.g. data.test_size=0 or model.output=sigmoid")] = None,  # noqa: E501
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -72,12 +71,13 @@ def import_(
     it with --module."""
     from mlplab.runs.importer import import_run
 
-    flags = {**to_config(data=data, target=target, task=task, scale=scale),
-             "train.epochs": 0, "name": out_dir.name, "log.quiet": True}
-    cfg = build_config(None, None, flags, set_)
+    given = {**flags, **to_config(scale=scale), "train.epochs": 0, "name": out_dir.name,
+             "log.quiet": True}  # --head / --set model.output: read_output's stated kind
+    cfg = build_config(None, None, given, set_)
     run = import_run(model_file, module, cfg, out=out_dir, overwrite=overwrite)
     if not quiet:
-        out.print(f"model    {type(run.model).__name__} from {module}")
+        out.print(f"model    {type(run.model).__name__} from {module}  output: "
+                  f"{run.info.get('output', run.task.output)}")
         for line in summary_lines(run)[:1]:
             out.print(line)
         out.print(metrics_table(run.metrics, run.task.name))
