@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sklearn.metrics as skm
 from scipy.stats import rankdata
+
+if TYPE_CHECKING:
+    from mlplab.tasks import TaskSpec
 
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_KEYS = ("r2", "mae", "rmse")
@@ -124,6 +128,33 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray,
     out["mae"] = float(skm.mean_absolute_error(y, pred, sample_weight=sample_weight))
     out["rmse"] = float(math.sqrt(skm.mean_squared_error(y, pred, sample_weight=sample_weight)))
     return out
+
+
+def metrics_for(task: TaskSpec, y: np.ndarray, pred: np.ndarray, *,
+                n_classes: int | None = None,
+                unscale: Callable[[np.ndarray], np.ndarray] | None = None,
+                sample_weight: np.ndarray | None = None) -> dict[str, Any]:
+    """The final metrics of ``task``'s predictions: the one definition that the run's metrics
+    per split, the streamed test metrics and :meth:`Run.evaluate <mlplab.runs.run.Run>` use.
+
+    ``y`` holds encoded targets (class indices, 0/1 label sets, or regression targets in the
+    model's units); ``pred`` is ``task.proba(outputs)``: probabilities, or values in the
+    model's units (``exp`` of a poisson head's log-rates). Regression is scored in the
+    target's own units: ``unscale`` (the target encoder's ``inverse_values``) maps both back.
+    The per-epoch score of the history and the playground is :meth:`TaskSpec.score`.
+
+    Example
+    -------
+    >>> from mlplab.tasks import resolve_task
+    >>> t = resolve_task("regression", n_classes=1, n_targets=1, loss="mse", output="logits")
+    >>> metrics_for(t, np.array([[1.0], [2.0], [3.0]]), np.array([[1.0], [2.0], [4.0]]))
+    {'n': 3, 'r2': 0.5, 'mae': 0.3333333333333333, 'rmse': 0.5773502691896257}
+    """
+    if task.is_classification:
+        return classification_metrics(y, pred, task=task.name, threshold=task.threshold,
+                                      n_classes=n_classes, sample_weight=sample_weight)
+    back = unscale or (lambda a: a)
+    return regression_metrics(back(y), back(pred), sample_weight=sample_weight)
 
 
 # --- batched over K members ---------------------------------------------------------------

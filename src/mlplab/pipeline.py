@@ -46,7 +46,7 @@ from mlplab.data.stream import (
     scan,
 )
 from mlplab.errors import ConfigError, DataError, MlplabWarning
-from mlplab.metrics import classification_metrics, regression_metrics
+from mlplab.metrics import metrics_for
 from mlplab.models import ModelSpec
 from mlplab.registry import DATASETS
 from mlplab.tasks import TaskSpec, resolve_task
@@ -257,14 +257,9 @@ def split_metrics(model: nn.Module, task: TaskSpec, p: Prepared,
             if not data.has(split):
                 continue
             raw = model(data.X[split])
-            if task.is_classification:
-                m = classification_metrics(p.y[split], task.proba(raw).cpu().numpy(),
-                                           task=task.name, threshold=task.threshold,
-                                           n_classes=len(p.target_encoder.classes))
-            else:  # in the target's own units
-                unscale = p.target_encoder.inverse_values
-                m = regression_metrics(unscale(p.y[split]),
-                                       unscale(task.proba(raw).cpu().numpy()))
+            m = metrics_for(task, p.y[split], task.proba(raw).cpu().numpy(),
+                            n_classes=len(p.target_encoder.classes),
+                            unscale=p.target_encoder.inverse_values)
             m["loss"] = float(task.batch_loss(raw, data.y[split]))
             out[split] = m
     return out
@@ -276,8 +271,7 @@ def streamed_metrics(model: nn.Module, p: Prepared, source: FileBatches,
     predictions are kept, never the inputs (scikit-learn's functions, as :func:`split_metrics`).
     """
     task, loss_sum = p.task, 0.0
-    probs: list[np.ndarray] = []
-    raws: list[np.ndarray] = []
+    preds: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     model.eval()
     with torch.inference_mode():
@@ -285,16 +279,11 @@ def streamed_metrics(model: nn.Module, p: Prepared, source: FileBatches,
             raw = model(torch.as_tensor(X))
             loss_sum += float(task.batch_loss(raw, task.targets(y))) * len(X)
             ys.append(y)
-            (probs if task.is_classification else raws).append(
-                task.proba(raw).numpy())
+            preds.append(task.proba(raw).numpy())
     y_all = np.concatenate(ys) if ys else np.zeros(0)
-    if task.is_classification:
-        m = classification_metrics(y_all, np.concatenate(probs), task=task.name,
-                                   threshold=task.threshold,
-                                   n_classes=len(p.target_encoder.classes))
-    else:
-        unscale = p.target_encoder.inverse_values
-        m = regression_metrics(unscale(y_all), unscale(np.concatenate(raws)))
+    m = metrics_for(task, y_all, np.concatenate(preds) if preds else np.zeros((0, task.n_outputs)),
+                    n_classes=len(p.target_encoder.classes),
+                    unscale=p.target_encoder.inverse_values)
     m["loss"] = loss_sum / max(len(y_all), 1)
     m["rows"] = len(y_all)
     return m

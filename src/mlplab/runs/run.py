@@ -26,7 +26,7 @@ from mlplab.config import RunConfig
 from mlplab.data import Preprocessor, TargetEncoder
 from mlplab.data.columns import blank_tokens, to_float
 from mlplab.errors import DataError, RunError
-from mlplab.metrics import classification_metrics, regression_metrics
+from mlplab.metrics import metrics_for
 from mlplab.models import MLP, ModelSpec
 from mlplab.runs import store as runs
 from mlplab.runs.predictor import Predictor, param_key, same_params
@@ -256,13 +256,10 @@ class Run:
             y_frame = y if isinstance(y, pd.DataFrame) else \
                 pd.DataFrame(np.asarray(y).reshape(len(np.asarray(y)), -1), columns=names)
         y_enc = self.target_encoder.transform(y_frame)
-        if self.task.is_classification:
-            proba = self.predict_proba(X)
-            return classification_metrics(y_enc, proba, task=self.task.name,
-                                          threshold=self.task.threshold,
-                                          n_classes=len(self.classes))
-        return regression_metrics(self.target_encoder.inverse_values(y_enc),
-                                  self.decision_function(X))
+        with torch.inference_mode():
+            pred = self._forward(X, self.task.proba).cpu().numpy()
+        return metrics_for(self.task, y_enc, pred, n_classes=len(self.classes),
+                           unscale=self.target_encoder.inverse_values)
 
     # --- persistence ---------------------------------------------------------------------
 

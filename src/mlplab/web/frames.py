@@ -204,20 +204,18 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> list[list[int]]
 
 def measure(model: nn.Module, task: TaskSpec, loss_fn: Any, X: torch.Tensor,
             y: torch.Tensor) -> tuple[float, float, np.ndarray | None]:
-    """(loss, accuracy or R², predicted class indices or None) of ``model`` on one split.
+    """(loss, score, predicted class indices or None) of ``model`` on one split.
 
-    One forward pass; the same definitions as the training loop's evaluation.
+    One forward pass; the loss is ``loss_fn`` (the task's :meth:`~TaskSpec.batch_loss`) and
+    the score is the task's own :meth:`~TaskSpec.score`, so a frame shows what the training
+    loop's history row shows for the same weights (a poisson head's log-rates included).
     """
     out = model(X)
     loss = float(loss_fn(out, y))
+    score = task.score(out, y)
     if not task.is_classification:
-        total = float(((y - y.mean(dim=0)) ** 2).sum())
-        r2 = 1.0 - float(((y - out) ** 2).sum()) / total if total > 0 else float("nan")
-        return loss, r2, None
-    pred = task.labels(task.proba(out))
-    hit = (pred == y.long()).all(dim=1) if task.name == "multilabel" else \
-        pred == y.reshape(-1).long()
-    return loss, float(hit.float().mean()), pred.cpu().numpy()
+        return loss, score, None
+    return loss, score, task.labels(task.proba(out)).cpu().numpy()
 
 
 def draw_columns(names_out: list[str], input_columns: list[str],

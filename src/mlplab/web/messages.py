@@ -64,7 +64,7 @@ def data_message(cfg: RunConfig, p: Any, upload: str | None, draw: list[str] | N
            "activations": cfg.model.activations(),
            "points": {s: frames.points(p.X[s], p.y[s], view, p.task, lim)
                       for s in ("train", "test")},
-           "score_name": "accuracy" if p.task.is_classification else "r2",
+           "score_name": p.task.score_name,
            # what trains when the config leaves it unset: the default resolved for this data
            "weight_decay": p.cfg.optim.weight_decay}
     return view, value_range, msg
