@@ -83,3 +83,39 @@ def test_residuals_are_true_minus_predicted():
     offsets = fig.axes[1].collections[0].get_offsets()
     np.testing.assert_allclose(offsets[:, 1], y - pred)
     assert "R² " + f"{skm.r2_score(y, pred):.3f}" in fig.axes[0].get_title()
+
+
+def _score_axis(fig):
+    return fig.axes[1]  # loss on the left, the score on the right
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_the_accuracy_axis_fits_held_out_curves_below_the_training_curve(split) -> None:
+    """Regression (issue 28): the accuracy axis was fitted to the training accuracy alone, so
+    a held-out curve lower than it was cut off."""
+    h = [{"epoch": e, "train_accuracy": 0.99, f"{split}_accuracy": a}
+         for e, a in ((1, 0.55), (2, 0.7), (3, 0.8))]
+    lo, hi = _score_axis(learning_curves(h)).get_ylim()
+    assert lo <= 0.55 and hi >= 0.99
+
+
+def test_plot_history_draws_a_test_accuracy_given_in_percent() -> None:
+    """Regression (issue 28): plot_history({"test_acc": [50, 60, 70]}) drew its line outside
+    the axis (fitted to a training accuracy that was not there)."""
+    import mlplab
+
+    ax = _score_axis(mlplab.plot_history({"test_acc": [50, 60, 70]}))
+    lo, hi = ax.get_ylim()
+    (line,) = ax.get_lines()
+    y = np.asarray(line.get_ydata(), dtype=float)
+    np.testing.assert_allclose(y, [0.5, 0.6, 0.7])
+    assert lo <= y.min() and y.max() <= hi
+
+
+def test_learning_curves_read_percent_accuracy_as_fractions() -> None:
+    """A history written in percent is drawn as fractions, inside the axis."""
+    h = [{"epoch": e, "train_accuracy": a, "test_accuracy": a - 5} for e, a in ((1, 60), (2, 90))]
+    ax = _score_axis(learning_curves(h))
+    lo, hi = ax.get_ylim()
+    ys = np.concatenate([np.asarray(ln.get_ydata(), dtype=float) for ln in ax.get_lines()])
+    assert ys.max() <= 1 and lo <= ys.min() and ys.max() <= hi

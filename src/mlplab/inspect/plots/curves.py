@@ -42,7 +42,8 @@ def _series(history: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.nda
 def learning_curves(history: list[dict[str, Any]], *, score: str = "accuracy",
                     marker_epoch: int | None = None) -> Figure:
     """Loss (left, with the learning rate on a second axis) and ``score`` (right) per epoch,
-    train / val / test on shared axes.
+    train / val / test on shared axes. The accuracy axis fits every curve drawn; accuracy
+    given in percent (a value above 1) is drawn as a fraction.
 
     Example
     -------
@@ -53,13 +54,17 @@ def learning_curves(history: list[dict[str, Any]], *, score: str = "accuracy",
     """
     fig = new_figure(8.6, 3.3)
     ax_loss, ax_score = fig.subplots(1, 2)
+    drawn: list[np.ndarray] = []  # every score value drawn: the axis must fit them all
     for split in _SPLITS:
         e, v = _series(history, f"{split}_loss")
         if len(e):
             ax_loss.plot(e, v, SPLIT_STYLES[split], color=SPLIT_COLORS[split], lw=1.8,
                          label=split)
         e, v = _series(history, f"{split}_{score}")
+        if len(e) and score == "accuracy" and v.max() > 1:
+            v = v / 100  # accuracy given in percent (50, 60, 70): shown as fractions
         if len(e):
+            drawn.append(v)
             ax_score.plot(e, v, SPLIT_STYLES[split], color=SPLIT_COLORS[split], lw=1.8,
                           label=split)
     losses = [r[k] for r in history for k in ("train_loss", "val_loss", "test_loss")
@@ -88,9 +93,8 @@ def learning_curves(history: list[dict[str, Any]], *, score: str = "accuracy",
     ax_score.set_title("R²" if score == "r2" else score.capitalize())
     ax_score.set_xlabel("epoch")
     ax_score.set_ylabel(score)
-    if score == "accuracy":
-        ax_score.set_ylim(max(0.0, min([*_series(history, "train_accuracy")[1], 1.0]) - 0.05),
-                          1.01)
+    if score == "accuracy" and drawn:
+        ax_score.set_ylim(max(0.0, min(float(v.min()) for v in drawn) - 0.05), 1.01)
     ax_score.legend(loc="lower right")
     if marker_epoch is not None:
         for ax in (ax_loss, ax_score):
