@@ -32,7 +32,16 @@ from mlplab.i18n import resolve_lang, tr
 from mlplab.inspect.plots.figures import FIGURES, draw_figures
 from mlplab.inspect.plots.style import keep_figures, png_bytes
 from mlplab.inspect.plots.view import PlotData
-from mlplab.inspect.report import b64, esc, findings_html, loss_svg, metrics_html
+from mlplab.inspect.report import (
+    b64,
+    esc,
+    findings_html,
+    loss_svg,
+    metrics_html,
+    scored_labels,
+    scored_note,
+)
+from mlplab.runs.run import imported_from
 from mlplab.training.callbacks import Callback
 from mlplab.training.loop import TrainState
 
@@ -106,13 +115,16 @@ def run_html(run: Any, lang: str | None = None) -> str:
     elif run.history:
         figs = draw_figures(run, _no_data(run), kinds=["curves"])
     seconds = run.info.get("seconds")
-    took = tr("report.epochs_in", lang, epochs=run.info.get("epochs_run", "?"),
-              seconds=f"{seconds:.2f}" if isinstance(seconds, float) else "?")
+    source = imported_from(run)
+    took = tr("report.imported", lang, file=source) if source is not None else \
+        tr("report.epochs_in", lang, epochs=run.info.get("epochs_run", "?"),
+           seconds=f"{seconds:.2f}" if isinstance(seconds, float) else "?")
     parts = [CSS, '<div class="mlplab">',
              f"<h3>{esc(cfg.name)} · {esc(tr('report.task.' + run.task.name, lang))}</h3>",
              f'<p class="sub">{esc(took)}'
              + (f" · {esc(run.path)}" if run.path else "") + "</p>",
-             metrics_html(run.metrics, run.task.name, lang)]
+             *scored_note(run, lang),
+             metrics_html(run.metrics, run.task.name, lang, scored_labels(run, lang))]
     for name, img in figs.items():
         parts.append(f'<img alt="{esc(name)}" src="data:image/png;base64,{b64(img)}">')
     if p is None:

@@ -30,6 +30,8 @@ from mlplab.i18n import DEFAULT_LANG, catalog, resolve_lang, tr
 from mlplab.inspect.diagnosis import Finding, diagnose, evidence_for
 from mlplab.inspect.plots.view import PlotData
 from mlplab.models import MLP
+from mlplab.registry import DATASETS
+from mlplab.runs.run import imported_from, scored_on_labels
 
 METRIC_KEYS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc",
                                   "log_loss", "loss"],
@@ -91,13 +93,18 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else esc(v)
 
 
-def metrics_html(metrics: dict[str, Any], task: str, lang: str | None = None) -> str:
-    """A table with one row per split."""
+def metrics_html(metrics: dict[str, Any], task: str, lang: str | None = None,
+                 labels: dict[str, str] | None = None) -> str:
+    """A table with one row per split; ``labels`` (an imported run's "scored on" rows)
+    replace the split names."""
     keys = METRIC_KEYS["regression" if task == "regression" else "classification"]
-    head = "".join(f"<th>{esc(tr(k, lang))}</th>" for k in
-                   ["report.split", "report.metric.n", *(f"report.metric.{k}" for k in keys)])
+    first = tr("report.scored_on" if labels else "report.split", lang)
+    head = "".join(f"<th>{esc(k)}</th>" for k in
+                   [first, *(tr(k, lang) for k in ["report.metric.n",
+                                                   *(f"report.metric.{k}" for k in keys)])])
+    names = labels or {s: tr("report.split." + s, lang) for s in ("train", "val", "test")}
     rows = "".join(
-        f"<tr><td>{esc(tr('report.split.' + s, lang))}</td><td>{_fmt(m.get('n'))}</td>" +
+        f"<tr><td>{esc(names.get(s, s))}</td><td>{_fmt(m.get('n'))}</td>" +
         "".join(f"<td>{_fmt(m.get(k))}</td>" for k in keys) + "</tr>"
         for s in ("train", "val", "test") if (m := metrics.get(s)))
     return f"<table><tr>{head}</tr>{rows}</table>"
@@ -196,19 +203,41 @@ def _model_name(run: Any) -> str:
     return f"MLP {arch}" + (f" ({acts})" if acts else "")
 
 
+def scored_labels(run: Any, lang: str | None = None) -> dict[str, str] | None:
+    """An imported run's metric rows, named by their share of the rows (mlplab trained on
+    none of them); None for a run mlplab trained."""
+    if imported_from(run) is None:
+        return None
+    return scored_on_labels(run, tr("report.share", lang), tr("report.all_rows", lang))
+
+
+def scored_note(run: Any, lang: str | None = None) -> list[str]:
+    """One paragraph saying what an imported run was scored on ([] for a trained run)."""
+    if imported_from(run) is None:
+        return []
+    d = run.config.data
+    generated = getattr(DATASETS.get(d.source), "kind", None) == "synthetic"
+    data = tr("report.scored_drawn", lang, n=d.n_samples, source=d.source,
+              seed=run.config.seed) if generated else tr("report.scored_rows", lang,
+                                                         source=d.source)
+    return [f"<p class='sub'>{esc(tr('report.scored_note', lang, data=data))}</p>"]
+
+
 def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
                 snapshots: Any = None, data: PlotData | None = None,
                 lang: str | None = None) -> str:
     """The report page of a run (figures as ``{file name: bytes}``) in ``lang``."""
     lang = resolve_lang(lang)
     cfg, info = run.config, run.info
+    source = imported_from(run)
+    how = (esc(tr("report.imported", lang, file=source)) if source is not None else
+           f"{esc(cfg.optim.name)} lr {cfg.optim.lr:g} · " + esc(tr(
+               "report.epochs_in", lang, epochs=info.get("epochs_run", "?"),
+               seconds=_fmt(info.get("seconds")))))
     sub = tr("report.subtitle", lang, task=esc(tr("report.task." + run.task.name, lang)),
              source=f"<b>{esc(cfg.data.source)}</b>", model=esc(_model_name(run)),
-             optim=f"{esc(cfg.optim.name)} lr {cfg.optim.lr:g}",
-             epochs=esc(tr("report.epochs_in", lang, epochs=info.get("epochs_run", "?"),
-                           seconds=_fmt(info.get("seconds")))),
-             date=time.strftime("%Y-%m-%d %H:%M"))
-    if cfg.description:
+             how=how, date=time.strftime("%Y-%m-%d %H:%M"))
+    if cfg.description and source is None:
         sub = f"{esc(cfg.description)} · {sub}"
 
     def h2(key: str) -> str:
@@ -218,7 +247,9 @@ def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
     body = [f"<h1>{esc(cfg.name)}</h1><p class='sub'>{sub}</p>",
             f"<p class='sub'>{esc(inputs)}</p>",
             "" if isinstance(run.model, MLP) else f"<pre>{esc(str(run.model))}</pre>",
-            h2("report.metrics"), metrics_html(run.metrics, run.task.name, lang), "</section>",
+            h2("report.metrics"), *scored_note(run, lang),
+            metrics_html(run.metrics, run.task.name, lang, scored_labels(run, lang)),
+            "</section>",
             h2("report.diagnosis"), findings_html(findings, lang), "</section>"]
     if snapshots is not None and len(snapshots.epochs) > 1:
         body += [h2("report.evolution"), slider_html(snapshots, data, run.history, lang),

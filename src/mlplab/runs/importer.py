@@ -40,7 +40,7 @@ from torch import nn
 from mlplab.api import train
 from mlplab.config import RunConfig, set_path
 from mlplab.errors import ConfigError, RunError
-from mlplab.runs.run import MODULE_SPEC_ATTR
+from mlplab.runs.run import IMPORTED_PREFIX, MODULE_SPEC_ATTR
 
 # keys under which training scripts commonly nest the state_dict in a checkpoint dict
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")
@@ -156,7 +156,8 @@ def import_run(model_file: str | Path, module: str | nn.Module, config: Any, *,
     d.setdefault("train", {}).setdefault("epochs", 0)
     d.setdefault("data", {}).setdefault("scale", "none")
     d.setdefault("name", Path(out).name if out is not None else Path(model_file).stem)
-    set_path(d, "description", d.get("description") or f"imported from {Path(model_file).name}")
+    set_path(d, "description", d.get("description") or
+             f"{IMPORTED_PREFIX}{Path(model_file).name}")
     cfg = RunConfig.from_dict(d)
     model = load_module(module) if isinstance(module, str) else module
     state = read_state_dict(model_file)
@@ -168,7 +169,22 @@ def import_run(model_file: str | Path, module: str | nn.Module, config: Any, *,
                        found=" ".join(lines[1:3])[:300] or lines[0],
                        hint="give the class (and arguments) the weights were saved from") \
             from None
-    return train(cfg, model=model, out=out, overwrite=overwrite, save=save)
+    # trained 0 epochs without saving, so that the run's files (and its report) are written
+    # once, knowing it is imported: shown as "imported from ..., not trained by mlplab"
+    run = train(cfg, model=model, out=None, save=False)
+    run.info["imported"] = {"file": Path(model_file).name,
+                            "module": module if isinstance(module, str)
+                            else getattr(model, MODULE_SPEC_ATTR, type(model).__name__)}
+    if save:
+        from mlplab.runs import store
+
+        run.save(Path(out) if out is not None else store.default_run_dir(cfg.name),
+                 overwrite=overwrite)
+        if cfg.log.plots:
+            from mlplab.inspect.report import write_report  # figures, diagnosis, report.html
+
+            write_report(run)
+    return run
 
 
 __all__ = ["import_run", "load_module", "read_state_dict"]

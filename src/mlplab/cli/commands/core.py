@@ -22,7 +22,13 @@ from mlplab.cli.commands._common import (
     out,
     refuse_overwrite,
 )
-from mlplab.cli.commands.importing import ModuleOpt, load_run, summary_lines
+from mlplab.cli.commands.importing import (
+    ModuleOpt,
+    imported_lines,
+    load_run,
+    scored_table,
+    summary_lines,
+)
 from mlplab.cli.flags import FLAGS, config_flags
 
 if TYPE_CHECKING:
@@ -199,10 +205,14 @@ def show(run_dir: Annotated[Path, typer.Argument(help="run directory")],
                   f"{run.task.output}")
         out.print(str(run.model), markup=False)
     out.print(summary_lines(run)[0])
-    out.print(f"optim    {c.optim.name} lr={c.optim.lr}  schedule: {c.schedule.name}")
-    out.print(f"training {info.get('epochs_run')} epochs in {fmt(info.get('seconds'))} s "
-              f"({info.get('stop_reason')})")
-    out.print(metrics_table(run.metrics, run.task.name))
+    imported = imported_lines(run)  # an imported run: no optimizer, no training to show
+    for line in imported:
+        out.print(line, markup=False)
+    if not imported:
+        out.print(f"optim    {c.optim.name} lr={c.optim.lr}  schedule: {c.schedule.name}")
+        out.print(f"training {info.get('epochs_run')} epochs in {fmt(info.get('seconds'))} s "
+                  f"({info.get('stop_reason')})")
+    out.print(scored_table(run))
 
 
 def datasets() -> None:

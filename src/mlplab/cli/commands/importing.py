@@ -13,6 +13,7 @@ from mlplab.cli.commands._common import (
     QuietOpt,
     build_config,
     console,
+    fmt,
     metrics_table,
     out,
 )
@@ -55,6 +56,46 @@ def summary_lines(run: Any) -> list[str]:
             *(f"  {k}: {v!r} here, {d!r} by default - {why}" for k, v, d, why in diffs)]
 
 
+def imported_lines(run: Any) -> list[str]:
+    """How an imported run came to be, instead of the optimizer and training lines of a run
+    mlplab trained ([] for those)."""
+    from mlplab.runs.run import imported_from
+
+    source = imported_from(run)
+    if source is None:
+        return []
+    c = run.config
+    record = run.info.get("imported") or {}
+    module = f" (module {record['module']})" if record.get("module") else ""
+    drawn = (f"{c.data.n_samples} {c.data.source} points drawn by mlplab (seed {c.seed})"
+             if _generated(c.data.source) else f"the rows of {c.data.source}")
+    return [f"imported from {source}{module}, not trained by mlplab: no optimizer, no epochs",
+            f"scored on {drawn}; the model may have been trained on other rows"]
+
+
+def _generated(source: str) -> bool:
+    from mlplab.registry import DATASETS
+
+    info = DATASETS.get(source)
+    return info is not None and info.kind == "synthetic"
+
+
+def scored_table(run: Any) -> Any:
+    """The metrics table; an imported run's rows are named by the share of the rows they
+    hold ("scored on"), since mlplab trained on none of them."""
+    from mlplab.runs.run import imported_from, scored_on_labels
+
+    if imported_from(run) is None:
+        return metrics_table(run.metrics, run.task.name)
+    table = metrics_table({}, run.task.name, title="metrics (imported model)")
+    table.columns[0].header = "scored on"
+    keys = [str(col.header) for col in table.columns[2:]]
+    for split, label in scored_on_labels(run).items():
+        m = run.metrics[split]
+        table.add_row(label, str(m.get("n", "")), *(fmt(m.get(k)) for k in keys))
+    return table
+
+
 @config_flags(["data", "target", "task", "head"], required=["data"])
 def import_(
     model_file: Annotated[Path, typer.Argument(metavar="MODEL_FILE", help="a saved state_dict (torch.save(model.state_dict(), ...)) or .safetensors")],  # noqa: E501
@@ -78,9 +119,9 @@ def import_(
     if not quiet:
         out.print(f"model    {type(run.model).__name__} from {module}  output: "
                   f"{run.info.get('output', run.task.output)}")
-        for line in summary_lines(run)[:1]:
-            out.print(line)
-        out.print(metrics_table(run.metrics, run.task.name))
+        for line in [*summary_lines(run)[:1], *imported_lines(run)]:
+            out.print(line, markup=False)
+        out.print(scored_table(run))
     console(quiet).print(f"run saved to {run.path}")
 
 
@@ -88,4 +129,5 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_)
 
 
-__all__ = ["ModuleOpt", "load_run", "register", "summary_lines"]
+__all__ = ["ModuleOpt", "imported_lines", "load_run", "register", "scored_table",
+           "summary_lines"]
