@@ -258,7 +258,6 @@ def test_verbose_prints_sklearn_lines(blobs, capsys):
 
 
 @pytest.mark.parametrize(("params", "match"), [
-    ({"solver": "lbfgs"}, "solver 'lbfgs' is not supported"),
     ({"config": {"optim.lr": -1}}, "optim.lr"),
     ({"scheduler": "cosine", "solver": "sgd", "learning_rate": "adaptive"},
      "both set the learning rate"),

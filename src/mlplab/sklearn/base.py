@@ -7,6 +7,7 @@ training through ``training.loop.fit`` with scikit-learn's rules as a callback
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import warnings
 from types import SimpleNamespace
@@ -22,11 +23,11 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from mlplab import registry, threads
 from mlplab.config import RunConfig
-from mlplab.errors import ConfigError, DataError
-from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
-from mlplab.sklearn import params
+from mlplab.errors import ConfigError, DataError, TrainingError
+from mlplab.models import MLP, ModelSpec, build_model, resolve_device
+from mlplab.sklearn import lbfgs, params
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
-from mlplab.sklearn.rules import SklearnRules
+from mlplab.sklearn.rules import SklearnRules, ValRows
 from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
 from mlplab.tasks import TaskSpec, resolve_task
 from mlplab.training.loop import DataTensors, build_scheduler, fit
@@ -83,6 +84,7 @@ class _MLPBase(BaseEstimator):
     run_config_: RunConfig
     n_iter_: int
     t_: int
+    best_loss_: float | None
     _optimizer: torch.optim.Optimizer | None
 
     def _threshold(self) -> float:
@@ -105,79 +107,152 @@ class _MLPBase(BaseEstimator):
         X, y = validate_data(self, X, y, reset=first, accept_sparse=["csr", "csc", "coo"],
                              multi_output=True, y_numeric=self._task_kind == "regressor",
                              dtype=(np.float64, np.float32))
+        beyond32 = _beyond_float32(X)
         X = X.tocsr() if sp.issparse(X) else _dense32(X)
         Y, task_name, n_classes = self._encode(y, first, classes, incremental)
         w = self._weights(sample_weight, X, y)
         if first:
             self._reset(task_name, n_classes, Y)
         seed = params.seed(self) if first else self.run_config_.seed
-        val_idx = self._val_rows(X.shape[0], Y, task_name, seed)
-        tr = np.setdiff1d(np.arange(X.shape[0]), val_idx) if len(val_idx) else \
-            np.arange(X.shape[0])
-        n_tr = len(tr)
-        w_tr = None if w is None else w[tr]
-        if w_tr is not None and not w_tr.sum() > 0:
-            raise DataError("sample weights of the training rows sum to zero or less",
-                            hint="give the rows positive weights overall")
+        # scikit-learn's stream: the initial weights, then the early-stopping split
+        rs = self.random_state
+        rng = check_random_state(rs if isinstance(rs, numbers.Integral) else seed)
+        lbfgs = self.solver == "lbfgs"
+        n = X.shape[0]
+        n_val = math.ceil(float(self.validation_fraction) * n) if self.early_stopping and \
+            not lbfgs else 0  # train_test_split's size
+        w_mean = 1.0 if w is None else float(w.mean())
         start = len(self.loss_curve_)  # epochs so far (warm starts and partial_fit calls)
         epochs = 1 if incremental else int(self.max_iter)
-        cfg = params.run_config(self, self.task_, n_tr, 1.0 if w_tr is None else
-                                float(w_tr.mean()), seed, start + epochs, self._threshold())
-        bs = params.batch_size(self, n_tr)
-        widths = [X.shape[1], *params.hidden_sizes(self), self.task_.n_outputs]
+        cfg = params.run_config(self, self.task_, n - n_val, w_mean, seed, start + epochs,
+                                self._threshold())
         # the thread policy for the whole fit, not only fit's loop (which applies the same
         # count): torch calls before it (building the module and the optimizer, the fused
         # runner's probe) on the caller's threads wait for a busy core at every parallel
         # region; the caller's count comes back afterwards
+        widths = [X.shape[1], *params.hidden_sizes(self), self.task_.n_outputs]
         with threads.restoring():
-            threads.apply_flops(threads.mlp_flops(widths, bs), cfg.train.num_threads)
-            device = resolve_device(cfg.train.device)
-            sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
+            threads.apply_flops(threads.mlp_flops(widths, _batch(cfg)), cfg.train.num_threads)
             if first:
-                self.model_ = self._build(cfg, X.shape[1])
-            model = self.model_.to(device)
-            rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
-            data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
-                               y={"train": self.task_.targets(Y[rows], device)},
-                               w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
-            val = None
-            if len(val_idx):
-                data.X["val"] = _rows(X, val_idx, device, sparse)
-                data.y["val"] = self.task_.targets(Y[val_idx], device)
-                val = (data.X["val"], data.y["val"])
-            opt = self._optimizer if incremental and self._optimizer is not None else \
-                build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
-            steps = -(-n_tr // bs)
-            sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
-            sgd = params.SOLVERS[self.solver] == "sgd"
-            rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd,
-                                 params.loss_constant(self.task_, Y[rows], w_tr))
-            state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
-                        start_epoch=start, runner=SparseRunner() if sparse else None)
-        self._optimizer, self.run_config_ = opt, cfg
+                self.model_ = self._build(cfg, X.shape[1], rng)
+                self._assign_pending(incremental)
+            tr, val_idx = self._split(Y, task_name, rng, n_val)
+            w_tr = None if w is None else w[tr]
+            if w_tr is not None and not w_tr.sum() > 0:
+                raise DataError("sample weights of the training rows sum to zero or less",
+                                hint="give the rows positive weights overall")
+            try:
+                if lbfgs:
+                    self._train_lbfgs(X, Y, w, cfg)
+                else:
+                    self._train_stochastic(X, Y, w, tr, val_idx, cfg, incremental, start,
+                                           epochs)
+            except TrainingError as e:
+                if not (self.early_stopping and not lbfgs and self._best_weights is not None):
+                    raise _nonfinite(self, str(e), beyond32) from e
+                # scikit-learn gh-29504: the best weights come back, the scores end in nan
+                self.n_iter_ = len(self.loss_curve_) - start
+                self.stop_reason_ = "diverged"
+        self.run_config_ = cfg
+        if not all(bool(torch.isfinite(p).all()) for p in self.model_.parameters()):
+            raise _nonfinite(self, "the weights are not finite", beyond32)
+        return self
+
+    def _train_stochastic(self, X: Any, Y: np.ndarray, w: np.ndarray | None,
+                          tr: np.ndarray, val_idx: np.ndarray, cfg: RunConfig,
+                          incremental: bool, start: int, epochs: int) -> None:
+        """Mini-batch epochs through ``training.loop.fit`` with scikit-learn's rules."""
+        n_tr = len(tr)
+        w_tr = None if w is None else w[tr]
+        bs = _batch(cfg)
+        device = resolve_device(cfg.train.device)
+        sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
+        model = self.model_.to(device)
+        rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
+        data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
+                           y={"train": self.task_.targets(Y[rows], device)},
+                           w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
+        val = None
+        if len(val_idx):
+            data.X["val"] = _rows(X, val_idx, device, sparse)
+            data.y["val"] = self.task_.targets(Y[val_idx], device)
+            val = ValRows(data.X["val"], Y[val_idx], None if w is None else w[val_idx])
+        opt = self._optimizer if incremental and self._optimizer is not None else \
+            build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
+        self._optimizer = opt
+        steps = -(-n_tr // bs)
+        sched = None if incremental else build_scheduler(opt, cfg, epochs, steps)
+        sgd = self.solver == "sgd"  # sgd's learning-rate schedules
+        rules = SklearnRules(self, val, registry.weight_decay(cfg.optim), n_tr, start, sgd,
+                             params.loss_constant(self.task_, Y[rows], w_tr),
+                             params.loss_scale(self.task_))
+        state = fit(model, self.task_, data, cfg, [rules], optimizer=opt, scheduler=sched,
+                    start_epoch=start, runner=SparseRunner() if sparse else None)
         self._runner = state.runner_name  # which runner trained it (tests/sklearn)
         self.n_iter_ = state.epoch - start  # this call's epochs, as in scikit-learn
         self.stop_reason_ = state.stop_reason or "completed"
         if not incremental and not state.stop and self.n_iter_ >= epochs:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning,
-                          stacklevel=3)
-        return self
+                          stacklevel=4)
 
-    def _build(self, cfg: RunConfig, n_features: int) -> MLP:
+    def _train_lbfgs(self, X: Any, Y: np.ndarray, w: np.ndarray | None,
+                     cfg: RunConfig) -> None:
+        """Full-batch L-BFGS on every row (:mod:`.lbfgs`); early stopping does not apply,
+        as in scikit-learn."""
+        n = X.shape[0]
+        device = resolve_device(cfg.train.device)
+        sparse = sp.issparse(X) and device.type == "cpu"
+        model = self.model_.to(device)
+        settings = lbfgs.LbfgsSettings(
+            max_iter=int(self.max_iter), max_fun=int(self.max_fun), tol=float(self.tol),
+            alpha=float(self.alpha), scale=params.loss_scale(self.task_),
+            verbose=bool(self.verbose))
+        res = lbfgs.fit(model, self.task_, _rows(X, slice(None), device, sparse),
+                        self.task_.targets(Y, device), None if w is None else
+                        torch.as_tensor(w, device=device), settings)
+        constant = params.loss_constant(self.task_, Y, w) * settings.scale
+        curve = [v + constant for v in res.losses]
+        self.loss_curve_.extend(curve)
+        self._optimizer, self._runner = None, "lbfgs"
+        self.n_iter_ = res.n_iter
+        self.t_ += n * res.n_iter
+        self.stop_reason_ = res.limit or "converged"
+        if curve:
+            self.loss_ = curve[-1]
+            best = np.inf if self.best_loss_ is None else self.best_loss_
+            self.best_loss_ = float(min(best, *curve))
+        if curve and not math.isfinite(curve[-1]):
+            raise TrainingError(f"the loss became {curve[-1]} at iteration {res.n_iter}")
+        if res.limit is not None:
+            limit = {"max_iter": f"the maximum number of iterations (max_iter={self.max_iter})",
+                     "max_fun": "the maximum number of function evaluations "
+                                f"(max_fun={self.max_fun})"}[res.limit]
+            warnings.warn(f"lbfgs failed to converge after {res.n_iter} iteration(s): "
+                          f"{limit} was reached. Increase max_iter or max_fun, or scale the "
+                          "data (e.g. with StandardScaler).", ConvergenceWarning, stacklevel=4)
+
+    def _build(self, cfg: RunConfig, n_features: int, rng: np.random.RandomState) -> MLP:
         from mlplab.api import model_spec  # api imports the estimators' package lazily
 
         spec = model_spec(cfg, n_features, self.task_)
         if self.init != params.GLOROT:
-            return build_seeded(spec, cfg.seed)  # fit seeds torch's generator (dropout)
+            return build_model(spec, seed=cfg.seed)
         # scikit-learn's init draws from numpy; torch's default init (overwritten) must not
         # move the caller's global torch RNG, and seeding it costs ~2 ms (CUDA lazy-seed hooks)
         with torch.random.fork_rng(devices=[]):
             model = build_model(spec)
-        rs = self.random_state
-        glorot_init(model, params.ACTIVATIONS[self.activation],
-                    check_random_state(rs if isinstance(rs, numbers.Integral) else cfg.seed))
+        glorot_init(model, params.ACTIVATIONS[self.activation], rng)
         return model
+
+    def _assign_pending(self, incremental: bool) -> None:
+        """Weights assigned to ``coefs_`` / ``intercepts_`` before the first ``partial_fit``
+        are its starting point, as in scikit-learn (``fit`` draws new ones)."""
+        coefs = self.__dict__.pop("_pending_coefs", None)
+        intercepts = self.__dict__.pop("_pending_intercepts", None)
+        if incremental and coefs is not None and intercepts is not None:
+            assign(self.coefs_, coefs)
+            assign(self.intercepts_, intercepts)
 
     def _reset(self, task_name: str, n_classes: int, Y: np.ndarray) -> None:
         n_targets = 1 if Y.ndim == 1 else Y.shape[1]
@@ -191,27 +266,35 @@ class _MLPBase(BaseEstimator):
         self.loss_curve_: list[float] = []
         self._optimizer = None
         self._best_weights: dict[str, np.ndarray] | None = None  # early stopping's best
-        if self.early_stopping:
+        if self.early_stopping and self.solver != "lbfgs":
             self.validation_scores_: list[float] | None = []
             self.best_validation_score_: float | None = -np.inf
-            self.best_loss_: float | None = None
+            self.best_loss_ = None
         else:
             self.validation_scores_, self.best_validation_score_ = None, None
             self.best_loss_ = np.inf
 
-    def _val_rows(self, n: int, Y: np.ndarray, task: str, seed: int) -> np.ndarray:
-        """Rows held out for early stopping (same split as ``mlplab train --val-size``)."""
-        if not self.early_stopping:
-            return np.zeros(0, dtype=np.int64)
-        from mlplab.data.split import split_indices  # data's splitter pulls in pandas
+    def _split(self, Y: np.ndarray, task: str, rng: np.random.RandomState,
+               n_val: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training rows, validation rows): scikit-learn's early-stopping split
+        (``train_test_split`` with ``test_size=validation_fraction``, so the validation size
+        is rounded up, stratified on the binarised labels of a single-output classifier)."""
+        n = len(Y)
+        if not n_val:
+            return np.arange(n), np.zeros(0, dtype=np.int64)
+        from sklearn.model_selection import train_test_split
 
-        strat = Y if task in ("binary", "multiclass") else None
-        val = split_indices(n, test_size=0.0, val_size=float(self.validation_fraction),
-                            seed=seed, stratify=strat).val
+        strat = None
+        if task == "binary":
+            strat = (Y == 1).reshape(-1, 1)  # scikit-learn's LabelBinarizer column, as bool
+        elif task == "multiclass":
+            strat = np.eye(len(self.classes_), dtype=bool)[Y]
+        tr, val = train_test_split(np.arange(n), random_state=rng,
+                                   test_size=float(self.validation_fraction), stratify=strat)
         if len(val) < 2:  # scikit-learn's check and wording
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
-        return val
+        return tr, val
 
     def _weights(self, sample_weight: Any, X: Any, y: np.ndarray) -> np.ndarray | None:
         """Sample weights times class weights; None when all are 1 (the plain mean loss)."""
@@ -245,23 +328,37 @@ class _MLPBase(BaseEstimator):
 
     @property
     def coefs_(self) -> LiveArrays:
-        """Weight matrices (fan_in, fan_out) per layer, live views of the model's weights."""
+        """Weight matrices (fan_in, fan_out) per layer, live views of the model's weights.
+
+        Before the first fit, a list assigned here (and to ``intercepts_``) is where the
+        first ``partial_fit`` starts from, as in scikit-learn.
+        """
+        if "_pending_coefs" in self.__dict__ and not hasattr(self, "model_"):
+            return self.__dict__["_pending_coefs"]  # type: ignore[no-any-return]
         check_is_fitted(self, "model_")
         return LiveArrays([m.weight for m in self.model_.linears()], transpose=True)
 
     @coefs_.setter
     def coefs_(self, values: list[Any]) -> None:
-        assign(self.coefs_, values)
+        if not hasattr(self, "model_"):
+            self.__dict__["_pending_coefs"] = values
+        else:
+            assign(self.coefs_, values)
 
     @property
     def intercepts_(self) -> LiveArrays:
         """Bias vectors per layer, live views of the model's biases."""
+        if "_pending_intercepts" in self.__dict__ and not hasattr(self, "model_"):
+            return self.__dict__["_pending_intercepts"]  # type: ignore[no-any-return]
         check_is_fitted(self, "model_")
         return LiveArrays([m.bias for m in self.model_.linears()], transpose=False)
 
     @intercepts_.setter
     def intercepts_(self, values: list[Any]) -> None:
-        assign(self.intercepts_, values)
+        if not hasattr(self, "model_"):
+            self.__dict__["_pending_intercepts"] = values
+        else:
+            assign(self.intercepts_, values)
 
     # --- pickling: tensors travel as numpy arrays ----------------------------------------
 
@@ -301,6 +398,33 @@ def _rows(X: Any, idx: Any, device: torch.device, sparse: bool) -> torch.Tensor:
     part = X[idx]
     part = part.toarray() if sp.issparse(part) else part  # a sparse X on a GPU: dense rows
     return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device)
+
+
+# scikit-learn's message when its solver ends on non-finite weights (tests match it)
+NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
+             "values and need to be preprocessed.")
+
+
+def _nonfinite(est: Any, what: str, beyond32: bool) -> ValueError:
+    """scikit-learn's ValueError for a diverged fit, with what happened and what to change."""
+    why = " X has values beyond float32's range (mlplab trains in float32)." if beyond32 else ""
+    return ValueError(f"{NONFINITE} ({what}){why} Scale X (e.g. with StandardScaler) or lower "
+                      f"learning_rate_init (now {est.learning_rate_init}).")
+
+
+def _beyond_float32(X: Any) -> bool:
+    """Whether a finite float64 ``X`` holds values that overflow float32."""
+    data = X.data if sp.issparse(X) else X
+    if data.dtype != np.float64 or not data.size:
+        return False
+    return bool(np.abs(data).max() > np.finfo(np.float32).max)
+
+
+def _batch(cfg: RunConfig) -> int:
+    """The batch size run_config wrote (an int: the estimator resolves 'auto' itself)."""
+    bs = cfg.train.batch_size
+    assert isinstance(bs, int)
+    return bs
 
 
 def _dense32(X: Any) -> np.ndarray:

@@ -28,12 +28,22 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
 from mlplab.errors import DataError
 from mlplab.sklearn import params, rundir
 from mlplab.sklearn.base import _MLPBase
+
+
+def _stochastic(est: _MLPBase) -> bool:
+    """``partial_fit`` exists for the mini-batch solvers only (scikit-learn's rule and
+    wording): L-BFGS optimises the full objective, there is no "one more epoch" of it."""
+    if est.solver not in params.STOCHASTIC_SOLVERS:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{est.solver} is not stochastic.")
+    return True
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):
@@ -111,6 +121,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         """Train on ``X`` (n, d) and labels ``y`` (n,) or a 0/1 label matrix (n, L)."""
         return self._fit(X, y, sample_weight)  # type: ignore[return-value]
 
+    @available_if(_stochastic)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None,
                     classes: Any = None) -> MLPClassifier:
         """One epoch over ``X, y``; the first call needs ``classes`` (all labels), later calls
@@ -148,11 +159,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
                             hint="train one classifier per output column")
         seen = np.unique(y)
         if first:
-            cls = seen if classes is None else np.unique(np.asarray(classes))
-            if len(cls) < 2:
-                raise DataError(f"y has only one class ({cls[0]!r})",
-                                hint="a classifier needs at least two classes")
-            self.classes_ = cls
+            # one class is accepted, as in scikit-learn: every prediction is that class
+            self.classes_ = seen if classes is None else np.unique(np.asarray(classes))
         elif self.task_.name == "multilabel":
             raise DataError("y is not a label matrix like in the previous fit")
         elif incremental and classes is not None and \
@@ -169,8 +177,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             raise DataError(f"y has classes not in classes_: {unknown.tolist()[:5]}",
                             expected=f"labels among {self.classes_.tolist()[:10]}",
                             hint="pass every label in classes= on the first partial_fit")
-        task = "binary" if len(self.classes_) == 2 else "multiclass"
-        return np.searchsorted(self.classes_, y).astype(np.int64), task, len(self.classes_)
+        task = "binary" if len(self.classes_) <= 2 else "multiclass"
+        return np.searchsorted(self.classes_, y).astype(np.int64), task, \
+            max(2, len(self.classes_))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw scores: logits (n,) for binary, (n, k) multiclass, (n, L) multi-label."""
@@ -182,6 +191,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n, k) — (n, 2) for binary, (n, L) for multi-label."""
         out = self._forward(X)
+        if len(self.classes_) == 1:  # a single class has probability 1
+            return np.ones((len(out), 1))
         return self.task_.proba(out).numpy()  # type: ignore[no-any-return]
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -193,6 +204,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         """Labels (n,) from ``classes_``, or a 0/1 matrix (n, L) for multi-label."""
         out = self._forward(X)
         idx = self.task_.labels(self.task_.proba(out)).numpy()
+        if len(self.classes_) == 1:
+            idx = np.zeros_like(idx)
         return idx if self.task_.name == "multilabel" else self.classes_[idx]
 
     def __sklearn_tags__(self) -> Any:
@@ -241,6 +254,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         """Train on ``X`` (n, d) and targets ``y`` (n,) or (n, t)."""
         return self._fit(X, y, sample_weight)  # type: ignore[return-value]
 
+    @available_if(_stochastic)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over ``X, y``, continuing from the current weights."""
         return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[return-value]
@@ -260,6 +274,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         """Predicted values (n,), or (n, t) for several targets."""
         raw = self._forward(X)  # checks that the estimator is fitted
         out = self.task_.proba(raw).numpy()  # the values: exp(raw) for poisson
+        if getattr(X, "dtype", None) == np.float32:  # scikit-learn predicts in X's dtype
+            out = out.astype(np.float32)
         return out[:, 0] if out.shape[1] == 1 else out  # type: ignore[no-any-return]
 
     def __sklearn_tags__(self) -> Any:

@@ -19,16 +19,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from mlplab import registry
 from mlplab.config import RunConfig, set_path
 from mlplab.errors import ConfigError
-from mlplab.tasks import TaskSpec
+from mlplab.tasks import CLASS_INDEX_LOSSES, TaskSpec
 
 # --- scikit-learn names -> mlplab names (tables, not if-chains) ----------------------------
 
 ACTIVATIONS = {"logistic": "sigmoid", **{a: a for a in registry.ACTIVATIONS}}
-SOLVERS = {"adam": "adam", "sgd": "sgd", "adamw": "adamw", "rmsprop": "rmsprop"}
-UNSUPPORTED_SOLVERS = {
-    "lbfgs": "L-BFGS needs a closure that re-evaluates the loss, which mlplab's mini-batch "
-             "loop does not run; use solver='adam' (the default) or 'sgd'",
-}
+# solver -> mlplab optimizer; 'lbfgs' is the estimator's own full-batch solver (.lbfgs), which
+# RunConfig cannot name: its run_config_ records full-batch plain sgd's keys instead
+SOLVERS = {"adam": "adam", "sgd": "sgd", "adamw": "adamw", "rmsprop": "rmsprop", "lbfgs": "sgd"}
+STOCHASTIC_SOLVERS = ("adam", "sgd", "adamw", "rmsprop")
 REGRESSION_LOSSES = {"squared_error": "mse", "absolute_error": "l1", "poisson": "poisson",
                      "mse": "mse", "l1": "l1"}
 OUT_ACTIVATIONS = {"binary": "logistic", "multilabel": "logistic", "multiclass": "softmax",
@@ -45,6 +44,27 @@ def out_activation(task: TaskSpec) -> str:
 # torch's loss omits: PoissonNLLLoss(log_input=True) is exp(z) - y z, scikit-learn's half
 # Poisson deviance y log(y / exp(z)) - y + exp(z) = that + (y log y - y)
 LOSS_CONSTANTS = {"poisson": lambda y: scipy.special.xlogy(y, y) - y}
+
+
+# scikit-learn's loss of a row is the sum of its outputs' losses (half the squared error for
+# regression), where torch's losses take the mean over outputs: scikit-learn's loss is torch's
+# mean loss times loss_scale(task). Losses on class indices (cross-entropy) have one term
+# per row already.
+HALVED_LOSSES = {"mse": 0.5}
+
+
+def loss_scale(task: TaskSpec) -> float:
+    """scikit-learn's loss over torch's mean loss: outputs summed, squared error halved.
+
+    Example
+    -------
+    >>> from mlplab.tasks import resolve_task
+    >>> loss_scale(resolve_task("regression", n_classes=1, n_targets=4, loss="mse",
+    ...                         output="logits"))
+    2.0
+    """
+    per_row = 1 if task.loss in CLASS_INDEX_LOSSES else task.n_outputs
+    return HALVED_LOSSES.get(task.loss, 1.0) * per_row
 
 
 def loss_constant(task: TaskSpec, Y: np.ndarray, w: np.ndarray | None) -> float:
@@ -69,7 +89,7 @@ _EXTRAS: dict[str, list[Any]] = {
     "config": [None, dict],
 }
 _NAMES = {"activation": [StrOptions(set(ACTIVATIONS))],
-          "solver": [StrOptions(set(SOLVERS) | set(UNSUPPORTED_SOLVERS))]}
+          "solver": [StrOptions(set(SOLVERS))]}
 
 # scikit-learn's constraints for its own parameters (so errors read exactly as there), with
 # mlplab's wider activation/solver names and its extras
@@ -94,9 +114,6 @@ def store(est: Any, params: dict[str, Any]) -> None:
 
 def check(est: Any, incremental: bool) -> None:
     """What ``_parameter_constraints`` cannot say (run after ``est._validate_params()``)."""
-    if est.solver in UNSUPPORTED_SOLVERS:
-        raise ConfigError(f"solver '{est.solver}' is not supported",
-                          hint=UNSUPPORTED_SOLVERS[est.solver])
     hidden = hidden_sizes(est)
     if any(h <= 0 for h in hidden):  # scikit-learn's own check and wording
         raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
@@ -142,18 +159,27 @@ def seed(est: Any) -> int:
 
 def run_config(est: Any, task: TaskSpec, n_train: int, w_mean: float, seed_: int,
                epochs: int, threshold: float) -> RunConfig:
-    """The RunConfig these parameters mean for ``n_train`` rows (kept as ``run_config_``)."""
-    bs = batch_size(est, n_train)
+    """The RunConfig these parameters mean for ``n_train`` rows (kept as ``run_config_``).
+
+    mlplab's losses are means over outputs; scikit-learn's objective is ``c`` times that
+    (:func:`loss_scale`) plus ``alpha / (2 * batch weight sum) * ||W||^2``. The optimizer
+    steps on that objective are those of mlplab's mean loss with the L2 coefficient divided
+    by ``c`` and, for sgd, the learning rate multiplied by ``c`` (for Adam and RMSprop, which
+    divide by the gradient's scale, ``epsilon`` divided by ``c``): the same updates, exactly.
+    """
+    bs = n_train if est.solver == "lbfgs" else batch_size(est, n_train)
     solver = SOLVERS[est.solver]
     sgd = solver == "sgd"
+    c = loss_scale(task)
     optim: dict[str, Any] = {
-        "name": solver, "lr": float(est.learning_rate_init), "eps": float(est.epsilon),
-        "momentum": float(est.momentum) if sgd else 0.0,
-        "nesterov": bool(sgd and est.nesterovs_momentum and est.momentum > 0),
+        "name": solver, "lr": float(est.learning_rate_init) * (c if sgd else 1.0),
+        "eps": float(est.epsilon) / c,
+        "momentum": float(est.momentum) if sgd and est.solver == "sgd" else 0.0,
+        "nesterov": bool(est.solver == "sgd" and est.nesterovs_momentum and est.momentum > 0),
         "betas": [float(est.beta_1), float(est.beta_2)],
         # scikit-learn's penalty alpha/(2 * batch weight sum) * |W|^2, a coupled L2 (the
         # estimator applies it to weight matrices only, see base.build_optimizer)
-        "weight_decay": float(est.alpha) / (bs * w_mean)}
+        "weight_decay": float(est.alpha) / (bs * w_mean * c)}
     d = {"name": type(est).__name__, "seed": seed_, "task": task.name,
          "data": {"source": "estimator", "scale": "none", "test_size": 0.0,
                   "val_size": float(est.validation_fraction) if est.early_stopping else 0.0},
