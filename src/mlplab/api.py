@@ -36,12 +36,13 @@ from mlplab.pipeline import (
     streamed_metrics,
     table_from,
 )
+from mlplab.runs import lifecycle
 from mlplab.runs import store as runs
 from mlplab.runs.finish import finish_run
+from mlplab.runs.lifecycle import RunDir, RunStart
 from mlplab.runs.run import Run
 from mlplab.tasks import OutputProbe, read_output
 from mlplab.training import checkpoint
-from mlplab.training import resume as resuming
 from mlplab.training.callbacks import Callback, ProgressBar
 from mlplab.training.loop import fit
 from mlplab.training.runners import ddp as distributed
@@ -119,38 +120,61 @@ def _train(config: RunConfig | dict[str, Any] | str | Path | None, *, data: Data
            callbacks: Iterable[Callback], progress: bool | None,
            sample_weight: np.ndarray | None, resume: str | Path | None,
            override: dict[str, Any] | None) -> Run:
-    ck, cfg = resuming.resume_point(resume, override) if resume is not None else \
+    ck, cfg = lifecycle.resume_point(resume, override) if resume is not None else \
         (None, RunConfig.from_any(config))
     dist = distributed.setup(cfg.train.device)
-    out_path = Path(resume) if resume is not None else None
-    if save and out_path is None:
-        out_path = Path(out) if out is not None else runs.default_run_dir(cfg.name)
-        if dist.is_main:  # other ranks would see rank 0's config.yaml
-            resuming.check_out_dir(out_path, overwrite)
+    rd: RunDir | None = None  # the run directory, checked before anything trains
+    if resume is not None:
+        rd = RunDir.resumed(Path(resume))
+    elif save:
+        path = Path(out) if out is not None else runs.default_run_dir(cfg.name)
+        # only rank 0 writes (other ranks would see rank 0's config.yaml)
+        rd = RunDir.new(path, overwrite) if dist.is_main else RunDir(path, path)
+    writes = rd if dist.is_main else None
     stream = data is None and model is None and ck is None and not dist.active and \
         should_stream(cfg.data)
-    if stream:  # a file too large for memory: chunks + shuffle buffer
-        p, tensors, source = prepare_stream(cfg)
-        cfg = p.cfg
-        net: nn.Module = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
-        start = [resuming.RunStart(out_path, overwrite)] if out_path is not None else []
-        own = _callbacks_for(cfg, progress, None, None)
-        state = fit(net, p.task, tensors, cfg, [*start, *own, *callbacks],
-                    runner=StreamRunner(source))
-        run = finish_run(cfg, net, p, tensors, state)
-        run.info["rows_per_second"] = round(tensors.n_train * state.epoch /
-                                            max(state.seconds, 1e-9))
-        # test metrics: every test row, read again; train metrics: the in-memory head
-        run.info["metric_rows"] = {"train": len(p.X["train"])}
-        if tensors.has("test"):
-            run.metrics["test"] = streamed_metrics(net, p, source)
-            run.info["metric_rows"]["test"] = run.metrics["test"]["rows"]
-        if out_path is not None:
-            resuming.save_run(run, out_path)
-            if cfg.log.plots:
-                from mlplab.inspect.tracking import finish_logging  # figures from a sample
-                finish_logging(run, p, own)
-        return run
+    try:
+        run = _train_stream(cfg, writes, progress, callbacks) if stream else \
+            _train_in_memory(cfg, ck, dist, rd, data, model, progress, callbacks, sample_weight)
+    except BaseException:
+        if writes is not None:
+            writes.abandon()  # an earlier run in the directory stays as it was
+        raise
+    if writes is not None:
+        writes.finish(run)
+    return run
+
+
+def _train_stream(cfg: RunConfig, rd: RunDir | None, progress: bool | None,
+                  callbacks: Iterable[Callback]) -> Run:
+    """A file too large for memory: chunks + shuffle buffer."""
+    p, tensors, source = prepare_stream(cfg)
+    cfg = p.cfg
+    net: nn.Module = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
+    start = [RunStart(rd)] if rd is not None else []
+    own = _callbacks_for(cfg, progress, None, None)
+    state = fit(net, p.task, tensors, cfg, [*start, *own, *callbacks],
+                runner=StreamRunner(source))
+    run = finish_run(cfg, net, p, tensors, state)
+    run.info["rows_per_second"] = round(tensors.n_train * state.epoch /
+                                        max(state.seconds, 1e-9))
+    # test metrics: every test row, read again; train metrics: the in-memory head
+    run.info["metric_rows"] = {"train": len(p.X["train"])}
+    if tensors.has("test"):
+        run.metrics["test"] = streamed_metrics(net, p, source)
+        run.info["metric_rows"]["test"] = run.metrics["test"]["rows"]
+    if rd is not None:
+        rd.write(run)
+        if cfg.log.plots:
+            from mlplab.inspect.tracking import finish_logging  # figures from a sample
+            finish_logging(run, p, own)
+    return run
+
+
+def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
+                     dist: distributed.DistContext, rd: RunDir | None, data: DataLike,
+                     model: nn.Module | None, progress: bool | None,
+                     callbacks: Iterable[Callback], sample_weight: np.ndarray | None) -> Run:
     heads: list[OutputProbe] = []  # what the learner's module outputs, read on its data
     p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads))
     if heads:
@@ -161,12 +185,13 @@ def _train(config: RunConfig | dict[str, Any] | str | Path | None, *, data: Data
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task))
     net.to(device)
     tensors = p.tensors(device, sample_weight)
-    start = [resuming.RunStart(out_path, overwrite)] \
-        if out_path is not None and dist.is_main and ck is None else []  # config.yaml first
+    writes = rd if dist.is_main else None
+    start = [RunStart(writes)] if writes is not None and ck is None else []  # config.yaml first
     own = _callbacks_for(cfg, progress if dist.is_main else False, p,
-                         out_path if dist.is_main else None)
-    resumes = resuming.resume_record(ck, cfg) if ck is not None else None
-    ckpt = checkpoint.callbacks_for(cfg, out_path, ck, write=dist.is_main, resumes=resumes)
+                         writes.work if writes is not None else None)
+    resumes = lifecycle.resume_record(ck, cfg) if ck is not None else None
+    ckpt = checkpoint.callbacks_for(cfg, rd.work if rd is not None else None, ck,
+                                    write=dist.is_main, resumes=resumes)
     kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
         if ck is not None or dist.active else {}
     state = fit(net, p.task, dist.shard(tensors), cfg,
@@ -177,8 +202,8 @@ def _train(config: RunConfig | dict[str, Any] | str | Path | None, *, data: Data
         run.info["output"] = str(heads[0])
     if resumes is not None:
         run.info["resumes"] = resumes
-    if out_path is not None and dist.is_main:
-        resuming.save_run(run, out_path)
+    if writes is not None:
+        writes.write(run)
         if cfg.log.plots or cfg.log.tensorboard or cfg.log.snapshots_every:
             from mlplab.inspect.tracking import finish_logging  # figures, report.html, TensorBoard
             finish_logging(run, p, own)

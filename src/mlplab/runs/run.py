@@ -292,10 +292,11 @@ class Run:
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the run directory (see :mod:`mlplab.runs.store`); returns its path."""
         path = Path(path)
-        runs.check_out_dir(path, overwrite)
-        runs.write_run_files(path, config=self.config.to_dict(), model_json=self.model_json(),
-                             state_dict=self.model.state_dict(), metrics=self.metrics,
-                             history=self.history, overwrite=overwrite)
+        with runs.replacing(path, overwrite) as work:  # an earlier run stays until this is whole
+            runs.write_run_files(work, config=self.config.to_dict(),
+                                 model_json=self.model_json(),
+                                 state_dict=self.model.state_dict(), metrics=self.metrics,
+                                 history=self.history)
         self.path = path
         return path
 

@@ -152,32 +152,98 @@ def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
     return path
 
 
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an existing non-empty directory (or a file) unless ``overwrite``."""
+def check_out_dir(out: Path, overwrite: bool) -> bool:
+    """Refuse what a new run may not be written to; True if ``out`` holds an unfinished run.
+
+    A file is refused; so is an existing non-empty directory unless ``overwrite``, and with
+    ``overwrite`` one that is neither a run directory nor an unfinished run's (a
+    ``config.yaml`` but no ``model.json``: :func:`is_unfinished`), which is never replaced.
+    """
     if out.exists() and not out.is_dir():
         raise RunError(f"--out '{out}' is a file, not a directory", hint="choose another path")
+    unfinished = is_unfinished(out)
+    if unfinished and not overwrite:
+        raise RunError(f"output directory '{out}' holds an unfinished run",
+                       hint="resume it with --resume, pass --overwrite to replace it, or "
+                            "choose another --out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise RunError(f"output directory '{out}' exists and is not empty",
                        hint="pass --overwrite to replace it, or choose another --out")
-    if overwrite and out.is_dir() and any(out.iterdir()) and not is_run_dir(out):
+    if overwrite and out.is_dir() and any(out.iterdir()) and not is_run_dir(out) \
+            and not unfinished:
         raise RunError(f"refusing to overwrite '{out}': it is not an mlplab run directory",
                        hint="choose another --out")
+    return unfinished
 
 
 def is_run_dir(path: Path) -> bool:
+    """A finished run: its ``model.json`` (written last) and ``config.yaml`` are there."""
     return (path / "model.json").is_file() and (path / "config.yaml").is_file()
+
+
+def is_unfinished(path: Path) -> bool:
+    """A run that began (``config.yaml`` written first) and never finished (no model.json)."""
+    return (path / "config.yaml").is_file() and not is_run_dir(path)
+
+
+def work_dir(out: Path) -> Path:
+    """Where a run bound for ``out`` is written: ``out`` itself when it is new or empty, else
+    a hidden sibling (``.<name>.new-<id>``) that :func:`swap_in` renames into place once the
+    run is complete, so an earlier run in ``out`` stays whole until then."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+
+
+def swap_in(work: Path, out: Path) -> None:
+    """Put the complete run in ``work`` at ``out``: the earlier run is renamed to a trash name,
+    ``work`` renamed into place, then the trash deleted (each rename is atomic)."""
+    if work == out:
+        return
+    trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    if out.exists():
+        os.replace(out, trash)  # an empty trash directory is replaced by the old run
+    os.replace(work, out)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def discard(work: Path, out: Path) -> None:
+    """Drop an incomplete replacement run (``out``, the earlier one, is untouched)."""
+    if work != out:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def replacing(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Check ``out`` (:func:`check_out_dir`), give the directory to write into, and on
+    success put it at ``out``; on an error the earlier run in ``out`` is left as it was.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "run"
+    >>> with replacing(d, overwrite=False) as work:
+    ...     atomic_write_text(work / "config.yaml", "a: 1")
+    >>> (d / "config.yaml").read_text()
+    'a: 1'
+    """
+    check_out_dir(out, overwrite)
+    work = work_dir(out)
+    try:
+        yield work
+    except BaseException:
+        discard(work, out)
+        raise
+    swap_in(work, out)
 
 
 def write_run_files(path: Path, *, config: dict[str, Any], model_json: dict[str, Any],
                     state_dict: dict[str, torch.Tensor], metrics: dict[str, Any],
-                    history: list[dict[str, Any]], overwrite: bool = False) -> None:
+                    history: list[dict[str, Any]]) -> None:
     """Write the core files of a run directory. Weights go first, model.json last, so a
-    directory with a model.json always has the weights it describes."""
+    directory with a model.json always has the weights it describes. An earlier run is never
+    written over: :func:`replacing` gives a fresh directory to write into."""
     from safetensors.torch import save
 
-    if overwrite and path.is_dir() and is_run_dir(path):
-        for child in path.iterdir():  # only replace a previous run, never a foreign dir
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
     path.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     atomic_write_bytes(path / "model.safetensors", save(tensors, metadata={"format": "pt"}))

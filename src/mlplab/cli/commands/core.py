@@ -61,12 +61,8 @@ def train(
     if old_head is not None:
         deprecated("--output", "--head (train's -o/--out is the run directory)")
         flags.setdefault(FLAGS["head"].path, old_head)
-    from mlplab.training.runners.ddp import (
-        check_resume_flags,
-        is_main_process,
-        launch,
-        resume_overrides,
-    )
+    from mlplab.runs.lifecycle import check_resume_flags, resume_overrides
+    from mlplab.training.runners.ddp import is_main_process, launch
 
     given = list(flags)  # dotted keys
     check_resume_flags(resume, (given + (["--set"] if set_ else []) if not override else []) +

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from mlplab import registry
-from mlplab.config import RunConfig, flatten
+from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.training.callbacks import Callback
 from mlplab.training.runners import support
@@ -188,33 +188,6 @@ def _destroy() -> None:
 # --- launching --------------------------------------------------------------------------
 
 
-def check_resume_flags(resume: Path | None, given: list[str], override: bool = False) -> None:
-    """``--resume`` continues a run with its saved config: refuse flags that would be ignored
-    (``--override`` accepts the training flags and ``--set`` as changes)."""
-    if override and resume is None:
-        raise ConfigError("--override only applies with --resume RUN",
-                          hint="drop --override, or add --resume RUN")
-    if resume is not None and given:
-        raise ConfigError("--resume continues a run with its own saved config",
-                          found=f"also {', '.join(given[:4])}",
-                          hint="drop the other training flags (only -q and --nproc apply), or "
-                               "add --override to change those settings for the rest of the run")
-
-
-def resume_overrides(cfg: RunConfig, flags: list[str], sets: list[str] | None) -> dict[str, Any]:
-    """The settings that ``--resume RUN --override`` changes: each key given by a flag or a
-    ``--set`` with its value in the validated ``cfg``.
-
-    >>> cfg = RunConfig.from_dict({"optim": {"lr": 0.05}, "train": {"epochs": 9}})
-    >>> resume_overrides(cfg, ["optim.lr"], ["train.epochs=9"])
-    {'optim.lr': 0.05, 'train.epochs': 9}
-    """
-    values = flatten(cfg.to_dict())
-    keys = [*flags, *(item.split("=", 1)[0].strip() for item in sets or [])]
-    return {k: v for key in keys for k, v in values.items()
-            if k == key or k.startswith(key + ".")}
-
-
 def torchrun_command(nproc: int, train_args: list[str]) -> list[str]:
     """``python -m torch.distributed.run --standalone --nproc_per_node=N -m mlplab train ...``.
 
@@ -240,7 +213,7 @@ def launch(nproc: int, cfg: RunConfig, *, out: Path | None, overwrite: bool = Fa
         raise ConfigError("bad --nproc", expected="1..1024", found=str(nproc))
     with tempfile.TemporaryDirectory(prefix="mlplab-launch-") as tmp:
         if resume is not None:
-            from mlplab.training.resume import resume_point
+            from mlplab.runs.lifecycle import resume_point
 
             resume_point(resume, override)  # refuse a finished or checkpoint-less run now
             args = ["--resume", str(resume)]
@@ -249,10 +222,8 @@ def launch(nproc: int, cfg: RunConfig, *, out: Path | None, overwrite: bool = Fa
                 for key, value in override.items():
                     args += ["--set", f"{key}={json.dumps(value)}"]
         else:
-            from mlplab.training.resume import check_out_dir
-
             out = out if out is not None else runs.default_run_dir(cfg.name)
-            check_out_dir(out, overwrite)
+            runs.check_out_dir(out, overwrite)
             cfg_file = Path(tmp) / "config.yaml"
             cfg_file.write_text(cfg.to_yaml(), encoding="utf-8")
             args = ["--config", str(cfg_file), "--out", str(out)]
@@ -394,6 +365,5 @@ class GlobalTrainMetrics(Callback):
         row[key] = float(s[0] / s[1])
 
 
-__all__ = ["DDPRunner", "DistContext", "GlobalTrainMetrics", "check_resume_flags", "env_world",
-           "is_main_process", "launch", "local_batches", "resume_overrides", "setup",
-           "torchrun_command"]
+__all__ = ["DDPRunner", "DistContext", "GlobalTrainMetrics", "env_world", "is_main_process",
+           "launch", "local_batches", "setup", "torchrun_command"]
