@@ -24,7 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, DataError, TrainingError
-from mlplab.models import MLP, ModelSpec, build_model, resolve_device
+from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
 from mlplab.sklearn import lbfgs, params
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules, ValRows
@@ -237,7 +237,7 @@ class _MLPBase(BaseEstimator):
 
         spec = model_spec(cfg, n_features, self.task_)
         if self.init != params.GLOROT:
-            return build_model(spec, seed=cfg.seed)
+            return build_seeded(spec, cfg.seed)  # fit seeds torch's generator (dropout)
         # scikit-learn's init draws from numpy; torch's default init (overwritten) must not
         # move the caller's global torch RNG, and seeding it costs ~2 ms (CUDA lazy-seed hooks)
         with torch.random.fork_rng(devices=[]):

@@ -344,7 +344,7 @@ def callbacks_for(cfg: RunConfig, run_dir: Path | None, ck: Checkpoint | None,
                   write: bool = True, resumes: list[dict[str, Any]] | None = None,
                   ) -> list[Callback]:
     """The checkpoint callback when the config asks for one (or when resuming); ``resumes``
-    is the run's resume record (:func:`mlplab.training.resume.resume_record`)."""
+    is the run's resume record (:func:`mlplab.runs.lifecycle.resume_record`)."""
     every = cfg.log.checkpoint_every
     if every is None and ck is None:
         return []
