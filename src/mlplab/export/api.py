@@ -78,9 +78,11 @@ FORMATS: dict[str, Format] = {
                                "torch.export ExportedProgram", graph=True),
     "script": Format(_write_script, "predict.py", "standalone PyTorch + NumPy predict.py"),
     "train-script": Format(_write_train_script, "train.py",
-                           "plain-PyTorch training script (reproduces the run)"),
+                           "plain-PyTorch training script (reproduces the run; an "
+                           "imported run: loads its weights, trains nothing)"),
     "notebook": Format(_write_notebook, "train.ipynb",
-                       "plain-PyTorch notebook (reproduces the run)"),
+                       "plain-PyTorch notebook (reproduces the run; an imported run: "
+                       "loads its weights, trains nothing)"),
 }
 
 

@@ -15,7 +15,6 @@ the run instead of guessing it again.
 
 from __future__ import annotations
 
-import ast
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,13 +60,19 @@ class Source:
     lr_changes: dict[int, float] = field(default_factory=dict)  # epoch -> lr (playground)
     target_scaler: dict[str, list[float]] | None = None  # regression: {"mean", "scale"}
     data_file: str | None = None  # an upload's file name
+    imported: dict[str, Any] | None = None  # mlplab import: {"file", "module"}; not trained
+    weights: Path | None = None  # the run's model.safetensors (an imported run's weights)
 
     @classmethod
     def from_run(cls, run: Run) -> Source:
         """The source of a trained (or loaded) run."""
+        from mlplab.runs.run import imported_from
         from mlplab.training.loop import resolve_batch_size
 
         n_train = int(run.info.get("n_train") or 0)
+        imported = None
+        if imported_from(run) is not None:
+            imported = {"file": imported_from(run), **(run.info.get("imported") or {})}
         bs = run.info.get("batch_size", resolve_batch_size(run.config.train.batch_size,
                                                            n_train))
         return cls(config=run.config, task=run.task, preprocessor=run.preprocessor,
@@ -75,7 +80,9 @@ class Source:
                    n_train=n_train, n_val=int(run.info.get("n_val") or 0),
                    n_test=int(run.info.get("n_test") or 0), epochs=run.config.train.epochs,
                    schedule_epochs=run.config.train.epochs,
-                   target_scaler=target_scaler(run))
+                   target_scaler=target_scaler(run), imported=imported,
+                   weights=(Path(run.path) / "model.safetensors").resolve()
+                   if run.path is not None else None)
 
     @property
     def features(self) -> list[str]:
@@ -218,8 +225,10 @@ def _layer_code(module: nn.Module) -> str:
 
 
 def _user_module_code(model: nn.Module) -> str:
-    """A learner's own module: the imports, classes, functions and constants of its source
-    file (nothing that runs), then ``Net()`` building it as mlplab built it."""
+    """A learner's own module: its class (or builder) from its source file with only what it
+    needs (:func:`~mlplab.export.usercode.needed_source`: no top-level code of the file is
+    copied), then ``Net()`` building it as mlplab built it."""
+    from mlplab.export.usercode import needed_source
     from mlplab.runs.run import describe_module
 
     info = describe_module(model)
@@ -228,11 +237,6 @@ def _user_module_code(model: nn.Module) -> str:
         raise RunError(f"the source of {info['class']} is not in a file that can be read",
                        hint="define the module in a .py file and train with --module "
                             "FILE.py:CLASS, or use --format onnx")
-    text = source.read_text(encoding="utf-8")
-    kept = (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.Assign,
-            ast.AnnAssign)
-    parts = [ast.get_source_segment(text, node, padded=False) or ""
-             for node in ast.parse(text).body if isinstance(node, kept)]
     rebuild = info.get("rebuild")
     call = rebuild.rpartition(":")[2] if rebuild else None
     if call is None:
@@ -243,10 +247,11 @@ def _user_module_code(model: nn.Module) -> str:
                            hint="train with --module FILE.py:CLASS(args)")
         call = info["class"]
     call = call if "(" in call else call + "()"
+    code = needed_source(source.read_text(encoding="utf-8"), call.partition("(")[0].strip())
     head = (f"# your module, from {source.name} (sha256 {str(info.get('sha256'))[:12]}...): "
-            "its imports, classes and functions")
-    return "\n".join([head, "\n\n\n".join(parts), "", "",
-                      "def Net():  # built as the run built it", f"    return {call}"])
+            "its class and what it uses, nothing else")
+    return "\n".join([head, code, "", "", "def Net():  # built as the run built it",
+                      f"    return {call}"])
 
 
 def model_code(model: nn.Module) -> str:

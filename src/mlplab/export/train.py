@@ -287,7 +287,9 @@ print("the reloaded model gives the same outputs:", same)"""
 
 
 def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
-    """The tutorial's steps for ``src``: title, explanation, code."""
+    """The tutorial's steps for ``src``: title, explanation, code. An imported run (the
+    learner's trained weights, never trained by mlplab) loads those weights instead of
+    training: no optimizer, no loop."""
     cfg = src.config
     n_classes = len(src.target_encoder.classes) if src.task.is_classification else None
     data = data_code(cfg, src.features, src.targets, n_classes=n_classes,
@@ -295,35 +297,26 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
     scale = {"standard": "standardised (minus the training mean, over the training std)",
              "minmax": "scaled to [0, 1] with the training min and max",
              "none": "left unscaled"}[cfg.data.scale]
-    init = init_code(src.model)
+    imported = src.imported is not None
+    settings = (f"{IMPORTS}\nfrom safetensors.torch import load_file" if imported else IMPORTS) \
+        + f"\n\nSEED = {cfg.seed}\nTEST_SIZE = {cfg.data.test_size!r}\nVAL_SIZE = " \
+        f"{cfg.data.val_size!r}"
     steps = [
         Step("Imports and settings", "Plain PyTorch, NumPy, pandas and scikit-learn; nothing "
-             "from mlplab. The seed fixes the data, the split, the initial weights and the "
-             "batch order.", f"{IMPORTS}\n\nSEED = {cfg.seed}\nTEST_SIZE = "
-             f"{cfg.data.test_size!r}\nVAL_SIZE = {cfg.data.val_size!r}"),
+             "from mlplab. The seed fixes the data, the split" + (
+                 "." if imported else ", the initial weights and the batch order."), settings),
         Step("The data", f"The raw table: `{cfg.data.source}` with input columns "
              f"{', '.join(src.features[:8])}{' ...' if len(src.features) > 8 else ''} and "
              f"target {', '.join(src.targets)}.", data),
         Step("Targets and the split", "Labels become class indices; the rows are split into "
-             "train and test (stratified by class) exactly as mlplab split them.",
-             _target_code(src) + "\n\n\n" + SPLIT_CODE),
+             "train and test (stratified by class) exactly as mlplab split them" + (
+                 " to score your model (it was trained on none of them here)." if imported
+                 else "."), _target_code(src) + "\n\n\n" + SPLIT_CODE),
         Step("Preprocessing", f"Numeric columns are {scale}; missing numbers get the training "
              "split's fill value; categories become one-hot columns. The statistics were "
              "learned on the training rows only.", preprocess_code(src.preprocessor) +
              "\n\n\n" + SPLITS_CODE),
-        Step("The model", "An `nn.Module` with the run's layers in the run's order, so the "
-             "same seed gives the same initial weights." if isinstance(src.model, MLP) else
-             "Your own `nn.Module`, as its file defines it. Its initial weights come from "
-             "the seed here; they match the run's when the run built it right after "
-             "`torch.manual_seed(SEED)`.",
-             f"{model_code(src.model)}\n\n\ntorch.manual_seed(SEED)  # the same initial weights"
-             f"\nmodel = Net()\n{init + chr(10) if init else ''}print(model)"),
-        Step("Loss, optimizer and schedule", "What the run trained with, every argument "
-             "written out.", _setup_code(src)),
-        Step("Logits, probabilities, labels", "The network outputs logits; the task turns "
-             "them into probabilities and then labels.", _outputs_code(src)),
-        Step("The training loop", "Forward, loss, backward, step; every few epochs the loss "
-             "and score of each split are printed.", _loop_code(src)),
+        *(_imported_steps(src) if imported else _training_steps(src)),
         Step("Metrics", "Accuracy, precision, recall, F1 and the confusion matrix on each "
              "split (R² and MAE for regression).", _metrics_code(src)),
     ]
@@ -334,17 +327,61 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
                           "data's own units, with the points on top.", _plot_code(src, show)))
     steps.append(Step("Save and load the weights", "A `state_dict` holds only tensors; "
                       "loading it with `weights_only=True` runs no code.", SAVE_CODE))
+    done = f"'imported': {src.imported['file']!r}" if src.imported else "'epochs': EPOCHS"
     steps.append(Step("Final numbers", "The same numbers as the run's metrics.json.",
                       "flat = {f'{split}_{k}': v for split, m in results.items() "
                       "for k, v in m.items()}\n"
-                      "print(json.dumps({'epochs': EPOCHS, **results, **flat}))"))
+                      f"print(json.dumps({{{done}, **results, **flat}}))"))
     return steps
+
+
+def _training_steps(src: Source) -> list[Step]:
+    """The model from the seed, loss and optimizer, outputs and the loop: a run mlplab
+    trained, trained again."""
+    init = init_code(src.model)
+    return [
+        Step("The model", "An `nn.Module` with the run's layers in the run's order, so the "
+             "same seed gives the same initial weights." if isinstance(src.model, MLP) else
+             "Your own `nn.Module`: its class as your file defines it (nothing else of the "
+             "file). Its initial weights come from the seed here; they match the run's when "
+             "the run built it right after `torch.manual_seed(SEED)`.",
+             f"{model_code(src.model)}\n\n\ntorch.manual_seed(SEED)  # the same initial weights"
+             f"\nmodel = Net()\n{init + chr(10) if init else ''}print(model)"),
+        Step("Loss, optimizer and schedule", "What the run trained with, every argument "
+             "written out.", _setup_code(src)),
+        Step("Logits, probabilities, labels", "The network outputs logits; the task turns "
+             "them into probabilities and then labels.", _outputs_code(src)),
+        Step("The training loop", "Forward, loss, backward, step; every few epochs the loss "
+             "and score of each split are printed.", _loop_code(src)),
+    ]
+
+
+def _imported_steps(src: Source) -> list[Step]:
+    """Your class and your trained weights, the loss that fits its output: an imported run,
+    which mlplab scored and never trained, scored again. Nothing here trains."""
+    assert src.imported is not None and src.weights is not None  # Source.from_run sets both
+    return [
+        Step("Your model and its weights", "Your own `nn.Module`: its class as your file "
+             "defines it (nothing else of the file), with the weights you trained, imported "
+             f"from {src.imported['file']} into the run's model.safetensors. safetensors "
+             "reads tensors only: no code from the file runs. mlplab did not train them, so "
+             "nothing below trains.",
+             f"{model_code(src.model)}\n\n\nWEIGHTS = {str(src.weights)!r}  "
+             "# the imported weights\nmodel = Net()\n"
+             "model.load_state_dict(load_file(WEIGHTS))\nmodel.eval()\nprint(model)"),
+        Step("The loss and the outputs", f"The loss that fits what your forward returns "
+             f"({src.task.output}), to score the model; then probabilities and labels.",
+             f"{loss_code(src.task)}\n\n\n{_outputs_code(src)}"),
+    ]
 
 
 def train_script(src: Source) -> str:
     """The whole of ``train.py`` for ``src``: a docstring, then every step in order."""
-    head = (f'"""Train the mlplab run {src.config.name!r} again with plain PyTorch.\n\n'
-            "Generated by mlplab. It needs torch, numpy, pandas, scikit-learn and matplotlib (and "
+    what = f"Score your model imported as the mlplab run {src.config.name!r} again" \
+        if src.imported else f"Train the mlplab run {src.config.name!r} again"
+    needs = "torch, safetensors, numpy" if src.imported else "torch, numpy"
+    head = (f'"""{what} with plain PyTorch.\n\n'
+            f"Generated by mlplab. It needs {needs}, pandas, scikit-learn and matplotlib (and "
             "not\nmlplab): run it with `python train.py`. It ends with the run's numbers.\n"
             '"""\n')
     parts = [head]
