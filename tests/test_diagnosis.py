@@ -4,6 +4,7 @@ inside any nn.Module."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -30,6 +31,9 @@ CORPUS: dict[str, tuple[dict, str, str]] = {
                        "model": {"hidden": [8, 8]}, "optim": {"name": "sgd", "lr": 8.0},
                        "train": {"epochs": 300, "batch_size": "full"}},
                       "collapse", "every unit of layer 2 died by epoch"),
+    # issue 28: tutorial 003's 2-4-1 net at seed 42: one unit dead, three never off
+    "moons-mlp-seed-42": ({**load_recipe("moons-mlp"), "seed": 42}, "effectively_linear",
+                          "dead or active on every training row"),
     "tiny-overfit": ({"data": {"source": "moons", "n_samples": 40, "noise": 0.35,
                                "test_size": 0.4},
                       "model": {"hidden": [128, 128]}, "train": {"epochs": 400}},
@@ -214,3 +218,51 @@ def test_the_diagnosis_speaks_the_reports_language(corpus):
     assert zh.code == en.code == "linear_model"
     assert zh.title == "模型是线性的" and en.title == "the model is linear"
     assert "nn.ReLU" not in zh.suggestion and "--activation relu" in zh.suggestion
+
+
+def test_a_relu_net_whose_units_never_switch_is_called_effectively_linear(corpus):
+    """Regression (issue 28): moons-mlp at seed 42 ended with every ReLU unit dead or active
+    on every training row (a linear map on its data) and the diagnosis said nothing; the
+    statistic is checked against the hidden layer computed by hand."""
+    run, findings = corpus["moons-mlp-seed-42"]
+    X = torch.as_tensor(mlplab.prepare(run.config).X["train"], dtype=torch.float32)
+    with torch.no_grad():
+        h = torch.relu(run.model.net[0](X))  # (rows, 4)
+    never_switch = ((h > 0).all(dim=0) | (h == 0).all(dim=0)).all()
+    assert bool(never_switch)
+    top = findings[0]
+    assert top.code == "effectively_linear" and top.level == "problem"
+    assert "underfitting" not in [f.code for f in findings]  # folded into the cause
+    assert "another --seed" in top.suggestion
+    zh = diagnose(evidence_for(run, mlplab.prepare(run.config)), "zh")[0]
+    assert zh.title == "网络实际上是线性的" and "仿射" in zh.detail
+
+
+# what may stay in Latin letters inside a Chinese diagnosis: flags and their values, names
+# of activations, schedules, optimizers and torch classes, and units
+ALLOWED_LATIN = re.compile(
+    r"--[a-z][a-z0-9-]*(?:[= ][a-z0-9_.,-]+)?|nn\.[A-Za-z_.]+|torch\.[a-z_.]+|"
+    r"schedule\.[a-z_]+=\S+|\b(?:ReLU|relu|leaky_relu|gelu|tanh|sigmoid|identity|step|"
+    r"cosine|step_size|min_lr|max_lr|StepLR|sgd|adam|adamw|rmsprop|kaiming|Linear|NaN|nan|inf|gamma|params)\b")
+
+
+def _latin_words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]{3,}", ALLOWED_LATIN.sub(" ", text))
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_the_chinese_diagnosis_has_no_english_left(corpus, name):
+    """Regression (issue 28): the zh diagnosis mixed in English ("[problem]", "Try:", metric
+    names such as "accuracy", the "; " and "." joining suggestions). Only flags, numbers,
+    units and the names of torch and mlplab options may stay in Latin letters."""
+    run, _ = corpus[name]
+    text = "\n".join(f.text() for f in diagnose(evidence_for(run, mlplab.prepare(run.config)),
+                                                  "zh"))
+    assert _latin_words(text) == [], text
+
+
+def test_the_chinese_verdict_on_an_untrained_model_has_no_english_left():
+    """The "no problems" finding of an imported (0-epoch) model, in zh: no English words."""
+    ev = Evidence([], task="binary", final_scores={"test": 0.9})
+    (ok,) = diagnose(ev, "zh")
+    assert ok.code == "ok" and _latin_words(ok.text()) == [], ok.text()

@@ -129,3 +129,26 @@ def test_report_follows_the_locale_when_no_lang_is_given(run_dir, monkeypatch):
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     assert main(["report", str(run_dir), "--overwrite"]) == 0
     assert '<html lang="zh-CN">' in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_chinese_report_carries_the_cjk_glyphs_it_uses(run_dir, tmp_path, capsys):
+    """Regression (issue 28): report.html in Chinese showed boxes on machines without a CJK
+    font. It embeds a subset of Noto Sans CJK SC (the figures' font) as a base64 @font-face
+    that draws every CJK character of the page; an English page embeds nothing."""
+    from fontTools.ttLib import TTFont
+
+    from mlplab.inspect.plots.style import needs_cjk
+
+    assert main(["report", str(run_dir), "--lang", "zh", "-o", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    faces = re.findall(r'@font-face\{font-family:"mlplab CJK";src:url\(data:font/otf;base64,'
+                       r'([A-Za-z0-9+/=]+)\)', page)
+    assert len(faces) == 1
+    font = TTFont(io.BytesIO(base64.b64decode(faces[0])))
+    assert font["name"].getDebugName(1) == "Noto Sans CJK SC"
+    drawn = font.getBestCmap()
+    used = {c for c in re.sub(r"<style>.*?</style>", "", page, flags=re.S) if needs_cjk(c)}
+    assert len(used) > 50 and not [c for c in used if ord(c) not in drawn]
+    assert '"mlplab CJK"' in page.split("</style>")[0].rsplit("}", 2)[-2]  # body uses it
+    assert main(["report", str(run_dir), "--lang", "en", "-o", str(tmp_path / "en")]) == 0
+    assert "@font-face" not in (tmp_path / "en" / "report.html").read_text(encoding="utf-8")

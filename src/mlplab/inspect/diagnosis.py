@@ -183,6 +183,25 @@ def check_linear(ev: Evidence) -> Finding | None:
                     score=score, reference=ev.reference, metric=ev.score)
 
 
+def check_effectively_linear(ev: Evidence) -> Finding | None:
+    """Every hidden ReLU unit dead or active on every training row: the ReLUs never switch,
+    so on this data the network is one affine map and its boundary a straight line, however
+    many units it has (tutorial 003's 2-4-1 net at some seeds)."""
+    final = ev.final or {}
+    sides, dead = final.get("one_sided") or [], final.get("dead") or []
+    if not sides or ev.linear or any(v is None or v < 1.0 for v in sides) or \
+            any(v is not None and v >= 1.0 for v in dead):  # collapsed: check_collapse says
+        return None
+    score = ev.train_score()
+    lacking = ev.reference is not None and score is not None and ev.reference - score >= 0.05
+    return finding("effectively_linear", "problem" if lacking else "warning", "",
+                   [Action("leaky", "activation"), Action("init_kaiming", "init"),
+                    Action("other_seed", "seed")],
+                   units=", ".join(f"{say('diagnosis.layer', n=i + 1)}: {d:.0%}"
+                                   for i, d in enumerate(dead)),
+                   score=score if score is not None else float("nan"), metric=ev.score)
+
+
 def check_units(ev: Evidence) -> Finding | None:
     """Dead ReLU units or saturated sigmoid/tanh units, reported when the fit suffers."""
     final = ev.final or {}
@@ -271,11 +290,11 @@ def check_tiny_split(ev: Evidence) -> Finding | None:
 
 # Ranked: a specific cause explains more than the symptoms it produces.
 CHECKS: list[Check] = [check_diverged, check_lr, check_schedule, check_collapse, check_linear,
-                       check_gradients, check_units, check_unscaled, check_fit,
-                       check_imbalance, check_tiny_split]
+                       check_effectively_linear, check_gradients, check_units, check_unscaled,
+                       check_fit, check_imbalance, check_tiny_split]
 # causes that explain a poor fit: when one is found, the generic findings are folded into it
 EXPLAINS_POOR_FIT = {"diverged", "lr_too_high", "schedule_vanished", "collapse",
-                     "linear_model"}
+                     "linear_model", "effectively_linear"}
 FOLDED = {"underfitting", "dead_units", "saturated_units", "vanishing_gradients"}
 
 
@@ -328,13 +347,14 @@ def _diagnose(ev: Evidence) -> list[Finding]:
             chosen.setdefault(a.topic, a.direction)
             keep.append(a)
         f.actions = keep
-        f.suggestion = "; ".join(_text(a, ev.custom) for a in keep)
+        f.suggestion = say("diagnosis.and").join(_text(a, ev.custom) for a in keep)
         if f.suggestion:
-            f.suggestion += "."
+            f.suggestion += say("diagnosis.end")
     if not found:
         score = ev.last(f"test_{ev.score}") or ev.last(f"val_{ev.score}") or \
             ev.final_scores.get("test") or ev.final_scores.get("val")
-        tail = say("diagnosis.ok.held", metric=ev.score, score=score) if score is not None \
+        metric = say(f"report.metric.{ev.score}")
+        tail = say("diagnosis.ok.held", metric=metric, score=score) if score is not None \
             else ""
         untrained = say("diagnosis.ok.untrained", tail=tail) if not ev.history else ""
         found.append(finding("ok", "ok", untrained, tail=tail))

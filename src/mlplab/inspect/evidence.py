@@ -195,7 +195,11 @@ def model_stats(model: nn.Module, task: TaskSpec, X: torch.Tensor, y: torch.Tens
             "dead": [float((a == 0).all(dim=0).float().mean()) if n != "identity" else 0.0
                      for a, n in zip(hidden, names, strict=True)],
             "saturated": [float(SATURATION[n](a).float().mean()) if n in SATURATION else None
-                          for a, n in zip(hidden, names, strict=True)]}
+                          for a, n in zip(hidden, names, strict=True)],
+            # ReLU layers: the fraction of units dead or positive on every row; at 1.0 in
+            # every layer the net is one affine map on these rows (effectively linear)
+            "one_sided": [float(((a > 0).all(dim=0) | (a == 0).all(dim=0)).float().mean())
+                          if n == "relu" else None for a, n in zip(hidden, names, strict=True)]}
 
 
 def reference_score(X: np.ndarray, y: np.ndarray, task: str,

@@ -41,16 +41,20 @@ class Finding:
     detail: str
     suggestion: str = ""
     actions: list[Action] = field(default_factory=list, repr=False)
+    lang: str | None = field(default=None, repr=False, compare=False)  # of the texts
 
     def to_dict(self) -> dict[str, str]:
         d = asdict(self)
         d.pop("actions")
+        d.pop("lang")
         return d
 
     def text(self) -> str:
-        """One paragraph: title, evidence and suggestion."""
-        s = f"[{self.level}] {self.title}: {self.detail}"
-        return s + (f" Try: {self.suggestion}" if self.suggestion else "")
+        """One paragraph: title, evidence and suggestion, in the language of the texts."""
+        s = tr("diagnosis.line", self.lang, level=tr(f"report.level.{self.level}", self.lang),
+               title=self.title, detail=self.detail)
+        return s + (tr("diagnosis.line_try", self.lang, suggestion=self.suggestion)
+                    if self.suggestion else "")
 
 
 Check = Callable[[Evidence], "Finding | None"]
@@ -65,10 +69,15 @@ def say(key: str, **fmt: Any) -> str:
 
 def finding(code: str, level: str, detail: str, actions: list[Action] | None = None,
              **fmt: Any) -> Finding:
-    """A finding titled from the catalog; its detail is ``detail`` or the catalog's."""
+    """A finding titled from the catalog; its detail is ``detail`` or the catalog's. A
+    ``metric`` (accuracy, r2) and a ``split`` are named in the diagnosis's language."""
+    if isinstance(fmt.get("metric"), str):
+        fmt["metric"] = say(f"report.metric.{fmt['metric']}")
+    if fmt.get("split") in ("train", "val", "test"):
+        fmt["split"] = say(f"report.split.{fmt['split']}")
     return Finding(code, level, say(f"diagnosis.{code}.title"),
                    detail or say(f"diagnosis.{code}.detail", **fmt),
-                   actions=actions or [])
+                   actions=actions or [], lang=LANG.get())
 
 
 __all__ = ["LANG", "Action", "Check", "Finding", "finding", "say"]

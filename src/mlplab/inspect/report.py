@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import time
 from pathlib import Path
@@ -185,18 +186,57 @@ def slider_html(snapshots: Any, data: PlotData | None, history: list[dict[str, A
             f"<script>{SLIDER_JS}</script>")
 
 
+CJK_FONT = "mlplab CJK"  # the embedded subset's family name
+CJK_FACE = 2  # Noto Sans CJK SC in the package's collection (JP, KR, SC, TC, HK, mono ...)
+
+
+def cjk_font_face(text: str) -> str:
+    """CSS that draws the CJK characters of ``text`` with an embedded subset of Noto Sans CJK
+    SC (the font the figures use, from the ``noto-cjk`` package): an ``@font-face`` with the
+    glyphs as base64, so a page in Chinese shows no boxes on a machine without a CJK font.
+    '' when ``text`` has no CJK character or the font package is missing."""
+    from mlplab.inspect.plots.style import needs_cjk
+
+    chars = "".join(sorted({c for c in text if needs_cjk(c)}))
+    if not chars:
+        return ""
+    try:
+        import noto_cjk
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+    except ImportError:
+        return ""  # the page falls back to the reader's own fonts
+    try:
+        path = noto_cjk.otc_path("sans")
+    except noto_cjk.FontNotInstalled:
+        return ""
+    font = TTFont(str(path), fontNumber=CJK_FACE, lazy=True)
+    options = subset.Options()
+    options.layout_features = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=chars)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    return (f'@font-face{{font-family:"{CJK_FONT}";src:url(data:font/otf;base64,'
+            f'{b64(buf.getvalue())}) format("opentype")}}'
+            f'body,svg{{font-family:system-ui,-apple-system,Segoe UI,Roboto,"{CJK_FONT}",'
+            f"sans-serif}}")
+
+
 def _page(title: str, body: str, lang: str | None = None) -> str:
+    face = cjk_font_face(title + body)  # Chinese pages carry the glyphs they use
     return (f'<!DOCTYPE html><html lang="{esc(tr("report.html_lang", lang))}"><head>'
             f'<meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<link rel="icon" href="data:,"><title>{esc(title)}</title>'
-            f"<style>{CSS}</style></head><body><main>{body}</main></body></html>")
+            f"<style>{CSS}{face}</style></head><body><main>{body}</main></body></html>")
 
 
-def _model_name(run: Any) -> str:
+def _model_name(run: Any, lang: str | None = None) -> str:
     """"MLP 2 → 4 → 4 → 1 (relu)" for mlplab's MLP, the class name for the learner's module."""
     if not isinstance(run.model, MLP):
-        return f"{type(run.model).__name__} (your module)"
+        return tr("report.your_module", lang, name=type(run.model).__name__)
     spec = run.model.spec
     arch = " → ".join(str(x) for x in [spec.in_features, *spec.hidden, spec.n_outputs])
     acts = ", ".join(dict.fromkeys(spec.activations))
@@ -235,7 +275,7 @@ def report_html(run: Any, figures: dict[str, bytes], findings: list[Finding],
                "report.epochs_in", lang, epochs=info.get("epochs_run", "?"),
                seconds=_fmt(info.get("seconds")))))
     sub = tr("report.subtitle", lang, task=esc(tr("report.task." + run.task.name, lang)),
-             source=f"<b>{esc(cfg.data.source)}</b>", model=esc(_model_name(run)),
+             source=f"<b>{esc(cfg.data.source)}</b>", model=esc(_model_name(run, lang)),
              how=how, date=time.strftime("%Y-%m-%d %H:%M"))
     if cfg.description and source is None:
         sub = f"{esc(cfg.description)} · {sub}"
