@@ -369,3 +369,47 @@ def test_stacked_members_stop_at_ctrl_c_as_solo_runs(monkeypatch: pytest.MonkeyP
         assert member.info["stop_reason"] == "interrupted at epoch 5"
         assert [r["epoch"] for r in member.history] == [3, 5]
         _assert_member_is_solo(member, mlplab.train(copy.deepcopy(cfg), save=False))
+
+
+class BatchRecorder(Callback):
+    """Records each on_batch_end: (epoch, batch index, sum of the weights then)."""
+
+    batch_end = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, float]] = []
+
+    def on_batch_end(self, state: Any, batch_index: int) -> None:
+        total = float(sum(p.detach().sum() for p in state.model.parameters()))
+        self.calls.append((state.epoch, batch_index, total))
+
+
+@pytest.mark.parametrize("name", list(RUNNERS))
+def test_batch_end_seam_matches_eager_or_is_refused(name: str, gloo: None) -> None:
+    """A callback's on_batch_end is called after every step with the weights of that step by
+    the runners that declare it, and refused up front by the others (never skipped)."""
+    make, how, supports = RUNNERS[name]
+    data = _data(False)
+    runner, cfg = make(data, _cfg({}, batch_size=16))  # 48 rows: 3 batches an epoch
+    a, b = BatchRecorder(), BatchRecorder()
+    if support.BATCH_END not in supports:
+        with pytest.raises(ConfigError, match=r"does not support callback\.on_batch_end"):
+            _train(data, cfg, runner, [b])
+        assert b.calls == []
+        return
+    ref = _train(data, cfg, eager_runner, [a])
+    got = _train(data, cfg, runner, [b])
+    assert [c[:2] for c in a.calls] == [c[:2] for c in b.calls]
+    assert [c[:2] for c in a.calls[:4]] == [(0, 0), (0, 1), (0, 2), (1, 0)]
+    assert len(a.calls) == 3 * EPOCHS
+    np.testing.assert_allclose([c[2] for c in b.calls], [c[2] for c in a.calls], atol=1e-4)
+    _assert_matches(ref, got, how)
+
+
+def test_fast_auto_leaves_a_batch_callback_to_the_eager_runner() -> None:
+    """train.fast=auto never picks a runner that would skip a batch callback."""
+    data = _data(False)
+    rec = BatchRecorder()
+    state = _train(data, _cfg({}, batch_size=16, fast="auto"), None, [rec])
+    assert state.runner_name == "eager" and len(rec.calls) == 3 * EPOCHS
+    assert _train(data, _cfg({}, batch_size=16, fast="auto"), None).runner_name == "fast"

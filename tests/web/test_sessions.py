@@ -186,3 +186,22 @@ def test_the_playground_trains_until_paused_never_stops_early(client, connect):
         data = ws.configure({**SMALL, "train": {"batch_size": 20, "early_stopping": 3}})
         assert data["config"]["train"]["early_stopping"] is None
         assert data["config"]["train"]["epochs"] == data["epochs_cap"] == 40
+
+
+def test_mini_batch_frames_come_from_fits_batch_seam(monkeypatch):
+    """The session sends mid-epoch frames from fit's batch seam (Callback.on_batch_end), not
+    from a hook on the model's forward: one look per optimizer step, on the eager runner."""
+    from mlplab.web.sessions import COMMANDS, Session
+
+    sent: list[dict] = []
+    s = Session("t" * 8, Limits(fps=30, max_epochs=6), sent.append)
+    s.apply("config", {"type": "config", "config": {**SMALL, "train": {"batch_size": 20,
+                                                                       "epochs": 6}}})
+    looks: list[int] = []
+    monkeypatch.setattr(s, "between_batches", lambda: looks.append(s.state.epoch))
+    s.apply("play", {"type": "play"})
+    assert s.play.playing and set(COMMANDS) >= {"play", "pause", "step", "reset"}
+    s._train()
+    assert s.state.runner_name == "eager" and s.done
+    assert len(looks) == 6 * 7  # 140 training rows in batches of 20: 7 steps an epoch
+    assert not s.model._forward_pre_hooks  # nothing hooked into the model

@@ -6,7 +6,12 @@ The loop calls, on every callback:
 - ``on_epoch(state)`` at every epoch that is a multiple of the callback's ``every`` (if set);
 - ``on_eval(state, row)`` at every evaluation (each ``train.eval_every`` epochs and the last),
   with the history row just computed;
-- ``on_train_end(state)`` once, also after Ctrl-C.
+- ``on_train_end(state)`` once, also after Ctrl-C;
+- ``on_batch_end(state, batch_index)`` after every optimizer step, only for a callback that
+  sets ``batch_end = True``. Runners declare whether they can call it (the option
+  ``callback.on_batch_end`` in :mod:`.runners.support`): the eager, stream and DDP runners do;
+  the fused, NumPy and stacked runners refuse it up front (``train.fast=auto`` then picks the
+  eager runner), since their weights live in their own buffers between steps.
 
 A callback stops training by setting ``state.stop = True`` (and ``state.stop_reason``).
 """
@@ -25,6 +30,7 @@ class Callback:
     """Base class: override the hooks you need. ``every`` asks for ``on_epoch`` calls."""
 
     every: int | None = None
+    batch_end: bool = False  # True: call on_batch_end after every optimizer step
 
     def on_train_begin(self, state: TrainState) -> None:
         """Called once before the first epoch."""
@@ -37,6 +43,10 @@ class Callback:
 
     def on_train_end(self, state: TrainState) -> None:
         """Called once at the end, whatever stopped training."""
+
+    def on_batch_end(self, state: TrainState, batch_index: int) -> None:
+        """Called after each optimizer step (``batch_index`` counts from 0 in each epoch)
+        when ``batch_end`` is True; the model holds the weights after that step."""
 
 
 class EarlyStopping(Callback):

@@ -157,7 +157,8 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     state = TrainState(model=model, optimizer=opt, scheduler=sched, task=task, cfg=cfg,
                        data=data, epochs=epochs, batch_size=bs, epoch=start_epoch,
                        history=list(history or []), best=best,
-                       generator=torch.Generator().manual_seed(cfg.seed + start_epoch))
+                       generator=torch.Generator().manual_seed(cfg.seed + start_epoch),
+                       batch_callbacks=[cb for cb in cbs if cb.batch_end])
     with torch.inference_mode():  # refuse a user module whose output does not fit the task
         model.eval()
         task.check_output_shape(model(data.X["train"][:2]))

@@ -93,6 +93,12 @@ class TrainState:
     error: TrainingError | None = None  # why training failed (a diverged loss), if it did
     runner_name: str = "eager"
     seconds: float = 0.0
+    batch_callbacks: list[Any] = field(default_factory=list)  # those with batch_end set
+
+    def batch_done(self, index: int) -> None:
+        """The seam after one optimizer step: each batch callback's ``on_batch_end``."""
+        for cb in self.batch_callbacks:
+            cb.on_batch_end(self, index)
 
     @property
     def score_name(self) -> str:

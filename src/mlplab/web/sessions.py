@@ -2,8 +2,11 @@
 
 A :class:`Session` owns one RunConfig, its prepared data (:func:`mlplab.api.prepare`) and one
 MLP, and trains it with :func:`mlplab.training.loop.fit` in its own thread, off the event loop.
-It applies the page's commands (pause, single step, learning rate, reset, ...) at fit's epoch
-seams through a :class:`mlplab.web.pacing.Stream` callback, which also paces the frames.
+It applies the page's commands (pause, single step, learning rate, reset, ...; one table,
+:data:`COMMANDS`) at fit's epoch seams through a :class:`mlplab.web.pacing.Stream` callback,
+which also paces the frames and, on mini-batches, sends them between batches too (fit's batch
+seam, ``Callback.on_batch_end``). What the page asked of the run (play, pause, a step) is one
+typed :class:`Playback`.
 
 Messages from the page are checked by :func:`mlplab.web.channels.parse_message` before they
 reach a session; a bad one gets an ``error`` message back and never touches the thread or
@@ -20,9 +23,8 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, MlplabError
@@ -36,6 +38,16 @@ SLICE_SECONDS = 0.004  # a session's turn at the CPU before the next waiting ses
 MAX_QUEUED = 64  # commands waiting for one session
 # catch_warnings swaps process-wide state: one session at a time records what its setup warns
 WARNINGS_LOCK = threading.Lock()
+
+
+@dataclass
+class Playback:
+    """What the page asked of the run: play, pause, one step at a time, start again."""
+
+    playing: bool = False
+    stepping: bool = False  # the segment being trained is one asked-for step
+    step_wanted: int = 0  # epochs the page asked for one step at a time
+    restart: bool = False  # rebuild at the next seam (a reset or a new setup mid-fit)
 
 
 class Session:
@@ -56,9 +68,9 @@ class Session:
         self.state: Any = None  # fit's TrainState while a run exists
         self.view: Any = None
         self.tensors: Any = None
-        self.playing = self.stepping = self.restart = self.closed = False
-        self.step_wanted = 0  # epochs the page asked for one step at a time
-        self.units = self.in_fit = self.rendering = False
+        self.play = Playback()
+        self.closed = False
+        self.units = self.in_fit = False
         self.value_range = (0.0, 1.0)
         self.last_frame = 0.0
         self.lr_log: list[tuple[int, float]] = []  # (epoch, lr) from the start of the run
@@ -99,16 +111,16 @@ class Session:
     def _main(self) -> None:
         while not self.closed:
             try:
-                if self.model is not None and (self.playing or self.step_wanted) \
+                if self.model is not None and (self.play.playing or self.play.step_wanted) \
                         and not self.done:
                     self._train()
                 else:
                     self.drain(block=True)
             except MlplabError as e:
-                self.playing = False
+                self.play.playing = False
                 self.error(str(e))
             except Exception as e:  # a bug: report it, keep the server and the session up
-                self.playing = False
+                self.play.playing = False
                 self.error(f"internal error: {type(e).__name__}: {e}")
         self.model = self.state = self.prepared = self.tensors = None
 
@@ -119,52 +131,44 @@ class Session:
     def _train(self) -> None:
         from mlplab.errors import TrainingError
         from mlplab.training.loop import fit
+        from mlplab.training.step import resolve_batch_size
 
         assert self.cfg is not None and self.prepared is not None
-        cb = Stream(self)
-        if self.step_wanted:
-            self.step_wanted, self.stepping = self.step_wanted - 1, True
-        self.restart, self.in_fit = False, True
-        hook = self.model.register_forward_pre_hook(self._between_batches)
+        cfg = self.resolved()
+        cb = Stream(self, batches=resolve_batch_size(cfg.train.batch_size,
+                                                     self.tensors.n_train) is not None)
+        if self.play.step_wanted:
+            self.play.step_wanted, self.play.stepping = self.play.step_wanted - 1, True
+        self.play.restart, self.in_fit = False, True
         self.turns.acquire(self.busy)
         self.turn_start = time.perf_counter()
         try:
-            fit(self.model, self.prepared.task, self.tensors, self.resolved(), [cb])
+            fit(self.model, self.prepared.task, self.tensors, cfg, [cb])
         except TrainingError as e:  # diverged: say why, start again from fresh weights
-            self.in_fit = self.playing = False
+            self.in_fit = self.play.playing = False
             self.error(str(e))
             self.rebuild()
             return
         finally:
             self.turns.release()
-            hook.remove()
             self.in_fit = False
             self.last_frame = 0.0
-        if self.restart:
-            self.restart = False
+        if self.play.restart:
+            self.play.restart = False
             self.rebuild()
         elif not self.closed:
-            self.playing = False
+            self.play.playing = False
             self.send_frame()
             if self.done:
                 self.send_end()
 
-    def _between_batches(self, module: Any, args: Any) -> None:
-        """Forward pre-hook: keep frames coming mid-epoch when epochs are slow.
-
-        Runs before each training forward pass, i.e. after the previous optimizer step, so the
-        weights are consistent. Pausing and commands still wait for the epoch's end.
-        """
-        if self.rendering or not torch.is_grad_enabled():
-            return
+    def between_batches(self) -> None:
+        """fit's batch seam (after an optimizer step): keep frames coming mid-epoch when
+        epochs are slow. Pausing and commands still wait for the epoch's end."""
         self.maybe_pass_turn()
-        if self.playing and \
+        if self.play.playing and \
                 time.perf_counter() - self.last_frame >= 1.0 / self.limits.fps and self.ready():
-            self.rendering = True
-            try:
-                self.send_frame()
-            finally:
-                self.rendering = False
+            self.send_frame()
 
     def maybe_pass_turn(self) -> None:
         if time.perf_counter() - self.turn_start >= SLICE_SECONDS:
@@ -192,39 +196,60 @@ class Session:
                 return
 
     def apply(self, kind: str, msg: Any) -> None:
-        """One command, on the training thread."""
-        if kind == "close":
-            self.closed = True
-        elif kind == "call":
-            fn, fut = msg
-            try:
-                fut.set_result(fn(self))
-            except Exception as e:
-                fut.set_exception(e)
-        elif kind == "config":
-            self.configure(msg["config"], msg.get("upload"), msg.get("draw"))
-        elif kind == "units":  # a view setting: fine before any config
-            self.units = bool(msg["on"])
-            self.send_frame()
-        elif self.cfg is None or self.model is None:
+        """One command, on the training thread: its method in :data:`COMMANDS`."""
+        method, needs_setup = COMMANDS[kind]
+        if needs_setup and (self.cfg is None or self.model is None):
             raise ConfigError(f"'{kind}' needs a valid setup first",
                               hint="fix the settings the last error named")
-        elif kind in ("play", "step") and self.done:
-            self.playing = False
+        method(self, msg)
+
+    # --- the commands (COMMANDS) ---------------------------------------------------------
+
+    def _close(self, msg: Any) -> None:
+        self.closed = True
+
+    def _call(self, msg: Any) -> None:
+        fn, fut = msg
+        try:
+            fut.set_result(fn(self))
+        except Exception as e:
+            fut.set_exception(e)
+
+    def _config(self, msg: Any) -> None:
+        self.configure(msg["config"], msg.get("upload"), msg.get("draw"))
+
+    def _units(self, msg: Any) -> None:  # a view setting: fine before any config
+        self.units = bool(msg["on"])
+        self.send_frame()
+
+    def _play(self, msg: Any) -> None:
+        if self.done:
+            self.play.playing = False
             self.send_end()
-        elif kind == "play":
-            self.playing = True
-        elif kind == "pause":
-            self.playing = False
-        elif kind == "step":
-            self.playing, self.step_wanted = False, min(self.step_wanted + 1, MAX_QUEUED)
-        elif kind == "set_lr":
-            self.set_lr(float(msg["lr"]))
-        elif kind == "reset":
-            self.request_rebuild()
-        elif kind == "regenerate":
-            self.cfg = self.cfg.model_copy(update={"seed": random.randrange(2**31)})
-            self.request_rebuild()
+        else:
+            self.play.playing = True
+
+    def _pause(self, msg: Any) -> None:
+        self.play.playing = False
+
+    def _step(self, msg: Any) -> None:
+        if self.done:
+            self.play.playing = False
+            self.send_end()
+        else:
+            self.play.playing = False
+            self.play.step_wanted = min(self.play.step_wanted + 1, MAX_QUEUED)
+
+    def _set_lr(self, msg: Any) -> None:
+        self.set_lr(float(msg["lr"]))
+
+    def _reset(self, msg: Any) -> None:
+        self.request_rebuild()
+
+    def _regenerate(self, msg: Any) -> None:
+        assert self.cfg is not None
+        self.cfg = self.cfg.model_copy(update={"seed": random.randrange(2**31)})
+        self.request_rebuild()
 
     def resolved(self) -> RunConfig:
         """The config to train: what ``prepare`` resolved the defaults to for this data
@@ -246,7 +271,7 @@ class Session:
         assert self.cfg is not None
         self.cfg = RunConfig.from_dict({**self.cfg.to_dict(), "optim": {
             **self.cfg.optim.model_dump(mode="json"), "lr": lr}})
-        if self.in_fit and not self.restart and self.state is not None:
+        if self.in_fit and not self.play.restart and self.state is not None:
             for g in self.state.optimizer.param_groups:  # on the fly, from the next epoch
                 g["lr"] = lr
             self.lr_log.append((self.state.epoch, lr))
@@ -257,7 +282,7 @@ class Session:
 
     def request_rebuild(self) -> None:
         if self.in_fit:
-            self.restart = True  # fit stops at the seam; _train rebuilds
+            self.play.restart = True  # fit stops at the seam; _train rebuilds
         else:
             self.rebuild()
 
@@ -293,7 +318,7 @@ class Session:
                 self.send({"type": "warning", "messages": self.warnings})
         except BaseException:
             self.model = self.prepared = self.state = None  # nothing stale to train
-            self.playing = False
+            self.play.playing = False
             raise
 
     def _rebuild(self) -> None:
@@ -302,7 +327,8 @@ class Session:
 
         assert self.cfg is not None
         cfg = self.cfg
-        self.state, self.step_wanted = None, 0  # a step asked for the old run is not for this one
+        self.state = None
+        self.play.step_wanted = 0  # a step asked for the old run is not for this one
         data = self.uploads.get(self.upload).frame if self.upload is not None else None
         p = prepare(cfg, data)
         if p.n_features > self.limits.max_features:
@@ -316,7 +342,7 @@ class Session:
         self.model = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
         self.prepared, self.tensors = p, p.tensors("cpu")
         self.lr_log = [(0, cfg.optim.lr)]
-        self.restart = False
+        self.play.restart = False
         self._snap()
         self._send_data()
 
@@ -349,7 +375,7 @@ class Session:
         lr = st.lr if st is not None else self.cfg.optim.lr if self.cfg else 0.0
         frame = frame_message(self.model, self.prepared, self.tensors, self.view,
                               self.value_range, self.limits, self.units)
-        frame.update({"epoch": epoch, "playing": self.playing, "done": self.done, "lr": lr})
+        frame.update({"epoch": epoch, "playing": self.play.playing, "done": self.done, "lr": lr})
         self.last_frame = time.perf_counter()
         self.frames += 1
         if st is not None:
@@ -358,6 +384,21 @@ class Session:
 
     def error(self, message: str) -> None:
         self.send({"type": "error", "message": message})
+
+
+# command -> (the Session method that applies it, whether it needs a valid setup first)
+COMMANDS: dict[str, tuple[Callable[[Session, Any], None], bool]] = {
+    "close": (Session._close, False),
+    "call": (Session._call, False),
+    "config": (Session._config, False),
+    "units": (Session._units, False),
+    "play": (Session._play, True),
+    "pause": (Session._pause, True),
+    "step": (Session._step, True),
+    "set_lr": (Session._set_lr, True),
+    "reset": (Session._reset, True),
+    "regenerate": (Session._regenerate, True),
+}
 
 
 def _only_lr_changed(a: RunConfig, b: RunConfig) -> bool:

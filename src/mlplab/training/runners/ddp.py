@@ -307,7 +307,7 @@ def _run_epochs(ctx: DistContext, state: TrainState, ddp: nn.Module, step: Step,
             idx_list = list(local_batches(perm, bs, ctx.rank, world))
             sizes = global_batch_sizes(n, bs)
         total = torch.zeros((), device=X.device)
-        for idx, size in zip(idx_list, sizes, strict=True):
+        for i, (idx, size) in enumerate(zip(idx_list, sizes, strict=True)):
             xb, yb = (X, y) if idx is None else (X[idx.to(X.device)], y[idx.to(X.device)])
             wb = w if idx is None or w is None else w[idx.to(X.device)]
             denom: float | torch.Tensor = size
@@ -317,6 +317,8 @@ def _run_epochs(ctx: DistContext, state: TrainState, ddp: nn.Module, step: Step,
             pen = step.last_penalty
             data_sum = loss if pen is None else loss - pen.detach()
             total += data_sum * (size / world)  # this rank's share of sum(l) over the batch
+            if state.batch_callbacks:
+                state.batch_done(i)
         if per_epoch:
             state.scheduler.step()
         state.epoch += 1

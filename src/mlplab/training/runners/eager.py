@@ -31,10 +31,12 @@ class EagerRunner:
         state.model.train()
         for _ in range(n_epochs):
             losses, sizes = [], []
-            for xb, yb, wb in epoch_batches(X, y, w, state.batch_size, state.generator,
-                                            cfg.train.shuffle):
+            for i, (xb, yb, wb) in enumerate(epoch_batches(X, y, w, state.batch_size,
+                                                           state.generator, cfg.train.shuffle)):
                 losses.append(step(xb, yb, wb))
                 sizes.append(len(xb))
+                if state.batch_callbacks:
+                    state.batch_done(i)
             state.last_loss = epoch_loss(losses, sizes, len(X))
             if per_epoch:
                 state.scheduler.step()

@@ -45,7 +45,8 @@ class Runner(Protocol):
 def wanted(state: TrainState) -> list[str]:
     """The options this training state asks for (see :mod:`.support`)."""
     return support.requested(state.cfg, weighted=state.data.w is not None,
-                             mini_batch=state.batch_size is not None)
+                             mini_batch=state.batch_size is not None,
+                             batch_end=bool(state.batch_callbacks))
 
 
 def check_runner(runner: Runner, state: TrainState) -> None:

@@ -49,9 +49,11 @@ class StreamRunner:
         state.model.train()
         for _ in range(n_epochs):
             losses, sizes = [], []
-            for Xb, yb in self.source.epoch(bs):
+            for i, (Xb, yb) in enumerate(self.source.epoch(bs)):
                 losses.append(step(torch.from_numpy(Xb), task.targets(yb)))
                 sizes.append(len(Xb))
+                if state.batch_callbacks:
+                    state.batch_done(i)
             state.last_loss = epoch_loss(losses, sizes, sum(sizes))
             if per_epoch:
                 state.scheduler.step()

@@ -54,17 +54,21 @@ OPTIONS: tuple[Option, ...] = (
            and (c.train.early_stopping != "auto" or c.data.val_size > 0)),
     Option("log.checkpoint_every", lambda c, w, b: c.log.checkpoint_every is not None),
 )
-ALL = frozenset(o.name for o in OPTIONS)
+# a callback with batch_end: the runner calls on_batch_end after every optimizer step (asked
+# for by fit's callbacks, not by the config; see training.callbacks)
+BATCH_END = "callback.on_batch_end"
+ALL = frozenset(o.name for o in OPTIONS) | {BATCH_END}
 
 # --- the declarations -----------------------------------------------------------------------
 EAGER = ALL
 DDP = ALL
 STREAM = ALL - {"sample weights", "log.checkpoint_every"}
-FUSED = ALL - {"sample weights", "model.dropout", "model.batchnorm"}
+# the fused kernels keep the weights in flat buffers between steps: no batch seam (refused)
+FUSED = ALL - {"sample weights", "model.dropout", "model.batchnorm", BATCH_END}
 NUMPY = FUSED - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
                  "mini-batches"}
 STACKED = ALL - {"schedule.step", "schedule.cosine", "schedule.plateau", "schedule.onecycle",
-                 "sample weights", "model.batchnorm", "log.checkpoint_every"}
+                 "sample weights", "model.batchnorm", "log.checkpoint_every", BATCH_END}
 
 HINTS = {  # runner -> how to get an option it refuses
     "stream": "load the file into memory (--set data.stream=false)",
@@ -74,9 +78,12 @@ HINTS = {  # runner -> how to get an option it refuses
 }
 
 
-def requested(cfg: RunConfig, *, weighted: bool, mini_batch: bool) -> list[str]:
-    """The options a run asks for, in table order."""
-    return [o.name for o in OPTIONS if o.wanted(cfg, weighted, mini_batch)]
+def requested(cfg: RunConfig, *, weighted: bool, mini_batch: bool,
+              batch_end: bool = False) -> list[str]:
+    """The options a run asks for, in table order (``batch_end``: a callback asks for
+    :data:`BATCH_END`)."""
+    return [o.name for o in OPTIONS if o.wanted(cfg, weighted, mini_batch)] + \
+        ([BATCH_END] if batch_end else [])
 
 
 def missing(supported: Collection[str], wanted: list[str]) -> list[str]:
@@ -92,5 +99,5 @@ def check(runner: str, supported: Collection[str], wanted: list[str]) -> None:
                           hint=HINTS.get(runner, "use the eager runner (--set train.fast=off)"))
 
 
-__all__ = ["ALL", "DDP", "EAGER", "FUSED", "HINTS", "NUMPY", "OPTIONS", "STACKED", "STREAM",
-           "Option", "check", "missing", "requested"]
+__all__ = ["ALL", "BATCH_END", "DDP", "EAGER", "FUSED", "HINTS", "NUMPY", "OPTIONS", "STACKED",
+           "STREAM", "Option", "check", "missing", "requested"]
