@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import typer
 
-from mlplab import load
+from mlplab import load, registry
 from mlplab.cli import main as cli_main
 
 FAST = ["--epochs", "5", "--hidden", "4", "--set", "log.plots=false"]
@@ -70,7 +70,7 @@ def test_printing_commands_take_quiet(commands) -> None:
 
 def test_head_flag_and_train_out(commands) -> None:
     train = {n: o for o in _options(commands["train"]) for n in o.opts}
-    assert train["--head"].help == "logits | sigmoid | softmax"
+    assert train["--head"].help == " | ".join(registry.OUTPUTS)  # the registry's heads
     assert train["--out"] is train["-o"]
 
 
