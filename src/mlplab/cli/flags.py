@@ -13,7 +13,7 @@ Example
 >>> to_config(hidden="8,8", target=["y"], lr=None)
 {'model.hidden': [8, 8], 'data.target': 'y'}
 >>> help_of("head")
-'logits | sigmoid | softmax'
+'logits | sigmoid | softmax | log_softmax'
 """
 
 from __future__ import annotations
