@@ -20,12 +20,13 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from torch import nn
 
 from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, DataError, TrainingError
 from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
-from mlplab.sklearn import lbfgs, params
+from mlplab.sklearn import lbfgs, learner, params
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules, ValRows
 from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
@@ -79,7 +80,7 @@ class _MLPBase(BaseEstimator):
 
     _task_kind = "classifier"
     # fitted attributes (set by fit; declared for type checkers only)
-    model_: MLP
+    model_: Any  # mlplab.models.MLP, or the module= of the user
     task_: TaskSpec
     run_config_: RunConfig
     n_iter_: int
@@ -114,6 +115,9 @@ class _MLPBase(BaseEstimator):
         if first:
             self._reset(task_name, n_classes, Y)
         seed = params.seed(self) if first else self.run_config_.seed
+        if first and self.module is not None:
+            own = learner.build(self, X.shape[1], self.task_.n_outputs, seed)
+            self._read_output(own, X, task_name, n_classes, Y)
         # scikit-learn's stream: the initial weights, then the early-stopping split
         rs = self.random_state
         rng = check_random_state(rs if isinstance(rs, numbers.Integral) else seed)
@@ -121,6 +125,10 @@ class _MLPBase(BaseEstimator):
         n = X.shape[0]
         n_val = math.ceil(float(self.validation_fraction) * n) if self.early_stopping and \
             not lbfgs else 0  # train_test_split's size
+        if n_val and n - n_val < 1:  # train_test_split's check and wording
+            raise ValueError(f"With n_samples={n}, test_size={self.validation_fraction} and "
+                             "train_size=None, the resulting train set will be empty. Adjust "
+                             "any of the aforementioned parameters.")
         w_mean = 1.0 if w is None else float(w.mean())
         start = len(self.loss_curve_)  # epochs so far (warm starts and partial_fit calls)
         epochs = 1 if incremental else int(self.max_iter)
@@ -134,7 +142,8 @@ class _MLPBase(BaseEstimator):
         with threads.restoring():
             threads.apply_flops(threads.mlp_flops(widths, _batch(cfg)), cfg.train.num_threads)
             if first:
-                self.model_ = self._build(cfg, X.shape[1], rng)
+                self.model_ = own if self.module is not None else \
+                    self._build(cfg, X.shape[1], rng)
                 self._assign_pending(incremental)
             tr, val_idx = self._split(Y, task_name, rng, n_val)
             w_tr = None if w is None else w[tr]
@@ -166,7 +175,8 @@ class _MLPBase(BaseEstimator):
         w_tr = None if w is None else w[tr]
         bs = _batch(cfg)
         device = resolve_device(cfg.train.device)
-        sparse = sp.issparse(X) and device.type == "cpu"  # a GPU gets dense rows
+        # a GPU, or a module= of the user's, gets dense rows
+        sparse = sp.issparse(X) and device.type == "cpu" and isinstance(self.model_, MLP)
         model = self.model_.to(device)
         rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
         data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
@@ -202,7 +212,7 @@ class _MLPBase(BaseEstimator):
         as in scikit-learn."""
         n = X.shape[0]
         device = resolve_device(cfg.train.device)
-        sparse = sp.issparse(X) and device.type == "cpu"
+        sparse = sp.issparse(X) and device.type == "cpu" and isinstance(self.model_, MLP)
         model = self.model_.to(device)
         settings = lbfgs.LbfgsSettings(
             max_iter=int(self.max_iter), max_fun=int(self.max_fun), tol=float(self.tol),
@@ -245,6 +255,20 @@ class _MLPBase(BaseEstimator):
         glorot_init(model, params.ACTIVATIONS[self.activation], rng)
         return model
 
+    def _read_output(self, model: nn.Module, X: Any, task_name: str, n_classes: int,
+                     Y: np.ndarray) -> None:
+        """The task for a ``module=``'s output: what its forward returns (logits, sigmoid,
+        softmax, log-softmax), two logits for a binary task meaning cross-entropy."""
+        kind, width = learner.output_kind(model, X)
+        loss = "cross_entropy" if task_name == "binary" and kind == "logits" and width == 2 \
+            else self._loss()
+        self.task_ = resolve_task(task_name, n_classes=n_classes,
+                                  n_targets=1 if Y.ndim == 1 else Y.shape[1], loss=loss,
+                                  output=kind, threshold=self._threshold())
+        self.n_outputs_ = self.task_.n_outputs
+        self.out_activation_ = params.out_activation(self.task_)
+        self.n_layers_ = len(learner.linears(model)) + 1
+
     def _assign_pending(self, incremental: bool) -> None:
         """Weights assigned to ``coefs_`` / ``intercepts_`` before the first ``partial_fit``
         are its starting point, as in scikit-learn (``fit`` draws new ones)."""
@@ -278,17 +302,14 @@ class _MLPBase(BaseEstimator):
                n_val: int) -> tuple[np.ndarray, np.ndarray]:
         """(training rows, validation rows): scikit-learn's early-stopping split
         (``train_test_split`` with ``test_size=validation_fraction``, so the validation size
-        is rounded up, stratified on the binarised labels of a single-output classifier)."""
+        is rounded up; stratified for a binary classifier, as there)."""
         n = len(Y)
         if not n_val:
             return np.arange(n), np.zeros(0, dtype=np.int64)
         from sklearn.model_selection import train_test_split
 
-        strat = None
-        if task == "binary":
-            strat = (Y == 1).reshape(-1, 1)  # scikit-learn's LabelBinarizer column, as bool
-        elif task == "multiclass":
-            strat = np.eye(len(self.classes_), dtype=bool)[Y]
+        # scikit-learn stratifies when its label-binarised y has one column: binary only
+        strat = (Y == 1).reshape(-1, 1) if task == "binary" else None
         tr, val = train_test_split(np.arange(n), random_state=rng,
                                    test_size=float(self.validation_fraction), stratify=strat)
         if len(val) < 2:  # scikit-learn's check and wording
@@ -321,8 +342,9 @@ class _MLPBase(BaseEstimator):
         setting = self.run_config_.train.num_threads
         with threads.restoring():
             threads.apply(model, min(n, PREDICT_CHUNK), setting, backward=False)
-            outs = [forward64(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK))
-                              .to(dev)) for i in range(0, n, PREDICT_CHUNK)]
+            run = forward64 if isinstance(model, MLP) else learner.forward
+            outs = [run(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK)).to(dev))
+                    for i in range(0, n, PREDICT_CHUNK)]
         out = torch.cat(outs) if len(outs) != 1 else outs[0]
         return out.cpu()
 
@@ -336,7 +358,7 @@ class _MLPBase(BaseEstimator):
         if "_pending_coefs" in self.__dict__ and not hasattr(self, "model_"):
             return self.__dict__["_pending_coefs"]  # type: ignore[no-any-return]
         check_is_fitted(self, "model_")
-        return LiveArrays([m.weight for m in self.model_.linears()], transpose=True)
+        return LiveArrays([m.weight for m in _linears(self.model_)], transpose=True)
 
     @coefs_.setter
     def coefs_(self, values: list[Any]) -> None:
@@ -351,7 +373,7 @@ class _MLPBase(BaseEstimator):
         if "_pending_intercepts" in self.__dict__ and not hasattr(self, "model_"):
             return self.__dict__["_pending_intercepts"]  # type: ignore[no-any-return]
         check_is_fitted(self, "model_")
-        return LiveArrays([m.bias for m in self.model_.linears()], transpose=False)
+        return LiveArrays([m.bias for m in _linears(self.model_)], transpose=False)
 
     @intercepts_.setter
     def intercepts_(self, values: list[Any]) -> None:
@@ -368,6 +390,8 @@ class _MLPBase(BaseEstimator):
         if isinstance(model, MLP):
             state["model_"] = {"spec": model.spec.to_dict(), "weights": _numpy_tree(
                 model.state_dict())}
+        elif isinstance(model, nn.Module):  # a module=: rebuilt from `module` on unpickling
+            state["model_"] = {"module_weights": _numpy_tree(model.state_dict())}
         opt = state.get("_optimizer")
         if opt is not None:
             state["_optimizer"] = _numpy_tree(opt.state_dict())
@@ -376,12 +400,33 @@ class _MLPBase(BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         packed_model, packed_opt = state.get("model_"), state.get("_optimizer")
         super().__setstate__(state)
-        if isinstance(packed_model, dict):
+        if isinstance(packed_model, dict) and "module_weights" in packed_model:
+            model = learner.build(self, int(self.n_features_in_), int(self.n_outputs_),
+                                  self.run_config_.seed)
+            model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in
+                                   packed_model["module_weights"].items()})
+            self.model_ = model.eval()
+        elif isinstance(packed_model, dict):
             self.model_ = _unpack_model(packed_model, self.device)
         if isinstance(packed_opt, dict) and hasattr(self, "model_"):
             opt = build_optimizer(self.model_, self.run_config_)
             opt.load_state_dict(_torch_tree(packed_opt, next(self.model_.parameters()).device))
             self._optimizer = opt
+
+    # --- module__* parameters (skorch's convention) --------------------------------------
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The named parameters and every ``module__*`` one."""
+        out = super().get_params(deep)
+        out.update({k: v for k, v in vars(self).items() if k.startswith(learner.PREFIX)})
+        return out  # type: ignore[no-any-return]
+
+    def set_params(self, **kwargs: Any) -> _MLPBase:
+        """Set parameters, ``module__*`` ones included."""
+        # "kwargs" is __init__'s **kwargs set by name (scikit-learn's checks do): fit refuses
+        for key in [k for k in kwargs if k.startswith(learner.PREFIX) or k == "kwargs"]:
+            setattr(self, key, kwargs.pop(key))
+        return super().set_params(**kwargs)  # type: ignore[no-any-return]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -418,6 +463,10 @@ def _beyond_float32(X: Any) -> bool:
     if data.dtype != np.float64 or not data.size:
         return False
     return bool(np.abs(data).max() > np.finfo(np.float32).max)
+
+
+def _linears(model: nn.Module) -> list[nn.Linear]:
+    return model.linears() if isinstance(model, MLP) else learner.linears(model)
 
 
 def _batch(cfg: RunConfig) -> int:

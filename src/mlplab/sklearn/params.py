@@ -80,40 +80,54 @@ def loss_constant(task: TaskSpec, Y: np.ndarray, w: np.ndarray | None) -> float:
 GLOROT = "glorot"
 INITS = (GLOROT, *registry.INITS)
 
-_EXTRAS: dict[str, list[Any]] = {
+_EXTRAS: dict[str, Any] = {
     "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
     "batchnorm": ["boolean"],
     "init": [StrOptions(set(INITS))],
     "scheduler": [StrOptions(set(registry.SCHEDULERS))],
     "device": [str],
     "config": [None, dict],
+    "module": "no_validation",  # an nn.Module class or instance: learner.check
 }
 _NAMES = {"activation": [StrOptions(set(ACTIVATIONS))],
           "solver": [StrOptions(set(SOLVERS))]}
 
 # scikit-learn's constraints for its own parameters (so errors read exactly as there), with
 # mlplab's wider activation/solver names and its extras
-CLASSIFIER_CONSTRAINTS: dict[str, list[Any]] = {
+CLASSIFIER_CONSTRAINTS: dict[str, Any] = {
     **_SkClassifier._parameter_constraints, **_NAMES, **_EXTRAS,
     "class_weight": [None, StrOptions({"balanced"}), dict],
     "loss": [StrOptions({"auto", *registry.LOSSES})],
     "threshold": [Interval(numbers.Real, 0, 1, closed="neither")],
 }
-REGRESSOR_CONSTRAINTS: dict[str, list[Any]] = {
+REGRESSOR_CONSTRAINTS: dict[str, Any] = {
     **_SkRegressor._parameter_constraints, **_NAMES, **_EXTRAS,
     "loss": [StrOptions(set(REGRESSION_LOSSES))],
 }
 
 
 def store(est: Any, params: dict[str, Any]) -> None:
-    """``__init__`` stores its arguments verbatim (scikit-learn's rule); ``fit`` checks them."""
+    """``__init__`` stores its arguments verbatim (scikit-learn's rule); ``fit`` checks them.
+    ``kwargs`` holds ``module__*`` parameters (stored under their own names)."""
+    kwargs = params.pop("kwargs", {})
     for key, value in params.items():
         if key not in ("self", "__class__"):
             setattr(est, key, value)
+    for key, value in kwargs.items():  # fit refuses names other than module__* (check)
+        setattr(est, key, value)
 
 
 def check(est: Any, incremental: bool) -> None:
     """What ``_parameter_constraints`` cannot say (run after ``est._validate_params()``)."""
+    unknown = [k for k in vars(est) if k not in est.get_params(deep=False) and
+               not k.endswith("_") and not k.startswith("_")]
+    if unknown:
+        raise TypeError(f"{type(est).__name__} got unexpected parameters {unknown} (beyond "
+                        "its named ones, only module__* parameters are taken)")
+    if est.module is not None:
+        from mlplab.sklearn import learner
+
+        learner.check(est)
     hidden = hidden_sizes(est)
     if any(h <= 0 for h in hidden):  # scikit-learn's own check and wording
         raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")

@@ -33,6 +33,11 @@ def check_saveable(est: Any, path: Path, overwrite: bool) -> None:
         raise RunError(f"mlplab.save writes an mlplab estimator, got {type(est).__name__}",
                        hint="pass a fitted mlplab.MLPClassifier or mlplab.MLPRegressor")
     check_is_fitted(est, "model_")
+    if est.module is not None:
+        raise RunError("mlplab.save writes the built-in MLP's run directory; this estimator "
+                       f"trains your own module ({type(est.model_).__name__})",
+                       hint="save it with joblib.dump(est, 'est.joblib') (the module's class "
+                            "must be importable where it is loaded)")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise RunError(f"'{path}' exists and is not empty",
                        hint="pass overwrite=True to replace it, or choose another path")
