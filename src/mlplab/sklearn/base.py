@@ -158,7 +158,8 @@ class _MLPBase(BaseEstimator):
                                            epochs)
             except TrainingError as e:
                 if not (self.early_stopping and not lbfgs and self._best_weights is not None):
-                    raise _nonfinite(self, str(e), beyond32) from e
+                    # the loop's hint names CLI flags (--lr); the estimator's names parameters
+                    raise _nonfinite(self, str(e).split(" (hint:")[0], beyond32) from e
                 # scikit-learn gh-29504: the best weights come back, the scores end in nan
                 self.n_iter_ = len(self.loss_curve_) - start
                 self.stop_reason_ = "diverged"

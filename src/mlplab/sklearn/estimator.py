@@ -52,7 +52,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     Binary, multiclass and multi-label (a 2-D 0/1 ``y``) targets. Parameters up to
     ``max_fun`` are scikit-learn's (same names, defaults and meanings; ``activation`` also takes
     mlplab's names such as ``'gelu'``; ``solver`` also ``'adamw'``/``'rmsprop'``;
-    ``solver='lbfgs'`` is refused; ``max_fun`` is accepted and ignored, as it is lbfgs-only).
+    ``solver='lbfgs'`` is full-batch L-BFGS, :mod:`mlplab.sklearn.lbfgs`). ``module=`` takes
+    your own ``nn.Module`` class (with ``module__*`` parameters) or instance
+    (:mod:`mlplab.sklearn.learner`).
 
     Parameters
     ----------
@@ -62,7 +64,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     n_iter_no_change, max_fun
         As in :class:`sklearn.neural_network.MLPClassifier`, checked by its
         ``_parameter_constraints`` (``InvalidParameterError``, same wording). ``alpha`` is
-        scikit-learn's L2 on the weight matrices only, a coupled decay ``alpha / batch_size``.
+        scikit-learn's L2 on the weight matrices only, on scikit-learn's objective (the loss
+        summed over outputs).
     class_weight : None, 'balanced' or dict
         Multiplies the sample weights per class, as in scikit-learn's linear models.
     loss : str
@@ -222,9 +225,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     ``'squared_error'``, ``'poisson'`` or ``'absolute_error'``, or mlplab's ``'mse'``/``'l1'``),
     plus the mlplab extras of :class:`MLPClassifier` (without ``class_weight`` and
     ``threshold``). ``'poisson'`` trains on a log link (``out_activation_ = 'exp'``; targets
-    must be >= 0) and its ``loss_`` is scikit-learn's half Poisson deviance. mlplab's mse is
-    the plain mean of squared errors (scikit-learn halves it), so at equal
-    ``learning_rate_init`` SGD steps are twice scikit-learn's (docs/estimator.md lists every
+    must be >= 0) and its ``loss_`` is scikit-learn's half Poisson deviance. The objective is
+    scikit-learn's: half the squared error summed over targets (docs/estimator.md lists every
     difference).
 
     Example
