@@ -29,7 +29,7 @@ def browser(chromium):
     return chromium
 
 
-def wait_for(pg, pred, timeout=90.0, what="condition"):
+def wait_for(pg, pred, timeout=120.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():
