@@ -11,9 +11,10 @@ import torch
 import mlplab
 from mlplab.config import RunConfig, parse_value, with_overrides
 from mlplab.errors import ConfigError
-from mlplab.pipeline import AUTO_VAL_FRACTION, auto_val_size, prepare
+from mlplab.pipeline import prepare
 from mlplab.recipes import load_recipe, recipe_names
-from mlplab.training.callbacks import auto_patience
+from mlplab.resolve import AUTO_VAL_FRACTION, Facts, auto_patience, resolve
+from mlplab.resolve import val_size as auto_val_size
 
 QUIET = {"log": {"quiet": True, "plots": False}}
 # a noisy table: 20% of the labels flipped, a wide net and a high rate overfit it quickly
@@ -139,8 +140,10 @@ def test_auto_stopping_on_mini_batches_also_halves_the_rate_on_a_plateau():
     """On mini-batches, "auto" stopping also brings a plateau schedule (a third of the
     stopping patience); full batches, an explicit patience or an explicit schedule keep
     theirs. The run trains with what is saved: the rate really halves."""
-    from mlplab.pipeline import resolve_auto
     from mlplab.recipes import default_differences
+
+    def resolve_auto(cfg: RunConfig, n_train: int, has_val: bool) -> RunConfig:
+        return resolve(cfg, Facts(n_train=n_train, has_val=has_val, task="binary"))
 
     cfg = RunConfig()
     big = resolve_auto(cfg, 40_960, has_val=True)  # 40 batches of 1024: patience 3

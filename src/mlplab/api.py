@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from mlplab import threads
-from mlplab.config import RunConfig, with_overrides
+from mlplab.config import RunConfig
 from mlplab.data.stream import should_stream
 from mlplab.models import build_model, build_seeded, resolve_device
 from mlplab.pipeline import (
@@ -176,11 +176,10 @@ def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
                      model: nn.Module | None, progress: bool | None,
                      callbacks: Iterable[Callback], sample_weight: np.ndarray | None) -> Run:
     heads: list[OutputProbe] = []  # what the learner's module outputs, read on its data
-    p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads))
-    if heads:
-        p.cfg = with_overrides(p.cfg, {"model.output": p.task.output})  # what ran
-    cfg = p.cfg  # what "auto" early stopping became for this table
     device = dist.device or resolve_device(cfg.train.device)
+    p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads),
+                device=str(device))
+    cfg = p.cfg  # resolved for this table (mlplab.resolve): what trains and is saved
     torch.manual_seed(cfg.seed)  # documented: as a plain script, before the weights and dropout
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task))
     net.to(device)

@@ -211,8 +211,8 @@ class TrainConfig(_Part):
         "auto", description="rows per batch, 'full' or 'auto'")
     shuffle: bool = True  # mini-batches from a fresh randperm each epoch (False: in order)
     eval_every: int = Field(10, ge=1, description="epochs between evaluations")
-    # "auto": hold out a validation split (mlplab.pipeline.auto_val_size) and stop on its loss
-    # with a patience that suits the data (EarlyStopping.auto_patience); a number: that
+    # "auto": hold out a validation split (mlplab.resolve.val_size) and stop on its loss
+    # with a patience that suits the data (mlplab.resolve.auto_patience); a number: that
     # patience in evaluations; None (also off/false/0/no): train all the epochs
     early_stopping: int | Literal["auto"] | None = Field(
         "auto", description="patience in evaluations, auto or off")

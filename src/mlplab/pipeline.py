@@ -24,7 +24,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mlplab import registry
 from mlplab.budget import check_fits, dataset_bytes, network_bytes
 from mlplab.config import RunConfig, with_overrides
 from mlplab.data import (
@@ -49,10 +48,9 @@ from mlplab.errors import ConfigError, DataError, MlplabWarning
 from mlplab.metrics import metrics_for
 from mlplab.models import ModelSpec
 from mlplab.registry import DATASETS
+from mlplab.resolve import Facts, resolve, split_settings
 from mlplab.tasks import TaskSpec, resolve_task
-from mlplab.training.callbacks import auto_patience
 from mlplab.training.state import DataTensors
-from mlplab.training.step import resolve_batch_size, steps_per_epoch
 
 SPLITS = ("train", "val", "test")
 DataLike: TypeAlias = pd.DataFrame | tuple[Any, Any] | None
@@ -74,6 +72,16 @@ class Prepared:
     @property
     def n_features(self) -> int:
         return int(self.X["train"].shape[1])
+
+    def facts(self, device: str | None = None) -> Facts:
+        """The facts :func:`mlplab.resolve.resolve` reads, of this table (mlplab's MLP)."""
+        y = self.y["train"]
+        n_targets = 1 if y.ndim == 1 else int(y.shape[1])
+        task = self.target_encoder.task
+        return Facts(n_train=len(self.split.train), has_val=len(self.split.val) > 0, task=task,
+                     n_classes=len(self.target_encoder.classes) if task != "regression"
+                     else n_targets, n_targets=n_targets,
+                     n_rows=sum(self.split.sizes().values()), device=device)
 
     def tensors(self, device: torch.device | str = "cpu",
                 sample_weight: np.ndarray | None = None) -> DataTensors:
@@ -125,111 +133,39 @@ def _fix_label_shape(y: np.ndarray, task: str) -> np.ndarray:
     return y
 
 
-# early stopping's automatic validation split: this fraction of the training rows, held out
-# (stratified) only when at least AUTO_VAL_MIN_ROWS rows are left to train on, so it holds
-# 30+ rows; smaller tables train every epoch on every row
-AUTO_VAL_FRACTION = 0.1
-AUTO_VAL_MIN_ROWS = 300
-
-
-def auto_val_size(cfg: RunConfig, n_rows: int) -> float:
-    """``data.val_size`` for a table of ``n_rows``: the configured one, or, when early
-    stopping is on and no validation split is set, ``AUTO_VAL_FRACTION`` of the training rows
-    if the table is large enough.
-
-    Example
-    -------
-    >>> from mlplab.config import RunConfig
-    >>> auto_val_size(RunConfig(), 1000), auto_val_size(RunConfig(), 150)
-    (0.08, 0.0)
-    >>> off = RunConfig.from_dict({"train": {"early_stopping": "off"}})
-    >>> auto_val_size(off, 1000)
-    0.0
-    """
-    d = cfg.data
-    n_fit = n_rows * (1.0 - d.test_size)
-    if d.val_size > 0 or cfg.train.early_stopping is None or \
-            n_fit * (1.0 - AUTO_VAL_FRACTION) < AUTO_VAL_MIN_ROWS:
-        return d.val_size
-    return round(AUTO_VAL_FRACTION * (1.0 - d.test_size), 6)
-
-
-# "auto" stopping on mini-batches also halves the learning rate (a plateau schedule) after
-# patience // AUTO_PLATEAU_SHARE evaluations without a better validation loss. Measured on
-# 200k x 20 make_classification (benchmarks/bench_sklearn.py): without it the defaults stopped
-# at 0.9835 and never reached scikit-learn's 0.9850; with it they reached it at epoch 93, 8.9x
-# faster than scikit-learn's fit. Full-batch tables keep a constant rate (a plateau there:
-# +0.0002 mean accuracy, 3 seeds); on the mini-batch fair and randhie tables it was neutral.
-AUTO_PLATEAU_SHARE = 3
-
-
-def resolve_auto(cfg: RunConfig, n_train: int, has_val: bool) -> RunConfig:
-    """``cfg`` with what its defaults become for ``n_train`` training rows: ``"auto"``
-    stopping becomes a patience (:func:`~mlplab.training.callbacks.auto_patience`; None
-    without a validation split) and, on mini-batches without a schedule, also a plateau
-    schedule that halves the learning rate after a third of that patience; an unset weight
-    decay becomes the optimizer's default spread over the epoch's steps
-    (:func:`mlplab.registry.weight_decay`).
-
-    Example
-    -------
-    >>> from mlplab.config import RunConfig
-    >>> big = resolve_auto(RunConfig(), 102_400, has_val=True)  # 100 batches of 1024
-    >>> big.train.early_stopping, big.optim.weight_decay, big.schedule.name
-    (3, 0.005, 'plateau')
-    >>> small = resolve_auto(RunConfig(), 120, has_val=False)
-    >>> small.train.early_stopping, small.optim.weight_decay, small.schedule.name
-    (None, 0.5, 'none')
-    """
-    steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n_train), n_train)
-    resolved: dict[str, Any] = {}
-    if cfg.train.early_stopping == "auto":
-        patience = auto_patience(steps, cfg.train.eval_every) if has_val else None
-        resolved["train.early_stopping"] = patience
-        if patience is not None and steps > 1 and cfg.schedule.name == "none":
-            resolved["schedule.name"] = "plateau"
-            resolved["schedule.patience"] = max(1, patience // AUTO_PLATEAU_SHARE)
-    resolved |= default_decay(cfg, n_train)
-    return with_overrides(cfg, resolved) if resolved else cfg
-
-
-def default_decay(cfg: RunConfig, n_train: int) -> dict[str, Any]:
-    """``{"optim.weight_decay": ...}``: the optimizer's default spread over the epoch's
-    steps for ``n_train`` rows (:func:`mlplab.registry.weight_decay`), when the config
-    leaves it unset and the optimizer has one; else empty."""
-    if cfg.optim.weight_decay is not None or cfg.optim.name not in registry.DEFAULT_WEIGHT_DECAY:
-        return {}
-    steps = steps_per_epoch(resolve_batch_size(cfg.train.batch_size, n_train), n_train)
-    return {"optim.weight_decay": registry.weight_decay(cfg.optim, steps)}
-
-
 def prepare(cfg: RunConfig, data: DataLike = None,
-            output: str | Callable[[np.ndarray], str] | None = None) -> Prepared:
+            output: str | Callable[[np.ndarray], str] | None = None,
+            device: str | None = None) -> Prepared:
     """Load, clean, split, fit the preprocessing on the train split and resolve the task.
 
-    The returned ``Prepared.cfg`` says what ``"auto"`` stopping became for this table: the
-    validation split actually held out (:func:`auto_val_size`) and the patience
-    (:func:`~mlplab.training.callbacks.auto_patience`), or no stopping without a split, and
-    the weight decay (:func:`resolve_auto`); train with it, so the saved config, its exports
-    and resumes repeat the run exactly."""
+    The returned ``Prepared.cfg`` is ``cfg`` through :func:`mlplab.resolve.resolve` for this
+    table: the validation split held out, the task, loss and output, the batch size, what
+    ``"auto"`` stopping became, the weight decay, the device (``device``, else
+    :func:`mlplab.models.resolve_device`). Train with it, so the saved config, its exports
+    and resumes repeat the run exactly. ``output`` is what a learner's module returns (or a
+    function reading it from the training rows); None for mlplab's MLP (logits)."""
     table = clean_missing(table_from(data, cfg), cfg.data.impute)
-    if cfg.loss == "poisson" and cfg.data.scale_target:  # counts keep their units (log link)
-        cfg = with_overrides(cfg, {"data.scale_target": False})
-    val_size = auto_val_size(cfg, len(table.X))
-    if val_size != cfg.data.val_size:
-        cfg = with_overrides(cfg, {"data.val_size": val_size})
-    e = encode_table(table, cfg.data, cfg.task, cfg.seed)
-    cfg = resolve_auto(cfg, len(e.split.train), has_val=len(e.split.val) > 0)
+    n_rows = len(table.X)
+    split_cfg = with_overrides(cfg, split_settings(cfg, n_rows))
+    e = encode_table(table, split_cfg.data, cfg.task, cfg.seed)
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
     n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
     n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
     if callable(output):  # a learner's module: what its forward returns on training rows
         output = output(X_all[split.train])
-    task = resolve_task(encoder.task, n_classes=n_classes, n_targets=n_targets, loss=cfg.loss,
-                        output=output or cfg.model.output, threshold=cfg.train.threshold)
+    cfg = resolve(cfg, Facts(n_train=len(split.train), has_val=len(split.val) > 0,
+                             task=encoder.task, n_classes=n_classes, n_targets=n_targets,
+                             output=output, n_rows=n_rows, device=device))
+    task = task_of(cfg, n_classes, n_targets)
     Xs = {s: X_all[getattr(split, s)] for s in SPLITS}
     ys = {s: y_all[getattr(split, s)] for s in SPLITS}
     return Prepared(cfg, table, split, pre, encoder, task, Xs, ys)
+
+
+def task_of(cfg: RunConfig, n_classes: int, n_targets: int) -> TaskSpec:
+    """The TaskSpec of a resolved config (its task, loss and output are names)."""
+    return resolve_task(cfg.task, n_classes=n_classes, n_targets=n_targets, loss=cfg.loss,
+                        output=cfg.model.output, threshold=cfg.train.threshold)
 
 
 def model_spec(cfg: RunConfig, n_features: int, task: TaskSpec) -> ModelSpec:
@@ -242,7 +178,7 @@ def model_spec(cfg: RunConfig, n_features: int, task: TaskSpec) -> ModelSpec:
                f"{task.n_outputs} trained with {cfg.optim.name}")
     return ModelSpec(in_features=n_features, hidden=list(cfg.model.hidden),
                      activations=cfg.model.activations(), n_outputs=task.n_outputs,
-                     output=cfg.model.output, dropout=cfg.model.dropout,
+                     output=task.output, dropout=cfg.model.dropout,
                      batchnorm=cfg.model.batchnorm, init=cfg.model.init,
                      crosses=list(cfg.model.crosses))
 
@@ -294,14 +230,11 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
 
     One pass over the file learns the scaling and the classes; evaluation uses the first
     ``EVAL_ROWS`` rows of each split (in memory); training batches come from the returned
-    :class:`~mlplab.data.stream.FileBatches`. Mini-batches are 1024 rows unless
-    ``train.batch_size`` is a number (the returned ``Prepared.cfg`` says so).
+    :class:`~mlplab.data.stream.FileBatches`. Mini-batches are
+    :data:`mlplab.resolve.AUTO_BATCH` rows unless ``train.batch_size`` is a number; the
+    returned ``Prepared.cfg`` is resolved (:func:`mlplab.resolve.resolve`).
     """
-    if not isinstance(cfg.train.batch_size, int):
-        cfg = with_overrides(cfg, {"train.batch_size": 1024})
     stats = scan(cfg.data, cfg.seed)
-    if decay := default_decay(cfg, stats.n_train):
-        cfg = with_overrides(cfg, decay)
     ycol = pd.DataFrame({stats.target: stats.classes if stats.classes is not None
                          else np.linspace(0.0, 1.0, MAX_CLASSES + 1)})
     enc = TargetEncoder.fit(ycol, cfg.task if stats.classes is not None else "regression")
@@ -311,8 +244,9 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
                        scale=cfg.data.scale, impute="error", center=stats.center,
                        spread=stats.spread, fill={f: None for f in stats.features})
     n_classes = len(enc.classes) if enc.task != "regression" else 1
-    task = resolve_task(enc.task, n_classes=n_classes, n_targets=1, loss=cfg.loss,
-                        output=cfg.model.output, threshold=cfg.train.threshold)
+    cfg = resolve(cfg, Facts(n_train=stats.n_train, has_val=False, task=enc.task,
+                             n_classes=n_classes, streamed=True, device="cpu"))
+    task = task_of(cfg, n_classes, 1)
     classes = None if enc.task == "regression" else list(enc.classes)
     sample = {"train": head_rows(encoded_chunks(cfg, stats, classes, False), EVAL_ROWS)}
     if cfg.data.test_size > 0:
@@ -329,6 +263,5 @@ def prepare_stream(cfg: RunConfig) -> tuple[Prepared, DataTensors, FileBatches]:
     return p, tensors, FileBatches(cfg, stats, classes)
 
 
-__all__ = ["AUTO_PLATEAU_SHARE", "AUTO_VAL_FRACTION", "AUTO_VAL_MIN_ROWS", "DataLike",
-           "Prepared", "auto_val_size", "default_decay", "model_spec", "prepare", "prepare_stream",
-           "resolve_auto", "split_metrics", "table_from"]
+__all__ = ["DataLike", "Prepared", "model_spec", "prepare", "prepare_stream", "split_metrics",
+           "table_from", "task_of"]

@@ -18,7 +18,6 @@ A callback stops training by setting ``state.stop = True`` (and ``state.stop_rea
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any
 
@@ -57,28 +56,22 @@ class EarlyStopping(Callback):
     :class:`~mlplab.training.state.BestState` that checkpoints save), so a resumed run
     continues the count where the interrupted one left it.
 
-    ``patience="auto"`` (the default ``train.early_stopping``) watches the validation loss
-    only: without a validation split it does nothing; with one, the patience is
-    :func:`auto_patience` evaluations.
+    ``patience`` is a number: :func:`mlplab.resolve.resolve` decides before training what
+    the config's ``"auto"`` becomes (a patience with a validation split, else no stopping).
     """
 
-    def __init__(self, patience: int | str, min_delta: float = 0.0) -> None:
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        assert isinstance(patience, int), "resolve the config first (mlplab.resolve.resolve)"
         self.patience = patience
         self.min_delta = min_delta
-        self.active = True
 
     def on_train_begin(self, state: TrainState) -> None:
-        if self.patience == "auto":
-            self.active = state.data.has("val")
-            steps = 1 if state.batch_size is None else \
-                math.ceil(state.data.n_train / state.batch_size)
-            self.patience = auto_patience(steps, state.cfg.train.eval_every)
-        if self.active and state.best is None:  # a fresh run (a resumed one brings its own)
+        if state.best is None:  # a fresh run (a resumed one brings its own)
             state.best = BestState("val_loss" if state.data.has("val") else "train_loss")
 
     def on_eval(self, state: TrainState, row: dict[str, Any]) -> None:
         best = state.best
-        if not self.active or best is None:
+        if best is None:
             return
         value = row.get(best.monitor)
         if value is None:
@@ -91,7 +84,7 @@ class EarlyStopping(Callback):
                                  f"epoch {best.best_epoch})")
 
     def on_train_end(self, state: TrainState) -> None:
-        if self.active and state.best is not None and state.best.weights:
+        if state.best is not None and state.best.weights:
             state.model.load_state_dict(state.best.weights)
             state.best_epoch = state.best.best_epoch
 
@@ -99,27 +92,9 @@ class EarlyStopping(Callback):
 def early_stopping_for(cfg: RunConfig) -> list[Callback]:
     """The early stopping a run of ``cfg`` gets (``[]`` when off); the loop calls it before
     every other callback, so checkpoints and progress see its verdict for an evaluation."""
-    return [EarlyStopping(cfg.train.early_stopping)] if cfg.train.early_stopping else []
-
-
-# automatic patience: about this many optimizer steps without a better validation loss, and
-# never fewer than MIN_PATIENCE evaluations (measured in benchmarks/bench_defaults.py)
-PATIENCE_STEPS = 200
-MIN_PATIENCE = 3
-
-
-def auto_patience(steps_per_epoch: int, eval_every: int) -> int:
-    """The patience, in evaluations, that ``train.early_stopping="auto"`` uses.
-
-    About ``PATIENCE_STEPS`` optimizer steps: full-batch training (one step per epoch) waits
-    longer in epochs than mini-batch training of a large table, whose epochs hold many steps.
-
-    Example
-    -------
-    >>> auto_patience(1, 10), auto_patience(7, 10), auto_patience(196, 10)
-    (20, 3, 3)
-    """
-    return max(MIN_PATIENCE, math.ceil(PATIENCE_STEPS / (steps_per_epoch * eval_every)))
+    patience = cfg.train.early_stopping
+    assert patience != "auto", "resolve the config first (mlplab.resolve.resolve)"
+    return [EarlyStopping(patience)] if patience else []
 
 
 class ProgressBar(Callback):

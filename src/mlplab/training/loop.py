@@ -43,6 +43,7 @@ from torch import nn
 from mlplab import threads
 from mlplab.config import RunConfig
 from mlplab.errors import TrainingError
+from mlplab.resolve import Facts, resolve, unresolved
 from mlplab.tasks import TaskSpec
 from mlplab.training.callbacks import Callback, early_stopping_for
 from mlplab.training.runners.eager import eager_runner
@@ -146,11 +147,15 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     :class:`~mlplab.errors.TrainingError`. Options the runner cannot honour raise
     :class:`~mlplab.errors.ConfigError` before the first epoch.
     """
+    if unresolved(cfg):  # library use with a raw config: the one resolution stage
+        cfg = resolve(cfg, Facts(n_train=data.n_train, has_val=data.has("val"), task=task.name,
+                                 n_classes=task.n_classes, n_targets=task.n_outputs,
+                                 output=task.output, loss=task.loss, device=_device_of(model)))
     cbs = [*early_stopping_for(cfg), *callbacks]
-    threads.apply(model, resolve_batch_size(cfg.train.batch_size, data.n_train) or data.n_train,
+    bs = resolve_batch_size(cfg.train.batch_size, data.n_train)  # a number >= the rows: full
+    threads.apply(model, bs or data.n_train,
                   cfg.train.num_threads)  # the thread policy; callers undo it with restoring()
     epochs = cfg.train.epochs
-    bs = resolve_batch_size(cfg.train.batch_size, data.n_train)
     opt = optimizer or build_optimizer(model, cfg)
     sched = scheduler if scheduler is not None or optimizer is not None else \
         build_scheduler(opt, cfg, epochs, steps_per_epoch(bs, data.n_train))
@@ -173,6 +178,11 @@ def fit(model: nn.Module, task: TaskSpec, data: DataTensors, cfg: RunConfig,
     if state.error is not None:
         raise state.error
     return state
+
+
+def _device_of(model: nn.Module) -> str:
+    param = next(iter(model.parameters()), None)
+    return str(param.device) if param is not None else "cpu"
 
 
 def train_loop(group: Group, runner: Any, callbacks: Sequence[Sequence[Callback]]) -> None:

@@ -131,12 +131,10 @@ class Session:
     def _train(self) -> None:
         from mlplab.errors import TrainingError
         from mlplab.training.loop import fit
-        from mlplab.training.step import resolve_batch_size
 
         assert self.cfg is not None and self.prepared is not None
         cfg = self.resolved()
-        cb = Stream(self, batches=resolve_batch_size(cfg.train.batch_size,
-                                                     self.tensors.n_train) is not None)
+        cb = Stream(self, batches=cfg.train.batch_size is not None)  # resolved: None is full
         if self.play.step_wanted:
             self.play.step_wanted, self.play.stepping = self.play.step_wanted - 1, True
         self.play.restart, self.in_fit = False, True
@@ -330,7 +328,7 @@ class Session:
         self.state = None
         self.play.step_wanted = 0  # a step asked for the old run is not for this one
         data = self.uploads.get(self.upload).frame if self.upload is not None else None
-        p = prepare(cfg, data)
+        p = prepare(cfg, data, device="cpu")  # the playground trains on the CPU
         if p.n_features > self.limits.max_features:
             raise LimitError("too many input columns after encoding",
                              expected=f"at most {self.limits.max_features}",
@@ -339,7 +337,7 @@ class Session:
         if p.task.is_classification and k > self.limits.max_classes:
             raise LimitError("too many classes", expected=f"at most {self.limits.max_classes}",
                              found=str(k))
-        self.model = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
+        self.model = build_seeded(model_spec(p.cfg, p.n_features, p.task), cfg.seed)
         self.prepared, self.tensors = p, p.tensors("cpu")
         self.lr_log = [(0, cfg.optim.lr)]
         self.play.restart = False

@@ -29,10 +29,11 @@ from collections.abc import Sequence
 
 import torch
 
-from mlplab.config import RunConfig, with_overrides
+from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, TrainingError
 from mlplab.models import MLP, build_model
-from mlplab.pipeline import Prepared, model_spec, prepare, resolve_auto
+from mlplab.pipeline import Prepared, model_spec, prepare
+from mlplab.resolve import resolve
 from mlplab.runs.finish import finish_members
 from mlplab.runs.run import Run
 from mlplab.training.callbacks import Callback, early_stopping_for
@@ -87,14 +88,10 @@ def group_key(cfg: RunConfig, p: Prepared) -> str:
 
 
 def member_config(cfg: RunConfig, p: Prepared) -> RunConfig:
-    """``cfg`` resolved as :func:`~mlplab.pipeline.prepare` resolves it for the data of
-    ``p`` (prepared from ``cfg`` or from a config with the same data): the validation size
-    and target scaling ``p`` ended with, then "auto" stopping, its plateau schedule and the
-    default weight decay for this member's own optimizer and batch size."""
-    data = {"data.val_size": p.cfg.data.val_size, "data.scale_target": p.cfg.data.scale_target}
-    if (cfg.data.val_size, cfg.data.scale_target) != tuple(data.values()):
-        cfg = with_overrides(cfg, data)
-    return resolve_auto(cfg, len(p.split.train), has_val=len(p.split.val) > 0)
+    """``cfg`` through :func:`mlplab.resolve.resolve` for the table of ``p`` (prepared from
+    ``cfg`` or from a config with the same data): its split, "auto" stopping and plateau
+    schedule, the default weight decay for this member's own optimizer and batch size."""
+    return resolve(cfg, p.facts())
 
 
 def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None = None, *,
@@ -110,7 +107,7 @@ def train_members(cfgs: Sequence[RunConfig], prepared: Sequence[Prepared] | None
     """
     cfgs = list(cfgs)
     preps = list(prepared) if prepared is not None else [prepare(c) for c in cfgs]
-    # what "auto" early stopping became for each table (pipeline.prepare decides)
+    # each member resolved for its table (mlplab.resolve), as its solo run would be
     cfgs = [member_config(c, p) for c, p in zip(cfgs, preps, strict=True)]
     for c in cfgs:
         why = why_not_batched(c)
