@@ -41,12 +41,14 @@ OPTIMS = [
 
 
 def _pair(task=("binary", "bce_logits", "logits"), acts=("tanh", "relu"), epochs=40,
-          optim=None, runner=None, schedule=None, **train):
-    """Train the same initial model with the eager and the fused runner; return both."""
+          optim=None, runner=None, schedule=None, dtype=torch.float32, **train):
+    """Train the same initial model (parameters and rows in ``dtype``) with the eager and the
+    fused runner; return both."""
     name, loss, output = task
     g = torch.Generator().manual_seed(1)
-    X = torch.randn(64, 3, generator=g)
+    X = torch.randn(64, 3, generator=g, dtype=dtype)
     y = TASKS[task](X)
+    y = y.to(dtype) if y.is_floating_point() else y
     n_classes = 3 if name == "multiclass" else 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MlplabWarning)  # mse on a binary target: meant here
@@ -56,6 +58,7 @@ def _pair(task=("binary", "bce_logits", "logits"), acts=("tanh", "relu"), epochs
         "schedule": schedule or {"name": "none"},
         "train": {"epochs": epochs, "eval_every": 15, "batch_size": "full", **train}})
     model = build_model(ModelSpec(3, [5, 4], list(acts), spec.n_outputs, output=output), 3)
+    model = model.to(dtype)
     twin = copy.deepcopy(model)
     data = DataTensors({"train": X, "test": X[:16]}, {"train": y, "test": y[:16]})
     s_eager = fit(model, spec, data, cfg, runner=eager_runner)
@@ -63,10 +66,11 @@ def _pair(task=("binary", "bce_logits", "logits"), acts=("tanh", "relu"), epochs
     return s_eager, s_fast
 
 
-def _assert_equal(s_eager, s_fast):
-    """Bitwise: weights, optimizer state and every history row but the clock."""
+def _assert_equal(s_eager, s_fast, dtype=torch.float32):
+    """Bitwise: weights (in ``dtype``), optimizer state and every history row but the clock."""
     assert s_fast.runner_name == "fast" and s_eager.runner_name == "eager"
     for p, q in zip(s_eager.model.parameters(), s_fast.model.parameters(), strict=True):
+        assert p.dtype == q.dtype == dtype
         assert torch.equal(p, q)
         for key, value in s_eager.optimizer.state[p].items():
             assert torch.equal(torch.as_tensor(value), torch.as_tensor(
@@ -117,6 +121,49 @@ def test_issue_15_repro_is_bitwise_over_many_epochs():
     s_eager, s_fast = _pair(acts=("relu", "relu"), epochs=3000,
                             optim={"name": "sgd", "lr": 0.1})
     _assert_equal(s_eager, s_fast)
+
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("optim", OPTIMS)
+def test_float64_optimizers_equal_eager(optim):
+    """float64 parameters (the estimators' dtype for float64 X) train on the fused runner
+    bitwise equal to torch.optim's float64 steps, optimizer state included."""
+    _assert_equal(*_pair(optim=optim, dtype=F64), dtype=F64)
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_float64_losses_equal_eager(task):
+    """Each output/loss pair's float64 gradient is autograd's own kernel, bit for bit."""
+    _assert_equal(*_pair(task=task, optim={"name": "adam", "lr": 0.01}, dtype=F64), dtype=F64)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu",
+                                 "identity"])
+def test_float64_activations_equal_eager(act):
+    """Each activation's float64 backward is autograd's kernel, bit for bit."""
+    _assert_equal(*_pair(acts=(act, act), optim={"name": "sgd", "lr": 0.2, "momentum": 0.5},
+                         dtype=F64), dtype=F64)
+
+
+def test_float64_schedule_l1_clipping_equal_eager():
+    """float64 with a schedule, the L1 penalty and clipping, as the eager step."""
+    _assert_equal(*_pair(optim={"name": "adam", "lr": 0.02, "l1": 1e-3}, clip_grad_norm=0.1,
+                         schedule={"name": "onecycle"}, dtype=F64), dtype=F64)
+
+
+def test_float64_long_run_is_bitwise():
+    """2,000 float64 epochs of SGD end bitwise equal (rounding differences would grow)."""
+    _assert_equal(*_pair(acts=("relu", "relu"), epochs=2000, optim={"name": "sgd", "lr": 0.1},
+                         dtype=F64), dtype=F64)
+
+
+def test_mixed_dtypes_train_eagerly():
+    """Parameters of two dtypes are refused by the fused runner (auto picks eager)."""
+    s_eager, _ = _pair(epochs=1)
+    s_eager.model.net[0].bias.data = s_eager.model.net[0].bias.data.double()
+    assert "float64" in (why_not_fused(s_eager) or "")
 
 
 @pytest.mark.parametrize("optim", [{"name": "adam", "lr": 0.01},

@@ -41,10 +41,11 @@ OPTIMS = {
 }
 
 
-def _data(n_in: int, rows: int, val: bool = False) -> DataTensors:
+def _data(n_in: int, rows: int, val: bool = False,
+          dtype: torch.dtype = torch.float32) -> DataTensors:
     g = torch.Generator().manual_seed(0)
-    X = torch.randn(rows + 64, n_in, generator=g)
-    y = ((X[:, 0] * X[:, 1] + 0.5 * X[:, 2]) > 0).float()[:, None]
+    X = torch.randn(rows + 64, n_in, generator=g, dtype=dtype)
+    y = ((X[:, 0] * X[:, 1] + 0.5 * X[:, 2]) > 0).to(dtype)[:, None]
     Xs, ys = {"train": X[:rows], "test": X[rows:]}, {"train": y[:rows], "test": y[rows:]}
     if val:
         Xs["val"], ys["val"] = X[rows:rows + 32], y[rows:rows + 32]
@@ -58,19 +59,20 @@ def _cfg(optim: dict[str, Any], batch: int, epochs: int = 3, **train: Any) -> Ru
 
 
 def _both(net: str, optim: dict[str, Any], val: bool = False, epochs: int = 3,
-          **train: Any) -> tuple[Any, Any]:
+          dtype: torch.dtype = torch.float32, **train: Any) -> tuple[Any, Any]:
     n_in, hidden, acts, rows, batch = NETS[net]
-    data, cfg = _data(n_in, rows, val), _cfg(optim, batch, epochs, **train)
-    model = build_model(ModelSpec(n_in, hidden, acts, 1), seed=2)
+    data, cfg = _data(n_in, rows, val, dtype), _cfg(optim, batch, epochs, **train)
+    model = build_model(ModelSpec(n_in, hidden, acts, 1), seed=2).to(dtype)
     twin = copy.deepcopy(model)
     ref = fit(model, BINARY, data, cfg, runner=eager_runner)
     got = fit(twin, BINARY, data, cfg)  # the automatic choice
     return ref, got
 
 
-def _assert_equal(ref: Any, got: Any) -> None:
+def _assert_equal(ref: Any, got: Any, dtype: torch.dtype = torch.float32) -> None:
     assert (ref.runner_name, got.runner_name) == ("eager", "fast")
     for p, q in zip(ref.model.parameters(), got.model.parameters(), strict=True):
+        assert p.dtype == q.dtype == dtype
         assert torch.equal(p, q)
         for key, value in ref.optimizer.state[p].items():
             assert torch.equal(torch.as_tensor(value),
@@ -159,6 +161,30 @@ def test_equals_a_plain_pytorch_loop(optim: str) -> None:
         assert torch.equal(p, q)
 
 
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("optim", list(OPTIMS))
+@pytest.mark.parametrize("net", list(NETS))
+def test_float64_widths_and_optimizers_equal_eager(net: str, optim: str) -> None:
+    """float64 parameters and rows (the estimators' dtype for float64 X): bitwise eager."""
+    _assert_equal(*_both(net, OPTIMS[optim], dtype=F64), dtype=F64)
+
+
+@pytest.mark.parametrize("optim", ["sgd-momentum-wd", "adamw"])
+def test_float64_l1_clipping_schedule_equal_eager(optim: str) -> None:
+    _assert_equal(*_both("32-64-64-1", {**OPTIMS[optim], "l1": 1e-4}, clip_grad_norm=0.5,
+                         schedule={"name": "onecycle"}, dtype=F64), dtype=F64)
+
+
+def test_float64_early_stopping_and_unshuffled_equal_eager() -> None:
+    ref, got = _both("3-5-4-1", {"name": "sgd", "lr": 2.0, "momentum": 0.9}, val=True,
+                     epochs=40, early_stopping=2, dtype=F64)
+    assert ref.best_epoch is not None and ref.epoch < 40
+    _assert_equal(ref, got, dtype=F64)
+    _assert_equal(*_both("3-5-4-1", OPTIMS["adam"], shuffle=False, dtype=F64), dtype=F64)
+
+
 def test_chosen_automatically_and_refusals_fall_back() -> None:
     """train.fast=auto picks the fused runner for mini-batches; sample weights (which it
     does not implement) keep the eager runner, and train.fast=on refuses them up front."""
@@ -186,8 +212,10 @@ OPTIMIZER_LINES = {  # the elementwise kernels of the fused runner's optimizer s
 }
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_elementwise_kernels_give_each_element_the_same_bits_anywhere(threads: int) -> None:
+def test_elementwise_kernels_give_each_element_the_same_bits_anywhere(
+        threads: int, dtype: torch.dtype) -> None:
     """The premise of the runner's flat buffers: one kernel over a long buffer gives each
     element the bits that the same kernel gives it in a tensor of its own (torch's foreach
     ops on the CPU run one kernel per tensor), whether the element falls in a vectorised
@@ -199,9 +227,9 @@ def test_elementwise_kernels_give_each_element_the_same_bits_anywhere(threads: i
         torch.set_num_threads(threads)
         for n in [*range(1, 40), 255, 4097, 40_000]:
             off = n % 29
-            small = [torch.randn(n, generator=g) for _ in range(2)]
-            big = [torch.cat([torch.randn(off, generator=g), t, torch.randn(37, generator=g)])
-                   for t in small]
+            small = [torch.randn(n, generator=g, dtype=dtype) for _ in range(2)]
+            big = [torch.cat([torch.randn(off, generator=g, dtype=dtype), t,
+                              torch.randn(37, generator=g, dtype=dtype)]) for t in small]
             for name, line in OPTIMIZER_LINES.items():
                 assert torch.equal(line(*small), line(*big)[off:off + n]), (name, n)
 

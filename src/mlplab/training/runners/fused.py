@@ -75,9 +75,9 @@ class _Flat:
         self.size, self.n_weights = off, self.offsets[1] if len(params) > 1 else off
         self.shapes = [p.shape for p in params]
 
-    def new(self) -> tuple[Tensor, list[Tensor]]:
-        """A zeroed buffer and its views, one per parameter (model order)."""
-        flat = torch.zeros(self.size)
+    def new(self, dtype: torch.dtype) -> tuple[Tensor, list[Tensor]]:
+        """A zeroed buffer of ``dtype`` and its views, one per parameter (model order)."""
+        flat = torch.zeros(self.size, dtype=dtype)
         return flat, [flat[o:o + math.prod(s)].view(s)
                       for o, s in zip(self.offsets, self.shapes, strict=True)]
 
@@ -157,8 +157,10 @@ class FastRunner:
         self.params: list[Tensor] = [p.detach() for p in self.owned]  # [W1, b1, ...]
         self.decay: list[tuple[Tensor, Tensor, float]] = []  # set per segment (__call__)
         self.layout = _Flat(self.params)
-        self.flat_p, self.pv = self.layout.new()  # the parameters while a segment runs
-        self.flat_g, self.grads = self.layout.new()  # their gradients, rewritten every step
+        # float32 or float64 (why_not_fused: one dtype for all): every buffer takes it
+        self.dtype = dt = self.params[0].dtype
+        self.flat_p, self.pv = self.layout.new(dt)  # the parameters while a segment runs
+        self.flat_g, self.grads = self.layout.new(dt)  # their gradients, rewritten every step
         self.weights, self.biases = self.pv[0::2], self.pv[1::2]  # (out, in), (out,)
         spec: ModelSpec = model.spec  # type: ignore[assignment]
         self.acts = [ACTS[a] for a in spec.activations]
@@ -169,7 +171,7 @@ class FastRunner:
         self.kind = OPTIMIZERS[type(state.optimizer)]
         self.l1 = state.cfg.optim.l1
         self.clip = state.cfg.train.clip_grad_norm
-        self.one = torch.ones(())  # the gradient backward() starts from
+        self.one = torch.ones((), dtype=dt)  # the gradient backward() starts from
         self._bufs: dict[int, dict[str, Any]] = {}
         n, bs = len(self.X), state.batch_size
         self.shuffle = bs is not None and state.cfg.train.shuffle
@@ -187,12 +189,13 @@ class FastRunner:
     def buffers(self, rows: int) -> dict[str, Any]:
         """Activation and backward buffers for batches of ``rows`` rows (made once)."""
         if rows not in self._bufs:
-            outs = [W.shape[0] for W in self.weights]
+            outs, dt = [W.shape[0] for W in self.weights], self.dtype
             self._bufs[rows] = {
-                "h": [torch.empty(rows, o) for o in outs],  # each layer's addmm output
-                "a": [torch.empty(rows, o) for o in outs],  # activations not done in place
-                "gin": [torch.empty(rows, W.shape[1]) for W in self.weights],  # g.mm(W_i)
-                "gz": torch.empty(rows, outs[-1]), "p": torch.empty(rows, outs[-1])}
+                "h": [torch.empty(rows, o, dtype=dt) for o in outs],  # each addmm's output
+                "a": [torch.empty(rows, o, dtype=dt) for o in outs],  # not done in place
+                "gin": [torch.empty(rows, W.shape[1], dtype=dt) for W in self.weights],
+                "gz": torch.empty(rows, outs[-1], dtype=dt),  # g.mm(W_i) above; dLoss/dz
+                "p": torch.empty(rows, outs[-1], dtype=dt)}
         return self._bufs[rows]
 
     @property
@@ -249,7 +252,9 @@ class FastRunner:
                     step = B
             P.add_(step, alpha=-lr)
             return
-        st["t"] = t = min(st["t"] + 1, 2 ** 24)  # the float32 step count, +1 (stuck at 2^24)
+        # the step count +1 in its tensor's dtype: torch.optim keeps it in float32 (the
+        # default dtype) whatever the parameters' dtype, so it sticks at 2^24 (2^53 in float64)
+        st["t"] = t = min(st["t"] + 1, st["t_max"])
         for Pr, Gr, wd in self.decay:
             if self.kind == "adamw":
                 Pr.mul_(1 - lr * wd)
@@ -272,7 +277,7 @@ class FastRunner:
         st: dict[str, Any] = {}
         if self.kind == "sgd":
             if opt.param_groups[0]["momentum"]:
-                st["B"], st["Bv"] = self.layout.new()
+                st["B"], st["Bv"] = self.layout.new(self.dtype)
                 bufs = [state[p].get("momentum_buffer") for p in ps]
                 st["first"] = any(b is None for b in bufs)
                 if not st["first"]:
@@ -284,11 +289,13 @@ class FastRunner:
                 s["step"] = torch.tensor(0.0)
                 s["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        (st["M"], st["Mv"]), (st["V"], st["Vv"]) = self.layout.new(), self.layout.new()
-        st["D"] = torch.empty(self.layout.size)
+        (st["M"], st["Mv"]), (st["V"], st["Vv"]) = (self.layout.new(self.dtype),
+                                                      self.layout.new(self.dtype))
+        st["D"] = torch.empty(self.layout.size, dtype=self.dtype)
         torch._foreach_copy_(st["Mv"], [state[p]["exp_avg"] for p in ps])
         torch._foreach_copy_(st["Vv"], [state[p]["exp_avg_sq"] for p in ps])
         st["t"] = int(state[ps[0]]["step"])
+        st["t_max"] = 2 ** 24 if state[ps[0]]["step"].dtype == torch.float32 else 2 ** 53
         return st
 
     def _store(self, opt: torch.optim.Optimizer, st: dict[str, Any]) -> None:

@@ -137,7 +137,8 @@ def _bce_sigmoid(z: Tensor, y: Tensor, one: Tensor, p: Tensor, out: Tensor) -> l
 
 def _ce_grad(z: Tensor, y: Tensor, one: Tensor, out: Tensor) -> None:
     logp = torch.log_softmax(z, 1)
-    total = torch.tensor(float(len(y)))  # nll_loss's total weight: the row count
+    # nll_loss's total weight: the row count, in the logits' dtype as its forward makes it
+    total = torch.tensor(float(len(y)), dtype=z.dtype)
     g = aten.nll_loss_backward.default(one, logp, y, None, MEAN, -100, total)
     out.copy_(aten._log_softmax_backward_data.default(g, logp, 1, z.dtype))
 
@@ -166,6 +167,10 @@ HEADS: dict[tuple[str, str], Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], 
 }
 OUT_ACTS: dict[str, Callable[[Tensor], Tensor]] = {"logits": _same, "sigmoid": torch.sigmoid}
 
+# Parameter dtypes the fused runners train (every kernel is dtype-generic aten; each is
+# proven bitwise against the eager step in both).
+DTYPES = (torch.float32, torch.float64)
+
 # Optimizers the fused runners implement exactly (torch's foreach / single-tensor CPU maths).
 OPTIMIZERS = {torch.optim.SGD: "sgd", torch.optim.Adam: "adam", torch.optim.AdamW: "adamw"}
 
@@ -189,7 +194,9 @@ def why_not_fused(state: TrainState) -> str | None:
         ((spec.output, state.task.loss) not in HEADS,
          f"output {spec.output!r} with loss {state.task.loss!r}"),
         (any(p.device.type != "cpu" for p in model.parameters()), "a device other than the CPU"),
-        (any(p.dtype != torch.float32 for p in model.parameters()), "parameters not float32"),
+        (len({p.dtype for p in model.parameters()}) != 1 or
+         next(model.parameters()).dtype not in DTYPES,
+         "parameters not all float32 or all float64"),
         (type(opt) not in OPTIMIZERS or decays(opt, model) is None,
          f"optimizer {type(opt).__name__}"),
     ]
@@ -228,23 +235,24 @@ def _kernels_match(state: TrainState, spec: ModelSpec) -> bool:
     give bitwise the values and gradients the fused kernels compute: a loss or activation
     changed elsewhere (a smoothing, an approximation) then trains eagerly, never wrongly."""
     gen = torch.Generator().manual_seed(0)
-    z = torch.randn(5, spec.n_outputs, generator=gen)
+    dt = next(state.model.parameters()).dtype  # probed in the dtype the run trains in
+    z = torch.randn(5, spec.n_outputs, generator=gen, dtype=dt)
     loss = state.task.loss
     y = torch.randint(spec.n_outputs, (5,), generator=gen) if loss == "cross_entropy" else \
-        (torch.rand(5, spec.n_outputs, generator=gen) > 0.5).float() if "bce" in loss else \
-        torch.randn(5, spec.n_outputs, generator=gen)
+        (torch.rand(5, spec.n_outputs, generator=gen) > 0.5).to(dt) if "bce" in loss else \
+        torch.randn(5, spec.n_outputs, generator=gen, dtype=dt)
     zr = z.clone().requires_grad_()
     state.task.batch_loss(_output_module(spec)(zr), y).backward()
     out, p = torch.empty_like(z), torch.empty_like(z)
     with torch.no_grad():
-        for call in HEADS[(spec.output, loss)](z, y, torch.ones(()), p, out):
+        for call in HEADS[(spec.output, loss)](z, y, torch.ones((), dtype=dt), p, out):
             call()
     if zr.grad is None or not torch.equal(out, zr.grad):
         return False
     for name in set(spec.activations):
-        h = torch.randn(7, 3, generator=gen).requires_grad_()
+        h = torch.randn(7, 3, generator=gen, dtype=dt).requires_grad_()
         a = registry.ACTIVATIONS[name]()(h)
-        g = torch.randn(7, 3, generator=gen)
+        g = torch.randn(7, 3, generator=gen, dtype=dt)
         a.backward(g)
         act = ACTS[name]
         with torch.no_grad():
@@ -260,5 +268,5 @@ def _output_module(spec: ModelSpec) -> Callable[[Tensor], Tensor]:
     return head() if head is not None else OUT_ACTS["logits"]
 
 
-__all__ = ["ACTS", "HEADS", "MEAN", "OPTIMIZERS", "OUT_ACTS", "Act", "Call", "aten",
+__all__ = ["ACTS", "DTYPES", "HEADS", "MEAN", "OPTIMIZERS", "OUT_ACTS", "Act", "Call", "aten",
            "decays", "why_not_fused"]

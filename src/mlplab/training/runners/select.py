@@ -5,13 +5,15 @@
 - ``auto`` (default): the fused runner where it applies and every option the run asks for is
   one it supports (it is bitwise equal to eager there, full batch and mini-batch alike), else
   the eager runner;
-- ``on``: a fused runner always, the NumPy kernel for the tiniest full-batch nets without a
-  schedule (equal to rounding only), refusing before training anything they cannot do;
+- ``on``: a fused runner always, the NumPy kernel for the tiniest full-batch float32 nets
+  without a schedule (equal to rounding only), refusing before training anything they
+  cannot do;
 - ``off``: the eager runner.
 
-The fused runners also need an :class:`~mlplab.models.MLP` on the CPU with a supported
-activation, output/loss pair and optimizer, whose loss and activation modules give bitwise the
-fused kernels' gradients (:func:`.fused.why_not_fused` probes them).
+The fused runners also need an :class:`~mlplab.models.MLP` on the CPU (parameters all float32
+or all float64) with a supported activation, output/loss pair and optimizer, whose loss and
+activation modules give bitwise the fused kernels' gradients (:func:`.fused.why_not_fused`
+probes them).
 
 Example
 -------
@@ -26,6 +28,8 @@ Example
 from __future__ import annotations
 
 from typing import Protocol
+
+import torch
 
 from mlplab.errors import ConfigError
 from mlplab.models import ModelSpec
@@ -77,8 +81,10 @@ def select_runner(state: TrainState) -> tuple[Runner, str]:
                           hint="use --set train.fast=auto (mlplab picks a runner that can)")
     support.check("fast", support.FUSED, wanted(state))
     spec: ModelSpec = state.model.spec  # type: ignore[assignment]  # an MLP (why_not_fused)
-    if state.data.n_train <= NUMPY_MAX_ROWS and all(a in NP_ACTS for a in spec.activations) \
-            and not support.missing(support.NUMPY, wanted(state)):
+    float32 = all(p.dtype == torch.float32 for p in state.model.parameters())  # NumPy's
+    if float32 and state.data.n_train <= NUMPY_MAX_ROWS and \
+            all(a in NP_ACTS for a in spec.activations) and \
+            not support.missing(support.NUMPY, wanted(state)):
         return NumpyRunner(state), "numpy"
     return FastRunner(state), "fast"
 
