@@ -109,7 +109,9 @@ class ModelConfig(_Part):
         "hidden sizes, e.g. 10,10 ('' or none: no hidden layer)"))
     activation: str | list[str] = Field("relu", description=(
         "one for every hidden layer, or one per layer: relu,tanh"))
-    output: str = "logits"  # registry.OUTPUTS (the CLI's --head)
+    # registry.OUTPUTS (the CLI's --head); "auto": logits for mlplab's MLP, what forward
+    # returns for a learner's module (mlplab.resolve decides; an explicit kind always wins)
+    output: str = "auto"
     dropout: float = Field(0.0, ge=0.0, lt=1.0,
                            description="dropout probability after each hidden layer")
     batchnorm: bool = Field(False, description="batch normalisation after each hidden Linear")
@@ -141,7 +143,7 @@ class ModelConfig(_Part):
     @field_validator("output")
     @classmethod
     def _out(cls, v: str) -> str:
-        return registry.check_choice("output", v, registry.OUTPUTS)
+        return v if v == "auto" else registry.check_choice("output", v, registry.OUTPUTS)
 
     @field_validator("init")
     @classmethod

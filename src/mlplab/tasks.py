@@ -405,26 +405,29 @@ _STATED_NEEDS = {
 
 
 def read_output(model: nn.Module, x: torch.Tensor | np.ndarray,
-                stated: str = "logits") -> OutputProbe:
+                stated: str = "auto") -> OutputProbe:
     """The output kind to train and score a learner's ``model`` with, on rows ``x``.
 
     ``stated`` is the configured output (``model.output`` / ``--head`` / ``output=``). The
-    default, logits, gives way to what :func:`probe_output` finds; any other stated kind wins,
-    but is refused in one line when ``forward``'s values cannot be that (a "sigmoid" output
-    outside [0, 1] would make BCELoss raise, or train on nonsense).
+    default, ``"auto"``, is what :func:`probe_output` finds; a stated kind always wins,
+    logits included, but is refused in one line when ``forward``'s values cannot be that (a
+    "sigmoid" output outside [0, 1] would make BCELoss raise, or train on nonsense; logits
+    may be any values).
 
     Example
     -------
     >>> net = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
     >>> print(read_output(net, torch.randn(8, 2)))
     sigmoid (forward ends in a sigmoid)
+    >>> print(read_output(net, torch.randn(8, 2), "logits"))  # stated: wins
+    logits (as configured; the probe found sigmoid (forward ends in a sigmoid))
     >>> read_output(nn.Linear(2, 1), 10 * torch.ones(8, 2), "sigmoid")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     mlplab.errors.ConfigError: the output is set to sigmoid, but the model's forward does not ...
     """
     found = probe_output(model, x)
-    if stated in ("logits", found.kind):
+    if stated in ("auto", found.kind):
         return found
     rule = _STATED_NEEDS.get(stated)
     if rule is not None:

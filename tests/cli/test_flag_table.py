@@ -22,7 +22,7 @@ from mlplab.config import RunConfig, TaskName, flatten
 REFERENCE: dict[str, list[str]] = {
     "--loss": ["auto", *registry.LOSSES],
     "--activation": list(registry.ACTIVATIONS),
-    "--head": list(registry.OUTPUTS),
+    "--head": ["auto", *registry.OUTPUTS],  # auto: what forward returns (logits for an MLP)
     "--init": list(registry.INITS),
     "--optimizer": list(registry.OPTIMIZERS),
     "--schedule": list(registry.SCHEDULERS),

@@ -70,7 +70,7 @@ def test_printing_commands_take_quiet(commands) -> None:
 
 def test_head_flag_and_train_out(commands) -> None:
     train = {n: o for o in _options(commands["train"]) for n in o.opts}
-    assert train["--head"].help == " | ".join(registry.OUTPUTS)  # the registry's heads
+    assert train["--head"].help == " | ".join(["auto", *registry.OUTPUTS])  # the registry's
     assert train["--out"] is train["-o"]
 
 

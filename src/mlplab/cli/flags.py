@@ -13,7 +13,7 @@ Example
 >>> to_config(hidden="8,8", target=["y"], lr=None)
 {'model.hidden': [8, 8], 'data.target': 'y'}
 >>> help_of("head")
-'logits | sigmoid | softmax | log_softmax'
+'auto | logits | sigmoid | softmax | log_softmax'
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ FLAGS: dict[str, Flag] = {f.key: f for f in [
 # keys chosen by name from a registry table (the config's validators check the same tables);
 # a key typed as a Literal in RunConfig takes its choices from the Literal
 REGISTRY_CHOICES: dict[str, Iterable[str]] = {
-    "model.activation": registry.ACTIVATIONS, "model.output": registry.OUTPUTS,
+    "model.activation": registry.ACTIVATIONS, "model.output": ["auto", *registry.OUTPUTS],
     "model.init": registry.INITS, "loss": ["auto", *registry.LOSSES],
     "optim.name": registry.OPTIMIZERS, "schedule.name": registry.SCHEDULERS,
 }
