@@ -180,7 +180,8 @@ def _parameter(flag: Flag, required: bool = False, default: Any = None) -> inspe
     section = flag.path.partition(".")[0]
     option = typer.Option(*flag.decls, help=help_of(flag.key),
                           rich_help_panel=PANELS[PANEL_OF.get(section, section)],
-                          show_default=_default_text(flag.path) if default is None else True)
+                          show_default=False if required else  # a required option has none
+                          _default_text(flag.path) if default is None else True)
     kind = _cli_type(flag)
     annotation: Any = Annotated[kind if required else Optional[kind], option]
     return inspect.Parameter(flag.key, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
