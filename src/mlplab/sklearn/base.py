@@ -26,11 +26,11 @@ from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, DataError, TrainingError
 from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
-from mlplab.sklearn import lbfgs, learner, params
+from mlplab.sklearn import lbfgs, learner, messages, params
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules, ValRows
 from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
-from mlplab.tasks import TaskSpec, resolve_task
+from mlplab.tasks import TaskSpec
 from mlplab.training.loop import DataTensors, build_scheduler, fit
 from mlplab.training.runners import support
 from mlplab.training.runners.select import fused_takes
@@ -108,15 +108,20 @@ class _MLPBase(BaseEstimator):
         X, y = validate_data(self, X, y, reset=first, accept_sparse=["csr", "csc", "coo"],
                              multi_output=True, y_numeric=self._task_kind == "regressor",
                              dtype=(np.float64, np.float32))
-        beyond32 = _beyond_float32(X)
-        X = X.tocsr() if sp.issparse(X) else _dense32(X)
         Y, task_name, n_classes = self._encode(y, first, classes, incremental)
-        w = self._weights(sample_weight, X, y)
         if first:
             self._reset(task_name, n_classes, Y)
         seed = params.seed(self) if first else self.run_config_.seed
-        if first and self.module is not None:
-            own = learner.build(self, X.shape[1], self.task_.n_outputs, seed)
+        own = learner.build(self, X.shape[1], self.task_.n_outputs, seed) \
+            if first and self.module is not None else None
+        # scikit-learn trains in X's dtype (float32 or float64); a module= in its own, a
+        # warm start or partial_fit in the weights' dtype
+        dtype = X.dtype if first and own is None else _dtype(own if own is not None else
+                                                           self.model_)
+        beyond = _beyond(X, dtype)
+        X = X.tocsr().astype(dtype, copy=False) if sp.issparse(X) else _dense(X, dtype)
+        w = self._weights(sample_weight, X, y, dtype)
+        if own is not None:
             self._read_output(own, X, task_name, n_classes, Y)
         # scikit-learn's stream: the initial weights, then the early-stopping split
         rs = self.random_state
@@ -142,8 +147,8 @@ class _MLPBase(BaseEstimator):
         with threads.restoring():
             threads.apply_flops(threads.mlp_flops(widths, _batch(cfg)), cfg.train.num_threads)
             if first:
-                self.model_ = own if self.module is not None else \
-                    self._build(cfg, X.shape[1], rng)
+                self.model_ = own if own is not None else \
+                    self._build(cfg, X.shape[1], rng, dtype)
                 self._assign_pending(incremental)
             tr, val_idx = self._split(Y, task_name, rng, n_val)
             w_tr = None if w is None else w[tr]
@@ -159,13 +164,13 @@ class _MLPBase(BaseEstimator):
             except TrainingError as e:
                 if not (self.early_stopping and not lbfgs and self._best_weights is not None):
                     # the loop's hint names CLI flags (--lr); the estimator's names parameters
-                    raise _nonfinite(self, str(e).split(" (hint:")[0], beyond32) from e
+                    raise _nonfinite(self, str(e).split(" (hint:")[0], beyond) from e
                 # scikit-learn gh-29504: the best weights come back, the scores end in nan
                 self.n_iter_ = len(self.loss_curve_) - start
                 self.stop_reason_ = "diverged"
         self.run_config_ = cfg
         if not all(bool(torch.isfinite(p).all()) for p in self.model_.parameters()):
-            raise _nonfinite(self, "the weights are not finite", beyond32)
+            raise _nonfinite(self, "the weights are not finite", beyond)
         return self
 
     def _train_stochastic(self, X: Any, Y: np.ndarray, w: np.ndarray | None,
@@ -181,12 +186,12 @@ class _MLPBase(BaseEstimator):
         model = self.model_.to(device)
         rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
         data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
-                           y={"train": self.task_.targets(Y[rows], device)},
+                           y={"train": _targets(self, Y[rows], device, X.dtype)},
                            w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
         val = None
         if len(val_idx):
             data.X["val"] = _rows(X, val_idx, device, sparse)
-            data.y["val"] = self.task_.targets(Y[val_idx], device)
+            data.y["val"] = _targets(self, Y[val_idx], device, X.dtype)
             val = ValRows(data.X["val"], Y[val_idx], None if w is None else w[val_idx])
         opt = self._optimizer if incremental and self._optimizer is not None else \
             build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
@@ -220,7 +225,7 @@ class _MLPBase(BaseEstimator):
             alpha=float(self.alpha), scale=params.loss_scale(self.task_),
             verbose=bool(self.verbose))
         res = lbfgs.fit(model, self.task_, _rows(X, slice(None), device, sparse),
-                        self.task_.targets(Y, device), None if w is None else
+                        _targets(self, Y, device, X.dtype), None if w is None else
                         torch.as_tensor(w, device=device), settings)
         constant = params.loss_constant(self.task_, Y, w) * settings.scale
         curve = [v + constant for v in res.losses]
@@ -243,16 +248,18 @@ class _MLPBase(BaseEstimator):
                           f"{limit} was reached. Increase max_iter or max_fun, or scale the "
                           "data (e.g. with StandardScaler).", ConvergenceWarning, stacklevel=4)
 
-    def _build(self, cfg: RunConfig, n_features: int, rng: np.random.RandomState) -> MLP:
+    def _build(self, cfg: RunConfig, n_features: int, rng: np.random.RandomState,
+               dtype: np.dtype[Any]) -> MLP:
         from mlplab.api import model_spec  # api imports the estimators' package lazily
 
         spec = model_spec(cfg, n_features, self.task_)
-        if self.init != params.GLOROT:
-            return build_seeded(spec, cfg.seed)  # fit seeds torch's generator (dropout)
+        tdtype = _TORCH_DTYPES[np.dtype(dtype)]
+        if self.init != params.GLOROT:  # fit seeds torch's generator (dropout)
+            return build_seeded(spec, cfg.seed).to(tdtype)
         # scikit-learn's init draws from numpy; torch's default init (overwritten) must not
         # move the caller's global torch RNG, and seeding it costs ~2 ms (CUDA lazy-seed hooks)
         with torch.random.fork_rng(devices=[]):
-            model = build_model(spec)
+            model = build_model(spec).to(tdtype)
         glorot_init(model, params.ACTIVATIONS[self.activation], rng)
         return model
 
@@ -263,9 +270,9 @@ class _MLPBase(BaseEstimator):
         kind, width = learner.output_kind(model, X)
         loss = "cross_entropy" if task_name == "binary" and kind == "logits" and width == 2 \
             else self._loss()
-        self.task_ = resolve_task(task_name, n_classes=n_classes,
-                                  n_targets=1 if Y.ndim == 1 else Y.shape[1], loss=loss,
-                                  output=kind, threshold=self._threshold())
+        self.task_ = messages.resolve(self._task_kind, task_name, n_classes=n_classes,
+                                      n_targets=1 if Y.ndim == 1 else Y.shape[1], loss=loss,
+                                      output=kind, threshold=self._threshold())
         self.n_outputs_ = self.task_.n_outputs
         self.out_activation_ = params.out_activation(self.task_)
         self.n_layers_ = len(learner.linears(model)) + 1
@@ -281,9 +288,9 @@ class _MLPBase(BaseEstimator):
 
     def _reset(self, task_name: str, n_classes: int, Y: np.ndarray) -> None:
         n_targets = 1 if Y.ndim == 1 else Y.shape[1]
-        self.task_ = resolve_task(task_name, n_classes=n_classes, n_targets=n_targets,
-                                  loss=self._loss(), output="logits",
-                                  threshold=self._threshold())
+        self.task_ = messages.resolve(self._task_kind, task_name, n_classes=n_classes,
+                                      n_targets=n_targets, loss=self._loss(),
+                                      output="logits", threshold=self._threshold())
         self.n_outputs_ = self.task_.n_outputs
         self.out_activation_ = params.out_activation(self.task_)
         self.n_layers_ = len(params.hidden_sizes(self)) + 2
@@ -318,8 +325,10 @@ class _MLPBase(BaseEstimator):
                              "or the size of your dataset.")
         return tr, val
 
-    def _weights(self, sample_weight: Any, X: Any, y: np.ndarray) -> np.ndarray | None:
-        """Sample weights times class weights; None when all are 1 (the plain mean loss)."""
+    def _weights(self, sample_weight: Any, X: Any, y: np.ndarray,
+                 dtype: np.dtype[Any]) -> np.ndarray | None:
+        """Sample weights times class weights in ``dtype``; None when all are 1 (the plain
+        mean loss)."""
         w = None if sample_weight is None else \
             _check_sample_weight(sample_weight, X, dtype=np.float64)
         cw = getattr(self, "class_weight", None)
@@ -328,7 +337,7 @@ class _MLPBase(BaseEstimator):
             w = cws if w is None else w * cws
         if w is None or np.all(w == 1.0):
             return None
-        return w.astype(np.float32)
+        return w.astype(dtype)
 
     # --- inference -----------------------------------------------------------------------
 
@@ -344,7 +353,8 @@ class _MLPBase(BaseEstimator):
         with threads.restoring():
             threads.apply(model, min(n, PREDICT_CHUNK), setting, backward=False)
             run = forward64 if isinstance(model, MLP) else learner.forward
-            outs = [run(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK)).to(dev))
+            dt = _dtype(model)  # X rounded as for training, then float64
+            outs = [run(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK, dt)).to(dev))
                     for i in range(0, n, PREDICT_CHUNK)]
         out = torch.cat(outs) if len(outs) != 1 else outs[0]
         return out.cpu()
@@ -436,14 +446,38 @@ class _MLPBase(BaseEstimator):
 
 
 def _rows(X: Any, idx: Any, device: torch.device, sparse: bool) -> torch.Tensor:
-    """``X[idx]`` as a tensor on ``device`` (indexed in numpy: torch indexing by a numpy
-    array costs milliseconds per call), or as :class:`~.sparse.CsrRows` when ``sparse`` (the
-    loop takes them where a tensor goes; :class:`~.sparse.SparseRunner` trains on them)."""
+    """``X[idx]`` (already in the training dtype) as a tensor on ``device`` (indexed in
+    numpy: torch indexing by a numpy array costs milliseconds per call), or as
+    :class:`~.sparse.CsrRows` when ``sparse`` (the loop takes them where a tensor goes;
+    :class:`~.sparse.SparseRunner` trains on them)."""
     if sparse:
-        return CsrRows(X[idx])  # type: ignore[return-value]
+        return CsrRows(X[idx], X.dtype)  # type: ignore[return-value]
     part = X[idx]
     part = part.toarray() if sp.issparse(part) else part  # a sparse X on a GPU: dense rows
-    return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device)
+    return torch.from_numpy(np.ascontiguousarray(part, dtype=X.dtype)).to(device)
+
+
+def _targets(est: _MLPBase, Y: np.ndarray, device: torch.device,
+             dtype: np.dtype[Any]) -> torch.Tensor:
+    """``task_.targets`` (its checks, in the estimator's words, and shapes; class indices stay
+    int64) with float targets in the training ``dtype``: ``targets`` gives float32, which
+    would round float64 values."""
+    t = messages.targets(est.task_, Y, device, est._task_kind)
+    if not t.is_floating_point() or np.dtype(dtype) == np.float32:
+        return t
+    return torch.from_numpy(np.asarray(Y, dtype=dtype).reshape(t.shape)).to(device)
+
+
+# numpy's float dtypes -> torch's: the estimators train in X's dtype, as scikit-learn
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _dtype(model: nn.Module) -> np.dtype[Any]:
+    """The numpy dtype of a module's (first floating) parameters, float32 if it has none."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return np.dtype(torch.empty(0, dtype=p.dtype).numpy().dtype)
+    return np.dtype(np.float32)
 
 
 # scikit-learn's message when its solver ends on non-finite weights (tests match it)
@@ -451,17 +485,18 @@ NONFINITE = ("Solver produced non-finite parameter weights. The input data may c
              "values and need to be preprocessed.")
 
 
-def _nonfinite(est: Any, what: str, beyond32: bool) -> ValueError:
+def _nonfinite(est: Any, what: str, beyond: bool) -> ValueError:
     """scikit-learn's ValueError for a diverged fit, with what happened and what to change."""
-    why = " X has values beyond float32's range (mlplab trains in float32)." if beyond32 else ""
+    why = " X has values beyond float32's range, and this model trains in float32 (fitted " \
+          "first on float32 X, or a module= in float32)." if beyond else ""
     return ValueError(f"{NONFINITE} ({what}){why} Scale X (e.g. with StandardScaler) or lower "
                       f"learning_rate_init (now {est.learning_rate_init}).")
 
 
-def _beyond_float32(X: Any) -> bool:
-    """Whether a finite float64 ``X`` holds values that overflow float32."""
+def _beyond(X: Any, dtype: np.dtype[Any]) -> bool:
+    """Whether a finite float64 ``X`` holds values that overflow the float32 it trains in."""
     data = X.data if sp.issparse(X) else X
-    if data.dtype != np.float64 or not data.size:
+    if data.dtype != np.float64 or np.dtype(dtype) != np.float32 or not data.size:
         return False
     return bool(np.abs(data).max() > np.finfo(np.float32).max)
 
@@ -477,9 +512,20 @@ def _batch(cfg: RunConfig) -> int:
     return bs
 
 
-def _dense32(X: Any) -> np.ndarray:
-    """A C-contiguous float32 copy (never a read-only view)."""
-    return np.array(X, dtype=np.float32, order="C", copy=True)
+def _dense(X: Any, dtype: np.dtype[Any]) -> np.ndarray:
+    """A C-contiguous copy in ``dtype`` (never a read-only view)."""
+    return np.array(X, dtype=dtype, order="C", copy=True)
+
+
+def weights_dtype(weights: dict[str, Any]) -> torch.dtype:
+    """The dtype a saved model trained in: that of its first floating tensor (float32, the
+    dtype of runs saved before float64 training, if none)."""
+    for v in weights.values():
+        dt = v.dtype if isinstance(v, torch.Tensor) else \
+            torch.from_numpy(np.empty(0, np.asarray(v).dtype)).dtype
+        if dt.is_floating_point:
+            return dt
+    return torch.float32
 
 
 def _numpy_tree(obj: Any) -> Any:
@@ -503,7 +549,7 @@ def _torch_tree(obj: Any, device: torch.device) -> Any:
 
 
 def _unpack_model(packed: dict[str, Any], device: str) -> MLP:
-    model = MLP(ModelSpec.from_dict(packed["spec"]))
+    model = MLP(ModelSpec.from_dict(packed["spec"])).to(weights_dtype(packed["weights"]))
     model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in packed["weights"].items()})
     dev = torch.device("cpu")
     with contextlib.suppress(ConfigError):  # saved on a GPU, loaded without one: stay on CPU

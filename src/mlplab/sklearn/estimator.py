@@ -267,7 +267,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
 
     def _encode(self, y: np.ndarray, first: bool, classes: Any,
                 incremental: bool) -> tuple[np.ndarray, str, int]:
-        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)  # (n, t)
+        Y = np.array(y, dtype=np.float64).reshape(len(y), -1)  # (n, t); the model's dtype later
         if not first and Y.shape[1] != self.n_outputs_:
             raise DataError("y has a different number of targets than in the previous fit",
                             expected=str(self.n_outputs_), found=str(Y.shape[1]))

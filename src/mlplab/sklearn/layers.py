@@ -89,8 +89,9 @@ def _f64(t: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class LiveArrays(list):  # type: ignore[type-arg]
-    """``coefs_`` / ``intercepts_``: numpy views of the layers' float32 tensors (CPU), so
-    writing into an array, or assigning an item, changes the model, as in scikit-learn.
+    """``coefs_`` / ``intercepts_``: numpy views of the layers' tensors (CPU; the dtype the
+    model trains in, float32 or float64), so writing into an array, or assigning an item,
+    changes the model, as in scikit-learn.
     Weights appear as (fan_in, fan_out), scikit-learn's layout. Off the CPU the arrays are
     read-only copies and writing raises."""
 
@@ -110,7 +111,7 @@ class LiveArrays(list):  # type: ignore[type-arg]
         if not isinstance(i, int):
             raise TypeError("assign one layer at a time: coefs_[i] = array")
         t = self.tensors[i]
-        new = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        new = torch.as_tensor(np.asarray(value, dtype=self[i].dtype))  # the layer's dtype
         new = new.T if self.transpose else new
         if new.shape != t.shape:
             raise ValueError(f"layer {i} has shape {tuple(self[i].shape)}, got "

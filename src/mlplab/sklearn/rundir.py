@@ -15,7 +15,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from mlplab.errors import RunError
-from mlplab.sklearn.base import _MLPBase
+from mlplab.sklearn.base import _MLPBase, weights_dtype
 
 _FITTED = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_", "t_",
            "loss_", "loss_curve_", "validation_scores_", "best_loss_",
@@ -92,7 +92,7 @@ def read(path: Path, classes: dict[str, type], device: str) -> Any:
     if isinstance(kwargs.get("class_weight"), list):
         kwargs["class_weight"] = {k: v for k, v in kwargs["class_weight"]}
     est: Any = classes[meta["class"]](**kwargs)
-    model = MLP(ModelSpec.from_dict(info["architecture"]))
+    model = MLP(ModelSpec.from_dict(info["architecture"])).to(weights_dtype(state))
     model.load_state_dict(state)
     est.model_ = model.to(device).eval()
     est.run_config_ = RunConfig.from_dict(config_d)

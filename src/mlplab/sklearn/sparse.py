@@ -51,15 +51,16 @@ class CsrLinear(torch.autograd.Function):
 
 
 class CsrRows:
-    """A split's rows as a scipy CSR float32 matrix, in the places a tensor split goes.
+    """A split's rows as a scipy CSR matrix (float32, or the dtype given: the model's), in
+    the places a tensor split goes.
 
     ``len`` counts rows; a slice gives a torch sparse CSR tensor, which any ``nn.Linear`` can
     multiply (evaluation and the loop's output-shape check use that); :meth:`take` gives
     the scipy rows of a batch.
     """
 
-    def __init__(self, X: Any) -> None:
-        self.X = sp.csr_matrix(X, dtype=np.float32)
+    def __init__(self, X: Any, dtype: Any = np.float32) -> None:
+        self.X = sp.csr_matrix(X, dtype=dtype)
         self.X.sort_indices()
 
     def __len__(self) -> int:
@@ -95,12 +96,12 @@ def csr_forward(model: MLP) -> Callable[[sp.csr_matrix], torch.Tensor]:
     return lambda X: rest(CsrLinear.apply(X, first.weight, first.bias))  # type: ignore[no-any-return]
 
 
-def dense_rows(X: Any, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of a dense or sparse matrix as a C-contiguous float32 array
+def dense_rows(X: Any, start: int, stop: int, dtype: Any = np.float32) -> np.ndarray:
+    """Rows ``start:stop`` of a dense or sparse matrix as a C-contiguous array of ``dtype``
     (prediction densifies one chunk at a time, never the whole matrix)."""
     part = X[start:stop]
     part = part.toarray() if sp.issparse(part) else part
-    return np.array(part, dtype=np.float32, order="C", copy=True)
+    return np.array(part, dtype=dtype, order="C", copy=True)
 
 
 class SparseRunner:

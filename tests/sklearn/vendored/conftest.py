@@ -21,15 +21,6 @@ PRIVATE = {
                                    "is a torch.optim.SGD)",
 }
 
-# not private: a promise mlplab does not keep yet (docs/estimator.md says why)
-UNMET = {
-    "test_mlp_param_dtypes[MLPClassifier-float64]": "mlplab trains in float32: coefs_ are "
-                                                    "float32 for float64 input",
-    "test_mlp_param_dtypes[MLPRegressor-float64]": "mlplab trains in float32: coefs_ are "
-                                                   "float32 for float64 input",
-}
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """scikit-learn's ``global_random_seed`` fixture at its default seed (42)."""
     if "global_random_seed" in metafunc.fixturenames:
@@ -40,6 +31,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.name == "test_mlp.py" and item.parent is not None and \
                 "vendored" in str(item.path.parent):
-            reason = PRIVATE.get(item.originalname) or UNMET.get(item.name)  # type: ignore[attr-defined]
+            reason = PRIVATE.get(item.originalname)  # type: ignore[attr-defined]
             if reason is not None:
                 item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
