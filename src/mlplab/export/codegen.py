@@ -66,7 +66,7 @@ class Source:
     @classmethod
     def from_run(cls, run: Run) -> Source:
         """The source of a trained (or loaded) run."""
-        from mlplab.runs.run import imported_from
+        from mlplab.runs.provenance import imported_from
         from mlplab.training.loop import resolve_batch_size
 
         n_train = int(run.info.get("n_train") or 0)

@@ -41,7 +41,7 @@ from mlplab.inspect.report import (
     scored_labels,
     scored_note,
 )
-from mlplab.runs.run import imported_from
+from mlplab.runs.provenance import imported_from
 from mlplab.training.callbacks import Callback
 from mlplab.training.loop import TrainState
 

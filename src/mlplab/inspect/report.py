@@ -32,7 +32,7 @@ from mlplab.inspect.diagnosis import Finding, diagnose, evidence_for
 from mlplab.inspect.plots.view import PlotData
 from mlplab.models import MLP
 from mlplab.registry import DATASETS
-from mlplab.runs.run import imported_from, scored_on_labels
+from mlplab.runs.provenance import imported_from, scored_on_labels
 
 METRIC_KEYS = {"classification": ["accuracy", "precision", "recall", "f1", "roc_auc",
                                   "log_loss", "loss"],

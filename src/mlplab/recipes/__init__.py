@@ -103,20 +103,30 @@ def default_differences(config: Any) -> list[tuple[str, Any, Any, str]]:
     from mlplab.config import RunConfig, flatten
 
     mine, base = flatten(config.to_dict()), flatten(RunConfig().to_dict())
+    base.update(AUTO_SHOWN)
     return [(k, mine[k], base[k], why) for k, why in DEFAULT_REASONS.items()
             if _differs(k, mine.get(k), base.get(k), mine)]
 
 
+# what an "auto" default is shown as: the value it becomes for mlplab's own MLP
+AUTO_SHOWN = {"model.output": "logits"}
+
+
 def _differs(key: str, value: Any, default: Any, mine: dict[str, Any]) -> bool:
-    """A saved run holds what "auto" stopping became (a patience, or None without a
-    validation split, and on mini-batches a plateau schedule: mlplab.pipeline.resolve_auto):
-    only stopping switched off where the default stops is a difference."""
+    """A saved run holds what each "auto" became (:func:`mlplab.resolve.resolve`): a value
+    "auto" can become is no difference (a patience, or None without a validation split; on
+    mini-batches a plateau schedule; full batches or AUTO_BATCH rows); only stopping switched
+    off where the default stops, or a value "auto" never gives, is."""
+    from mlplab.resolve import AUTO_BATCH
+
     if key == "train.early_stopping" and default == "auto":
         return value is None
+    if key == "train.batch_size" and default == "auto":
+        return value not in ("auto", None, AUTO_BATCH)
     if key == "schedule.name" and value == "plateau" and \
             isinstance(mine.get("train.early_stopping"), int):
         return False
-    return bool(value != default)
+    return bool(value != default) and value != "auto"
 
 
 def explain(name: str) -> list[str]:

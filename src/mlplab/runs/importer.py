@@ -40,7 +40,8 @@ from torch import nn
 from mlplab.api import train
 from mlplab.config import RunConfig, set_path
 from mlplab.errors import ConfigError, RunError
-from mlplab.runs.run import IMPORTED_PREFIX, MODULE_SPEC_ATTR
+from mlplab.runs.provenance import IMPORTED_PREFIX
+from mlplab.runs.run import MODULE_SPEC_ATTR
 
 # keys under which training scripts commonly nest the state_dict in a checkpoint dict
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")

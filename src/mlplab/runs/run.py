@@ -30,6 +30,7 @@ from mlplab.metrics import metrics_for
 from mlplab.models import MLP, ModelSpec
 from mlplab.runs import store as runs
 from mlplab.runs.predictor import Predictor, param_key, same_params
+from mlplab.runs.provenance import imported_from
 from mlplab.tasks import TaskSpec
 
 ArrayLike = Any  # DataFrame | ndarray | list of rows | tensor
@@ -323,44 +324,6 @@ class Run:
         how = f", imported from {source!r}, not trained by mlplab" if source else ""
         return (f"Run(task={self.task.name}, classes={self.classes!r}, "
                 f"path={str(self.path) if self.path else None!r}, score={s}{how})")
-
-
-IMPORTED_PREFIX = "imported from "  # the description runs.importer gives an imported run
-
-
-def imported_from(run: Run) -> str | None:
-    """The weights file an imported run came from (``mlplab import``), or None for a run
-    mlplab trained. Runs imported before ``info["imported"]`` existed are known by their
-    description and their 0 epochs."""
-    record = run.info.get("imported")
-    if isinstance(record, dict) and record.get("file"):
-        return str(record["file"])
-    desc = run.config.description or ""
-    if desc.startswith(IMPORTED_PREFIX) and not run.info.get("epochs_run") and \
-            not isinstance(run.model, MLP):
-        return desc.removeprefix(IMPORTED_PREFIX)
-    return None
-
-
-def scored_on_labels(run: Any, share: str = "{share} of the rows",
-                     all_rows: str = "all rows") -> dict[str, str]:
-    """What each split of an imported run is, honestly: mlplab trained on none of them, so
-    ``train`` / ``val`` / ``test`` are shown as the share of the rows each holds ("all rows"
-    when there is one).
-
-    Example
-    -------
-    >>> class _R:  # a run-like object with 160 / 40 rows
-    ...     metrics = {"train": {"n": 160}, "test": {"n": 40}}
-    >>> scored_on_labels(_R())
-    {'train': '80% of the rows', 'test': '20% of the rows'}
-    """
-    n = {s: int(run.metrics[s].get("n") or 0) for s in ("train", "val", "test")
-         if run.metrics.get(s)}
-    total = sum(n.values())
-    if len(n) == 1:
-        return {s: all_rows for s in n}
-    return {s: share.format(share=f"{k / total:.0%}") if total else s for s, k in n.items()}
 
 
 MODULE_SPEC_ATTR = "mlplab_module_spec"  # set by runs.importer.load_module: the --module text

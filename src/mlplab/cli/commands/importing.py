@@ -59,7 +59,7 @@ def summary_lines(run: Any) -> list[str]:
 def imported_lines(run: Any) -> list[str]:
     """How an imported run came to be, instead of the optimizer and training lines of a run
     mlplab trained ([] for those)."""
-    from mlplab.runs.run import imported_from
+    from mlplab.runs.provenance import imported_from
 
     source = imported_from(run)
     if source is None:
@@ -83,7 +83,7 @@ def _generated(source: str) -> bool:
 def scored_table(run: Any) -> Any:
     """The metrics table; an imported run's rows are named by the share of the rows they
     hold ("scored on"), since mlplab trained on none of them."""
-    from mlplab.runs.run import imported_from, scored_on_labels
+    from mlplab.runs.provenance import imported_from, scored_on_labels
 
     if imported_from(run) is None:
         return metrics_table(run.metrics, run.task.name)
