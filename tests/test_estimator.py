@@ -21,7 +21,6 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlplab
 from mlplab.errors import ConfigError, DataError, RunError
@@ -29,23 +28,8 @@ from mlplab.sklearn.estimator import MLPClassifier, MLPRegressor, load_estimator
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SW_REASON = ("mini-batch training: repeating rows changes which rows share a batch, and float32 "
-             "sums round differently, so weights equal repeats only approximately")
-
-
-def _expected_failures(estimator: object) -> dict[str, str]:
-    """The checks we fail on purpose; docs/estimator.md lists the same ones."""
-    return {"check_sample_weight_equivalence_on_dense_data": SW_REASON,
-            "check_sample_weight_equivalence_on_sparse_data": SW_REASON}
-
-
-@parametrize_with_checks(
-    [MLPClassifier((16,), learning_rate_init=0.01, max_iter=100, random_state=0),
-     MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100,
-                  random_state=0)],
-    expected_failed_checks=_expected_failures)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's estimator checks run in tests/sklearn/test_checks_*.py (defaults, sgd,
+# lbfgs, tanh, early stopping, module=)
 
 
 @pytest.fixture(scope="module")
