@@ -150,3 +150,16 @@ def test_a_peer_that_failed_because_a_rank_left_is_not_named_as_the_cause() -> N
     text = _torchrun_report((1, 2), [(0, -6)])
     assert _first_cause(text, (1, 2), ["training diverged: the loss became nan"]) == (1, 2)
     assert _first_cause(_torchrun_report((0, -9), []), (0, -9), []) == (0, -9)
+
+
+def test_a_failed_job_replacing_a_run_logs_beside_it_not_into_it(tmp_path: Path) -> None:
+    """A failed --overwrite job leaves the earlier run as it was: its torchrun log goes to
+    RUN.torchrun.log beside that run; a new or resumed run holds its own RUN/torchrun.log."""
+    from mlplab.training.runners.ddp import failure_log
+
+    run = tmp_path / "run"
+    assert failure_log(run, None) == run / "torchrun.log"  # a new run
+    run.mkdir()
+    (run / "model.json").write_text("{}")  # a finished earlier run
+    assert failure_log(run, None) == tmp_path / "run.torchrun.log"
+    assert failure_log(None, run) == run / "torchrun.log"  # resuming writes into the run

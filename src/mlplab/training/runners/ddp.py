@@ -229,9 +229,20 @@ def launch(nproc: int, cfg: RunConfig, *, out: Path | None, overwrite: bool = Fa
             args = ["--config", str(cfg_file), "--out", str(out)]
             args += ["--overwrite"] if overwrite else []
         args += ["--quiet"] if quiet else []
-        run_dir = resume if resume is not None else out
-        return supervise(torchrun_command(nproc, args),
-                         None if run_dir is None else Path(run_dir) / "torchrun.log")
+        return supervise(torchrun_command(nproc, args), failure_log(out, resume))
+
+
+def failure_log(out: Path | None, resume: Path | None) -> Path | None:
+    """Where a failed job's full torchrun output goes: into the run it was writing
+    (``RUN/torchrun.log``), but beside an earlier run that ``--overwrite`` was replacing
+    (``RUN.torchrun.log``): that run stays as it was until a new one is complete."""
+    if resume is not None:
+        return Path(resume) / "torchrun.log"
+    if out is None:
+        return None
+    out = Path(out)
+    earlier = (out / "model.json").is_file()
+    return out.with_name(out.name + ".torchrun.log") if earlier else out / "torchrun.log"
 
 
 # --- batching ----------------------------------------------------------------------------
