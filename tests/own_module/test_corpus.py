@@ -217,3 +217,36 @@ def test_import_scores_what_plain_pytorch_scores(name: str, trained, tmp_path: P
     assert run.metrics["train"]["accuracy"] == pytest.approx(want_acc, abs=1e-12)
     assert run.metrics["train"]["loss"] == pytest.approx(want_loss, rel=1e-5)
     assert np.isfinite(run.metrics["train"]["loss"])
+
+
+@pytest.mark.parametrize("name", ["sigmoid-registered-first", "softmax", "log-softmax"])
+def test_evaluate_on_a_file_scores_what_plain_pytorch_scores(name: str, trained,
+                                                             tmp_path: Path, capsys) -> None:
+    """``mlplab evaluate RUN --data FILE --module ...`` of an imported run: plain PyTorch's
+    accuracy on those rows (the route a learner takes to score their net on new data)."""
+    import json
+
+    model, kind = trained[name], CORPUS[name][1]
+    (tmp_path / "net.py").write_text(SOURCE)
+    torch.save(model.state_dict(), tmp_path / "net.pt")
+    X, y = _data()
+    frame = pd.DataFrame({"a": X[:, 0].numpy(), "b": X[:, 1].numpy(),
+                          "label": y.numpy().astype(int)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    module = f"{tmp_path / 'net.py'}:{type(model).__name__}"
+    assert main(["import", str(tmp_path / "net.pt"), "--module", module, "--data",
+                 str(tmp_path / "d.csv"), "--target", "label", "-o", str(tmp_path / "run"),
+                 "--set", "data.test_size=0", "--quiet"]) == 0
+    g = torch.Generator().manual_seed(11)  # new rows the run never saw
+    X2 = torch.randn(150, 2, generator=g)
+    y2 = (X2.norm(dim=1) < 1.1).float()
+    pd.DataFrame({"a": X2[:, 0].numpy(), "b": X2[:, 1].numpy(),
+                  "label": y2.numpy().astype(int)}).to_csv(tmp_path / "new.csv", index=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
+                 "--module", module, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    with torch.no_grad():
+        _, pred = plain_loss_and_predictions(model, kind, X2, y2)
+    want = int((pred == y2.long()).sum()) / len(y2)
+    assert got["accuracy"] == pytest.approx(want, abs=1e-12)
