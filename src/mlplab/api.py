@@ -26,6 +26,7 @@ from mlplab import threads
 from mlplab.config import RunConfig
 from mlplab.data.stream import should_stream
 from mlplab.models import build_model, build_seeded, resolve_device
+from mlplab.outputs import OutputProbe, read_output
 from mlplab.pipeline import (
     DataLike,
     Prepared,
@@ -41,7 +42,6 @@ from mlplab.runs import store as runs
 from mlplab.runs.finish import finish_run
 from mlplab.runs.lifecycle import RunDir, RunStart
 from mlplab.runs.run import Run
-from mlplab.tasks import OutputProbe, read_output
 from mlplab.training import checkpoint
 from mlplab.training.callbacks import Callback, ProgressBar
 from mlplab.training.loop import fit
@@ -67,7 +67,7 @@ def _callbacks_for(cfg: RunConfig, progress: bool | None, p: Prepared | None = N
 
 
 def _head(model: nn.Module, x: np.ndarray, cfg: RunConfig, seen: list[OutputProbe]) -> str:
-    """The output kind ``model`` is trained with (:func:`mlplab.tasks.read_output`), said in
+    """The output kind ``model`` is trained with (:func:`mlplab.outputs.read_output`), said in
     one line unless the run is quiet; kept in ``seen`` for the run's info."""
     found = read_output(model, x, cfg.model.output)
     seen.append(found)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlplab import registry
-from mlplab.config import RunConfig, with_overrides
+from mlplab.config import RunConfig, flatten, with_overrides
 from mlplab.models import resolve_device
 from mlplab.tasks import resolve_task
 
@@ -67,7 +67,7 @@ class Facts:
 
     ``n_rows`` is the table's size before the split (None when the split is already made:
     ``data.val_size`` then stays); ``output`` what a learner's module returns, as
-    :func:`mlplab.tasks.read_output` read it (it honours a stated kind), None for mlplab's MLP
+    :func:`mlplab.outputs.read_output` read it (it honours a stated kind), None for mlplab's MLP
     (the configured output; logits for ``"auto"``);
     ``device`` where it trains (None: :func:`mlplab.models.resolve_device`).
     """
@@ -202,15 +202,9 @@ def resolve(cfg: RunConfig, facts: Facts) -> RunConfig:
     if cfg.optim.weight_decay is None and cfg.optim.name in registry.DEFAULT_WEIGHT_DECAY:
         r["optim.weight_decay"] = registry.weight_decay(cfg.optim, steps)
     r["train.device"] = facts.device or str(resolve_device(cfg.train.device))
-    d = cfg.to_dict()
-    changed = {k: v for k, v in r.items() if _get(d, k) != v}
+    now = flatten(cfg.to_dict())
+    changed = {k: v for k, v in r.items() if now[k] != v}
     return with_overrides(cfg, changed) if changed else cfg
-
-
-def _get(d: dict[str, Any], dotted: str) -> Any:
-    for k in dotted.split("."):
-        d = d[k]
-    return d
 
 
 __all__ = ["AUTO_BATCH", "AUTO_FULL_BATCH_ROWS", "AUTO_PLATEAU_SHARE", "AUTO_VAL_FRACTION",

@@ -19,7 +19,7 @@ from torch import nn
 import mlplab
 from mlplab.cli.main import main
 from mlplab.errors import ConfigError
-from mlplab.tasks import probe_output
+from mlplab.outputs import probe_output
 
 SOURCE = textwrap.dedent('''
     import torch

@@ -19,8 +19,8 @@ from torch import nn
 import mlplab
 from mlplab.cli.main import main
 from mlplab.config import RunConfig
+from mlplab.outputs import read_output
 from mlplab.runs.importer import load_module
-from mlplab.tasks import read_output
 
 # forward ends in torch.sigmoid: the probe reads "sigmoid"
 SIGMOID_NET = textwrap.dedent('''

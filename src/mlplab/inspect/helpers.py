@@ -40,7 +40,8 @@ from mlplab.inspect.plots.boundary import boundary_figure
 from mlplab.inspect.plots.curves import learning_curves
 from mlplab.inspect.plots.view import PlotData, model_outputs, plane_for
 from mlplab.metrics import classification_metrics
-from mlplab.tasks import OutputProbe, TaskSpec, probe_output
+from mlplab.outputs import OutputProbe, probe_output
+from mlplab.tasks import TaskSpec
 
 OUTPUTS = ("logits", "sigmoid", "softmax", "log_softmax")
 TASKS = ("binary", "multiclass", "multilabel")
@@ -253,7 +254,7 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     Returns ``{"n", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
     "confusion_matrix", "output"}``: binary scores are for class 1, multiclass and multilabel
     ones are macro averages; the confusion matrix has true classes as rows. ``output`` says
-    what the model was read as outputting, and why (:func:`mlplab.tasks.probe_output`, or
+    what the model was read as outputting, and why (:func:`mlplab.outputs.probe_output`, or
     ``output=`` when given).
 
     Example

@@ -1,6 +1,6 @@
 """What a learner's module is made of and what it outputs.
 
-:func:`output_kind` is :func:`mlplab.tasks.probe_output`, the one answer mlplab gives to "is this
+:func:`output_kind` is :func:`mlplab.outputs.probe_output`, the one answer mlplab gives to "is this
 output logits, a sigmoid, a softmax or a log-softmax?" (read from what ``forward`` computed).
 
 Example
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from mlplab.tasks import probe_output as output_kind
+from mlplab.outputs import probe_output as output_kind
 
 
 def layer_shapes(model: nn.Module) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ instance, deep-copied at each fit (the instance you passed is never trained, so 
 width and the task's head size.
 
 What ``forward`` returns (logits, a sigmoid, a softmax or a log-softmax) is read from the
-module itself by :func:`mlplab.tasks.probe_output`; the loss and the decoding follow it
+module itself by :func:`mlplab.outputs.probe_output`; the loss and the decoding follow it
 (``BCELoss`` for a sigmoid, ``NLLLoss`` for log-probabilities, ...). The fit is mlplab's
 loop with scikit-learn's rules, as for the built-in MLP; ``hidden_layer_sizes``,
 ``activation``, ``init``, ``dropout`` and ``batchnorm`` describe the built-in MLP and are not
@@ -41,8 +41,8 @@ import torch
 from torch import nn
 
 from mlplab.errors import ConfigError
+from mlplab.outputs import probe_output
 from mlplab.sklearn.layers import ROW_BLOCK
-from mlplab.tasks import probe_output
 
 PREFIX = "module__"
 # constructor arguments the estimator fills from the data when a module class takes them
@@ -92,7 +92,7 @@ def build(est: Any, n_features: int, n_outputs: int, seed: int) -> nn.Module:
 
 def output_kind(model: nn.Module, X: Any) -> tuple[str, int]:
     """What ``forward`` returns on the first rows of ``X`` (dense or sparse): its kind
-    (:func:`~mlplab.tasks.probe_output`) and its width."""
+    (:func:`~mlplab.outputs.probe_output`) and its width."""
     rows = X[:8]
     rows = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, dtype=np.float32)
     kind = probe_output(model, rows).kind

@@ -22,7 +22,7 @@ import torch
 from mlplab.errors import ConfigError, DataError, MlplabError, MlplabWarning
 from mlplab.tasks import TaskSpec, resolve_task
 
-# what a module's forward returns, for each ``--output`` choice (tasks.probe_output's kinds)
+# what a module's forward returns, for each ``--output`` choice (outputs.probe_output's kinds)
 _OUTPUT_WORDS = {"logits": "a module= whose forward returns raw logits (as the built-in MLP)",
                  "sigmoid": "a module= whose forward ends in a sigmoid",
                  "softmax": "a module= whose forward ends in a softmax",
