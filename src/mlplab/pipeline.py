@@ -75,13 +75,7 @@ class Prepared:
 
     def facts(self, device: str | None = None) -> Facts:
         """The facts :func:`mlplab.resolve.resolve` reads, of this table (mlplab's MLP)."""
-        y = self.y["train"]
-        n_targets = 1 if y.ndim == 1 else int(y.shape[1])
-        task = self.target_encoder.task
-        return Facts(n_train=len(self.split.train), has_val=len(self.split.val) > 0, task=task,
-                     n_classes=len(self.target_encoder.classes) if task != "regression"
-                     else n_targets, n_targets=n_targets,
-                     n_rows=sum(self.split.sizes().values()), device=device)
+        return table_facts(self.split, self.target_encoder, self.y["train"], device=device)
 
     def tensors(self, device: torch.device | str = "cpu",
                 sample_weight: np.ndarray | None = None) -> DataTensors:
@@ -133,6 +127,18 @@ def _fix_label_shape(y: np.ndarray, task: str) -> np.ndarray:
     return y
 
 
+def table_facts(split: Split, encoder: TargetEncoder, y: np.ndarray, *, output: str | None = None,
+                device: str | None = None) -> Facts:
+    """The :class:`~mlplab.resolve.Facts` of a split table whose targets ``y`` (any split's
+    rows) the ``encoder`` made; ``output``: what a learner's module returns."""
+    n_targets = 1 if y.ndim == 1 else int(y.shape[1])
+    task = encoder.task
+    return Facts(n_train=len(split.train), has_val=len(split.val) > 0, task=task,
+                 n_classes=len(encoder.classes) if task != "regression" else n_targets,
+                 n_targets=n_targets, output=output, n_rows=sum(split.sizes().values()),
+                 device=device)
+
+
 def prepare(cfg: RunConfig, data: DataLike = None,
             output: str | Callable[[np.ndarray], str] | None = None,
             device: str | None = None) -> Prepared:
@@ -149,14 +155,11 @@ def prepare(cfg: RunConfig, data: DataLike = None,
     split_cfg = with_overrides(cfg, split_settings(cfg, n_rows))
     e = encode_table(table, split_cfg.data, cfg.task, cfg.seed)
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
-    n_targets = 1 if y_all.ndim == 1 else y_all.shape[1]
-    n_classes = len(encoder.classes) if encoder.task != "regression" else n_targets
     if callable(output):  # a learner's module: what its forward returns on training rows
         output = output(X_all[split.train])
-    cfg = resolve(cfg, Facts(n_train=len(split.train), has_val=len(split.val) > 0,
-                             task=encoder.task, n_classes=n_classes, n_targets=n_targets,
-                             output=output, n_rows=n_rows, device=device))
-    task = task_of(cfg, n_classes, n_targets)
+    facts = table_facts(split, encoder, y_all, output=output, device=device)  # split: n_rows
+    cfg = resolve(cfg, facts)
+    task = task_of(cfg, facts.n_classes, facts.n_targets)
     Xs = {s: X_all[getattr(split, s)] for s in SPLITS}
     ys = {s: y_all[getattr(split, s)] for s in SPLITS}
     return Prepared(cfg, table, split, pre, encoder, task, Xs, ys)
