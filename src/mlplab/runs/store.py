@@ -186,11 +186,18 @@ def is_unfinished(path: Path) -> bool:
     return (path / "config.yaml").is_file() and not is_run_dir(path)
 
 
+def replaces(out: Path) -> bool:
+    """Whether a new run bound for ``out`` replaces something there (a non-empty directory):
+    it is then written beside it (:func:`work_dir`), and ``out`` stays as it was until the new
+    run is complete."""
+    return out.is_dir() and any(out.iterdir())
+
+
 def work_dir(out: Path) -> Path:
     """Where a run bound for ``out`` is written: ``out`` itself when it is new or empty, else
     a hidden sibling (``.<name>.new-<id>``) that :func:`swap_in` renames into place once the
     run is complete, so an earlier run in ``out`` stays whole until then."""
-    if not out.is_dir() or not any(out.iterdir()):
+    if not replaces(out):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))

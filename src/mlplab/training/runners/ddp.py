@@ -234,15 +234,18 @@ def launch(nproc: int, cfg: RunConfig, *, out: Path | None, overwrite: bool = Fa
 
 def failure_log(out: Path | None, resume: Path | None) -> Path | None:
     """Where a failed job's full torchrun output goes: into the run it was writing
-    (``RUN/torchrun.log``), but beside an earlier run that ``--overwrite`` was replacing
-    (``RUN.torchrun.log``): that run stays as it was until a new one is complete."""
+    (``RUN/torchrun.log``), but beside what ``--overwrite`` was replacing
+    (``RUN.torchrun.log``; :func:`mlplab.runs.store.replaces`): that stays as it was until a
+    new run is complete. Decided before the job starts."""
+    from mlplab.runs import store as runs
+
     if resume is not None:
         return Path(resume) / "torchrun.log"
     if out is None:
         return None
     out = Path(out)
-    earlier = (out / "model.json").is_file()
-    return out.with_name(out.name + ".torchrun.log") if earlier else out / "torchrun.log"
+    return out.with_name(out.name + ".torchrun.log") if runs.replaces(out) else \
+        out / "torchrun.log"
 
 
 # --- batching ----------------------------------------------------------------------------
