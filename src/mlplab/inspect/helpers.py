@@ -40,12 +40,11 @@ from mlplab.inspect.plots.boundary import boundary_figure
 from mlplab.inspect.plots.curves import learning_curves
 from mlplab.inspect.plots.view import PlotData, model_outputs, plane_for
 from mlplab.metrics import classification_metrics
-from mlplab.outputs import OutputProbe, probe_output
+from mlplab.outputs import PROBE_ROWS, read_output
 from mlplab.tasks import TaskSpec
 
 OUTPUTS = ("logits", "sigmoid", "softmax", "log_softmax")
 TASKS = ("binary", "multiclass", "multilabel")
-PROBE_ROWS = 512  # rows of X looked at to detect what the model outputs
 
 # history keys that tutorials use -> the columns mlplab's learning curves read
 HISTORY_KEYS = {
@@ -172,12 +171,11 @@ def adapt(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     y_idx, classes, kind = _labels(yn, task)
     probe = TaskSpec(name="regression", loss="mse", output="logits", n_outputs=1, n_classes=1)
     out = torch.as_tensor(model_outputs(model, probe, Xn[:PROBE_ROWS]))
-    out = out.reshape(len(out), -1)
-    found = OutputProbe(output, "as you said") if output else probe_output(model, Xn)
+    width = out.reshape(len(out), -1).shape[1]
+    found = read_output(model, Xn, output or "auto")  # a stated output wins, if forward can
     detected = found.kind
     n_labels = -1 if kind == "multilabel" else len(classes)
-    spec = _task(detected, out.shape[1], n_labels, "" if kind == "multilabel" else kind,
-                 threshold)
+    spec = _task(detected, width, n_labels, "" if kind == "multilabel" else kind, threshold)
     if spec.name != "multilabel" and len(classes) < spec.n_classes:
         classes = [*classes, *range(len(classes), spec.n_classes)]  # classes absent from y
     net = nn.Sequential(model, _Exp()) if detected == "log_softmax" else model
@@ -254,8 +252,8 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, output: str | None = None,
     Returns ``{"n", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
     "confusion_matrix", "output"}``: binary scores are for class 1, multiclass and multilabel
     ones are macro averages; the confusion matrix has true classes as rows. ``output`` says
-    what the model was read as outputting, and why (:func:`mlplab.outputs.probe_output`, or
-    ``output=`` when given).
+    what the model was read as outputting, and why (:func:`mlplab.outputs.read_output`:
+    ``output=`` wins when given, and is refused when forward cannot return it).
 
     Example
     -------
