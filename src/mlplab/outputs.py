@@ -145,7 +145,7 @@ def read_output(model: nn.Module, x: torch.Tensor | np.ndarray,
     sigmoid (forward ends in a sigmoid)
     >>> print(read_output(net, torch.randn(8, 2), "logits"))  # stated: wins
     logits (as configured; the probe found sigmoid (forward ends in a sigmoid))
-    >>> read_output(nn.Linear(2, 1), 10 * torch.ones(8, 2), "sigmoid")  # doctest: +ELLIPSIS
+    >>> read_output(nn.Identity(), torch.full((8, 1), 10.0), "sigmoid")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     mlplab.errors.ConfigError: the output is set to sigmoid, but the model's forward does not ...
