@@ -220,21 +220,22 @@ class Session:
         self.units = bool(msg["on"])
         self.send_frame()
 
-    def _play(self, msg: Any) -> None:
+    def _ended(self) -> bool:
+        """Whether the run is over; if so, play stops and the page is told so again."""
         if self.done:
             self.play.playing = False
             self.send_end()
-        else:
+        return self.done
+
+    def _play(self, msg: Any) -> None:
+        if not self._ended():
             self.play.playing = True
 
     def _pause(self, msg: Any) -> None:
         self.play.playing = False
 
     def _step(self, msg: Any) -> None:
-        if self.done:
-            self.play.playing = False
-            self.send_end()
-        else:
+        if not self._ended():
             self.play.playing = False
             self.play.step_wanted = min(self.play.step_wanted + 1, MAX_QUEUED)
 
