@@ -107,3 +107,38 @@ def test_a_run_mlplab_trained_keeps_its_optimizer_and_split_names(tmp_path, caps
     assert main(["show", str(tmp_path / "run")]) == 0
     text = capsys.readouterr().out
     assert "optim" in text and "3 epochs in" in text and "imported" not in text
+
+
+def _point_labels(fig) -> list[str]:
+    """The legend entries of a figure's markers (its figure-level and axes legends)."""
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    return [t.get_text() for leg in legends for t in leg.get_texts()]
+
+
+def test_the_figures_label_an_imported_runs_points_as_the_text_views_do(imported) -> None:
+    """Regression: data.png and boundary.png of an imported run labelled its points "train"
+    and "test" while show, report and notebook said "scored on 80% / 20% of the rows"."""
+    run_dir, spec = imported
+    run = mlplab.load(run_dir, model=load_module(spec))
+    data, boundary = run.plot("data"), run.plot("boundary")
+    for fig in (data, boundary):
+        labels = _point_labels(fig)
+        assert "80% of the rows" in labels and "20% of the rows" in labels
+        assert "train" not in labels and "test" not in labels
+    assert data.axes[0].get_title() == "Data (80% of the rows: 80, 20% of the rows: 20)"
+    titles = [ax.get_title() for ax in boundary.axes if ax.get_title()]
+    assert [t.split(" · ")[0] for t in titles] == ["80% of the rows", "20% of the rows"]
+
+
+def test_the_figures_of_a_run_mlplab_trained_still_say_train_and_test(tmp_path) -> None:
+    """The share-of-the-rows labels are for imported runs only."""
+    run = mlplab.train({"data": {"source": "moons", "n_samples": 80}, "model": {"hidden": [3]},
+                        "train": {"epochs": 3}, "log": {"quiet": True, "plots": False}},
+                       out=tmp_path / "run")
+    data, boundary = run.plot("data"), run.plot("boundary")
+    for fig in (data, boundary):
+        labels = _point_labels(fig)
+        assert "train" in labels and "test" in labels and "of the rows" not in " ".join(labels)
+    assert data.axes[0].get_title() == "Data (train 64, test 16)"
+    titles = [ax.get_title() for ax in boundary.axes if ax.get_title()]
+    assert [t.split(" · ")[0] for t in titles] == ["train", "test"]

@@ -8,6 +8,9 @@
 Train and test are drawn side by side with their own markers; misclassified points get a black
 ring. More than two features: the plane chosen by :func:`~mlplab.inspect.plots.view.make_plane` (a
 feature pair or the first two principal components), stated on the figure.
+
+The points are labelled by :meth:`~mlplab.inspect.plots.view.PlotData.split_name`: the split, or
+for an imported run its share of the rows, since mlplab trained on none of them.
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def _legend(fig: Figure, data: PlotData, splits: list[str], label: int | None = 
         handles += [Patch(color=c, label=str(n)) for c, n in zip(class_colors(len(names)),
                                                                    names, strict=False)]
     handles += [Line2D([], [], marker=SPLIT_MARKERS.get(s, "o"), color="#777777", ls="",
-                       label=s) for s in splits]
+                       label=data.split_name(s)) for s in splits]
     if task.is_classification:
         handles.append(Line2D([], [], marker="o", mfc="none", mec=MISCLASSIFIED, ls="",
                               ms=8, label="misclassified"))
@@ -134,10 +137,10 @@ def _legend(fig: Figure, data: PlotData, splits: list[str], label: int | None = 
     fig.legend(handles=handles, loc="outside right center")
 
 
-def _title(split: str, info: dict[str, Any]) -> str:
+def _title(name: str, info: dict[str, Any]) -> str:
     if info["score"] is None:
-        return f"{split} ({info['n']} points)"
-    return f"{split} · accuracy {info['score']:.3f} · {info['wrong']} misclassified"
+        return f"{name} ({info['n']} points)"
+    return f"{name} · accuracy {info['score']:.3f} · {info['wrong']} misclassified"
 
 
 @house_style
@@ -176,7 +179,7 @@ def boundary_figure(model: nn.Module, data: PlotData, *, plane: Plane | None = N
             ax = axes[r][c]
             img = draw_surface(ax, values, plane, task, label=label)
             info = draw_points(ax, data, split, plane, model, label=label)
-            head = _title(split, info)
+            head = _title(data.split_name(split), info)
             if task.name == "multilabel":
                 head = f"{data.class_names[r]} — {head}"
             ax.set_title(head, fontsize=9)
@@ -195,6 +198,12 @@ def boundary_figure(model: nn.Module, data: PlotData, *, plane: Plane | None = N
     return fig
 
 
+def _count(data: PlotData, split: str) -> str:
+    """'train 160', or '80% of the rows: 160' where the split goes by another name."""
+    name = data.split_name(split)
+    return f"{name}{' ' if name == split else ': '}{len(data.X[split])}"
+
+
 @house_style
 def data_figure(data: PlotData, *, plane: Plane | None = None) -> Figure:
     """The data by class (colour) and split (marker), on the boundary's plane."""
@@ -205,7 +214,7 @@ def data_figure(data: PlotData, *, plane: Plane | None = None) -> Figure:
         for split in data.splits:
             y = np.asarray(data.y[split], dtype=np.float64).reshape(len(data.y[split]), -1)
             ax.scatter(data.X[split][:, 0], y[:, 0], marker=SPLIT_MARKERS.get(split, "o"),
-                       s=16, alpha=0.8, label=split)
+                       s=16, alpha=0.8, label=data.split_name(split))
         ax.set_xlabel(data.feature_names[0])
         ax.set_ylabel(data.class_names[0] if not task.is_classification else "class")
         ax.legend()
@@ -221,8 +230,7 @@ def data_figure(data: PlotData, *, plane: Plane | None = None) -> Figure:
             _legend(fig, data, data.splits, surface=False)
         if plane.note:
             ax.text(0.01, 0.01, plane.note, transform=ax.transAxes, fontsize=7, color="#555555")
-    counts = ", ".join(f"{s} {len(data.X[s])}" for s in data.splits)
-    ax.set_title(f"Data ({counts})")
+    ax.set_title(f"Data ({', '.join(_count(data, s) for s in data.splits)})")
     return styled(fig)
 
 
@@ -252,7 +260,8 @@ def curve_1d_figure(model: nn.Module, data: PlotData, *,
         yy = y[:, 0] if y.ndim == 2 else y
         ax.scatter(data.X[split][:, 0], np.where(yy > 0, 1.04, -0.04), s=14,
                    marker=SPLIT_MARKERS.get(split, "o"), c=[colors[int(v)] for v in yy],
-                   edgecolors="white", linewidths=0.4, label=f"{split} points", clip_on=False)
+                   edgecolors="white", linewidths=0.4, label=data.split_name(split),
+                   clip_on=False)
     ax.set_ylim(-0.08, 1.08)
     ax.set_xlabel(data.feature_names[0])
     ax.set_ylabel("probability")
@@ -267,7 +276,7 @@ def fit_line_on(ax: Axes, fig: Figure, xs: np.ndarray, out: np.ndarray, data: Pl
     for split in [s for s in (splits or data.splits) if s in data.splits]:
         y = np.asarray(data.y[split], dtype=np.float64).reshape(len(data.y[split]), -1)
         ax.scatter(data.X[split][:, 0], y[:, 0], s=14, marker=SPLIT_MARKERS.get(split, "o"),
-                   alpha=0.75, label=split)
+                   alpha=0.75, label=data.split_name(split))
     ax.plot(xs[:, 0], out[:, 0], color=INK, lw=2, label="model")
     ax.set_xlabel(data.feature_names[0])
     ax.set_ylabel(data.class_names[0])

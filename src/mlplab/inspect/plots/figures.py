@@ -19,7 +19,7 @@ animation          boundary evolution GIF (needs snapshots)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 from mlplab.inspect.plots import animate, boundary, curves, neurons
 from mlplab.inspect.plots.style import png_bytes
 from mlplab.inspect.plots.view import PlotData, model_outputs, plane_for, predicted_labels
+from mlplab.runs.provenance import imported_from, scored_on_labels
 
 
 @dataclass
@@ -129,7 +130,8 @@ def draw_figures(run: Any, data: PlotData, snapshots: Any = None,
     """``{file name: image bytes}`` for the figures that apply to this run.
 
     The boundary plane is the snapshots' (so the static and animated boundaries match), else
-    chosen from the data.
+    chosen from the data. An imported run's points are labelled as its text views label its
+    rows, by their share of the rows ("80% of the rows"), not "train" / "test".
     """
     from mlplab.errors import ConfigError
 
@@ -139,6 +141,8 @@ def draw_figures(run: Any, data: PlotData, snapshots: Any = None,
                           expected="one of " + ", ".join(FIGURES))
     if plane is None and data.n_features >= 2:
         plane = snapshots.plane if snapshots is not None else plane_for(data)
+    if imported_from(run) is not None:
+        data = replace(data, split_names=scored_on_labels(run))
     ctx = Context(run, data, snapshots, plane)
     out: dict[str, bytes] = {}
     for kind in kinds or list(FIGURES):

@@ -21,7 +21,7 @@ Example
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,9 @@ class PlotData:
     units: dict[str, tuple[float, float]] = field(default_factory=dict)
     # split -> its number of rows before :meth:`sample` kept MAX_PLOT_ROWS of them
     sampled: dict[str, int] = field(default_factory=dict)
+    # split -> what the figures call its points when not the split's own name: an imported
+    # run's "80% of the rows" (mlplab trained on none of them; see runs.provenance)
+    split_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
@@ -81,6 +84,10 @@ class PlotData:
             if s in self.splits:
                 return s
         raise ValueError("no data to plot")
+
+    def split_name(self, split: str) -> str:
+        """What the figures call the points of ``split`` (``"train"``, ``"80% of the rows"``)."""
+        return self.split_names.get(split, split)
 
     def sample(self, max_rows: int = MAX_PLOT_ROWS, seed: int = 0) -> PlotData:
         """At most ``max_rows`` rows per split, so figures cost the same at any data size:
@@ -112,8 +119,7 @@ class PlotData:
             if ys is not None and len(ys) == n:
                 y[split] = ys[keep]
             sampled[split] = sampled.get(split, n)
-        return PlotData(X, y, self.feature_names, self.class_names, self.task, self.units,
-                        sampled)
+        return replace(self, X=X, y=y, sampled=sampled)
 
     @property
     def sample_note(self) -> str:
