@@ -14,7 +14,10 @@ written into a hidden sibling and swapped in at the end (:func:`~mlplab.runs.sto
 so until the new run is complete, the earlier one is whole: an error while training or
 saving discards the new one and leaves the earlier run byte for byte. A run that stops
 without finishing (killed, or an error) leaves ``config.yaml`` and its checkpoints but no
-``model.json``: an unfinished run, which ``--resume`` continues.
+``model.json``: an unfinished run, which ``--resume`` continues. A replacing run killed
+outright (SIGKILL) leaves its hidden sibling, named with its process id; the next write of
+the same directory removes it once that process is gone
+(:func:`~mlplab.runs.store.remove_stale_siblings`).
 
 A resumed run continues with the config its checkpoint trained with. A ``config.yaml`` edited
 since is refused; settings change only through an explicit ``override`` (``mlplab train

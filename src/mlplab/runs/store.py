@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -195,12 +196,61 @@ def replaces(out: Path) -> bool:
 
 def work_dir(out: Path) -> Path:
     """Where a run bound for ``out`` is written: ``out`` itself when it is new or empty, else
-    a hidden sibling (``.<name>.new-<id>``) that :func:`swap_in` renames into place once the
-    run is complete, so an earlier run in ``out`` stays whole until then."""
+    a hidden sibling (``.<name>.new-<pid>-<random>``) that :func:`swap_in` renames into place
+    once the run is complete, so an earlier run in ``out`` stays whole until then. Siblings
+    that a killed writer of ``out`` left behind are removed first
+    (:func:`remove_stale_siblings`)."""
+    remove_stale_siblings(out)
     if not replaces(out):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+    return _sibling(out, "new")
+
+
+def _sibling(out: Path, kind: str) -> Path:
+    """A new hidden directory beside ``out``, ``.<name>.<kind>-<pid>-<random>``: the pid names
+    the process that owns it, so a sibling is known to be stale once that process is gone."""
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{kind}-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it does, as another user's process
+        pass
+    return True
+
+
+def remove_stale_siblings(out: Path) -> list[Path]:
+    """Remove the hidden siblings of ``out`` whose writer is no longer alive; returns them.
+
+    A process killed outright (SIGKILL, out of memory) while replacing ``out`` leaves its
+    ``.<name>.new-<pid>-*`` directory, or the ``.<name>.old-<pid>-*`` trash of a swap it did
+    not finish. A sibling whose process is alive (another writer replacing ``out`` now) is
+    left alone, and so is a dead writer's trash while ``out`` is missing (killed between the
+    two renames of :func:`swap_in`, it holds the earlier run).
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> (out.parent / ".run.new-999999999-abc").mkdir()  # no process has this id
+    >>> [p.name for p in remove_stale_siblings(out)]
+    ['.run.new-999999999-abc']
+    """
+    if not out.parent.is_dir():
+        return []
+    sibling = re.compile(rf"\.{re.escape(out.name)}\.(new|old)-(\d+)-[a-z0-9_]+")
+    removed = []
+    for path in out.parent.iterdir():
+        m = sibling.fullmatch(path.name)
+        if m is None or _alive(int(m[2])) or (m[1] == "old" and not out.is_dir()):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def swap_in(work: Path, out: Path) -> None:
@@ -208,7 +258,7 @@ def swap_in(work: Path, out: Path) -> None:
     ``work`` renamed into place, then the trash deleted (each rename is atomic)."""
     if work == out:
         return
-    trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    trash = _sibling(out, "old")
     if out.exists():
         os.replace(out, trash)  # an empty trash directory is replaced by the old run
     os.replace(work, out)
