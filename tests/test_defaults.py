@@ -13,7 +13,7 @@ from mlplab.config import RunConfig, parse_value, with_overrides
 from mlplab.errors import ConfigError
 from mlplab.pipeline import prepare
 from mlplab.recipes import load_recipe, recipe_names
-from mlplab.resolve import AUTO_VAL_FRACTION, Facts, auto_patience, resolve
+from mlplab.resolve import AUTO_VAL_FRACTION, AUTO_VAL_MIN_ROWS, Facts, auto_patience, resolve
 from mlplab.resolve import val_size as auto_val_size
 
 QUIET = {"log": {"quiet": True, "plots": False}}
@@ -80,9 +80,16 @@ def test_off_trains_every_epoch_on_every_training_row():
     assert run.info["n_val"] == 0 and run.info["n_train"] == 640
 
 
-def test_tiny_tables_get_no_validation_split_and_large_ones_a_stratified_one():
-    iris = prepare(RunConfig.from_dict({"data": {"source": "iris"}}))
-    assert len(iris.split.val) == 0 and iris.cfg.data.val_size == 0.0
+def test_tiny_tables_get_no_validation_split_and_larger_ones_a_stratified_one():
+    # 100 rows: 80 to fit, 10% of them is 8 < AUTO_VAL_MIN_ROWS validation rows
+    tiny = prepare(RunConfig.from_dict({"data": {"source": "moons", "n_samples": 100}}))
+    assert len(tiny.split.val) == 0 and tiny.cfg.data.val_size == 0.0
+    assert AUTO_VAL_MIN_ROWS == 10
+    iris = prepare(RunConfig.from_dict({"data": {"source": "iris"}}))  # 120 to fit: 12
+    assert len(iris.split.val) == 12 and sorted(np.bincount(iris.y["val"])) == [4, 4, 4]
+    untrained = prepare(RunConfig.from_dict({"data": {"source": "iris"},
+                                             "train": {"epochs": 0}}))
+    assert len(untrained.split.val) == 0  # nothing to stop: every row is scored
     cancer = prepare(RunConfig.from_dict({"data": {"source": "breast_cancer"}}))
     n = len(cancer.y["train"]) + len(cancer.y["val"]) + len(cancer.y["test"])
     assert len(cancer.y["val"]) == round(0.08 * n)  # 10% of the 80% left for training

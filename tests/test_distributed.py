@@ -18,7 +18,8 @@ from mlplab.training.runners.ddp import DistContext, global_batch_sizes, local_b
 
 CFG = {"name": "ddp", "data": {"source": "moons", "n_samples": 400, "noise": 0.2},
        "model": {"hidden": [8, 8]}, "optim": {"name": "adam", "lr": 0.02},
-       "train": {"epochs": 12, "batch_size": 48, "eval_every": 4},  # 320 rows: last batch 32
+       # 320 rows: last batch 32
+       "train": {"epochs": 12, "batch_size": 48, "eval_every": 4, "early_stopping": "off"},
        "log": {"quiet": True, "plots": False}}
 
 

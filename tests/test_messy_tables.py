@@ -93,7 +93,8 @@ def test_regression_targets_are_scaled_and_scored_in_their_units(tmp_path) -> No
         + rng.normal(0, 5e3, 400)
     frame = X.assign(price=price)
     run = mlplab.train({**cfg(target="price"), "model": {"hidden": []},
-                        "optim": {"name": "adam", "lr": 0.05}, "train": {"epochs": 300}},
+                        "optim": {"name": "adam", "lr": 0.05},
+                        "train": {"epochs": 300, "early_stopping": "off"}},
                        data=frame, out=tmp_path / "r")
     test = run.metrics["test"]
     train_rows = np.ones(len(frame), bool)

@@ -16,7 +16,8 @@ from mlplab.inspect.plots.view import grid_values, model_outputs
 
 def _train(source: str, epochs: int = 150, **data):
     cfg = {"data": {"source": source, "n_samples": 240, **data}, "model": {"hidden": [8]},
-           "train": {"epochs": epochs}, "log": {"quiet": True, "plots": False}}
+           "train": {"epochs": epochs, "early_stopping": "off"},
+           "log": {"quiet": True, "plots": False}}
     run = mlplab.train(cfg, save=False)
     return run, PlotData.from_prepared(mlplab.prepare(run.config))
 

@@ -39,8 +39,8 @@ def test_the_report_says_its_figures_come_from_a_sample(tmp_path) -> None:
     from mlplab.inspect.report import write_report
 
     run = mlplab.train({"data": {"source": "moons", "n_samples": 300}, "model": {"hidden": [4]},
-                        "train": {"epochs": 5}, "log": {"quiet": True, "plots": False}},
-                       out=tmp_path / "run")
+                        "train": {"epochs": 5, "early_stopping": "off"},
+                        "log": {"quiet": True, "plots": False}}, out=tmp_path / "run")
     data = PlotData.from_prepared(mlplab.prepare(run.config), max_rows=100)
     html = write_report(run, data=data).read_text()
     assert "Figures show a stratified sample (100 of 240 train rows)" in html

@@ -40,7 +40,8 @@ def train(scale: str, columns: list[str] | None = None, impute: str = "most_freq
     y = ((data["color"] == "red") ^ (data["size"] == "S") ^ (data["x1"] > 10)).astype(int)
     data = data if columns is None else data[columns]
     return mlplab.train({"data": {"target": "y", "scale": scale, "impute": impute},
-                         "model": {"hidden": [8, 8]}, "train": {"epochs": 20},
+                         "model": {"hidden": [8, 8]},
+                         "train": {"epochs": 20, "early_stopping": "off"},
                          "log": {"quiet": True}}, data=data.assign(y=y), save=False)
 
 
