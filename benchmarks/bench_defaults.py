@@ -105,6 +105,13 @@ def _our_mlp(classify: bool, seed: int) -> Any:
     return (mlplab.MLPClassifier if classify else mlplab.MLPRegressor)(random_state=seed)
 
 
+def _our_best(classify: bool, seed: int) -> Any:
+    import mlplab
+
+    cls = mlplab.MLPClassifier if classify else mlplab.MLPRegressor
+    return cls(preset="best", random_state=seed)
+
+
 def _realmlp(classify: bool, seed: int) -> Any:
     from pytabkit import RealMLP_TD_Classifier, RealMLP_TD_Regressor
 
@@ -130,6 +137,7 @@ MODELS: dict[str, Callable[..., np.ndarray]] = {
     "sklearn MLP": _estimator(_sk_mlp),
     "mlplab MLPClassifier()": _estimator(_our_mlp),
     "mlplab.train defaults": _mlplab_train({}),
+    'MLPClassifier(preset="best")': _estimator(_our_best),
     **({"RealMLP-TD": _estimator(_realmlp)} if HAVE_PYTABKIT else {}),
     "HistGradientBoosting": _estimator(_hgb),
     "logistic / ridge": _estimator(_linear),

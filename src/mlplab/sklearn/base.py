@@ -26,7 +26,7 @@ from mlplab import registry, threads
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError, DataError, TrainingError
 from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
-from mlplab.sklearn import lbfgs, learner, messages, params
+from mlplab.sklearn import lbfgs, learner, messages, params, preset
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
 from mlplab.sklearn.rules import SklearnRules, ValRows
 from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
@@ -104,6 +104,8 @@ class _MLPBase(BaseEstimator):
              classes: Any = None) -> _MLPBase:
         self._validate_params()
         params.check(self, incremental)
+        if self.preset == "best":
+            preset.check(self, incremental, sample_weight)
         first = not hasattr(self, "model_") or not (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=first, accept_sparse=["csr", "csc", "coo"],
                              multi_output=True, y_numeric=self._task_kind == "regressor",
@@ -111,6 +113,9 @@ class _MLPBase(BaseEstimator):
         Y, task_name, n_classes = self._encode(y, first, classes, incremental)
         if first:
             self._reset(task_name, n_classes, Y)
+        if self.preset == "best":  # mlplab.train's recipe on every row (.preset)
+            preset.fit(self, X, Y, task_name, params.seed(self))
+            return self
         seed = params.seed(self) if first else self.run_config_.seed
         own = learner.build(self, X.shape[1], self.task_.n_outputs, seed) \
             if first and self.module is not None else None

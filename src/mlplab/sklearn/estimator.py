@@ -118,7 +118,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  class_weight=None, loss="auto", dropout=0.0, batchnorm=False, init="glorot",
                  scheduler="none", threshold=0.5, device="auto", config=None, module=None,
-                 **kwargs):
+                 preset="sklearn", **kwargs):
         params.store(self, locals())
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
@@ -250,7 +250,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  dropout=0.0, batchnorm=False, init="glorot", scheduler="none",
-                 device="auto", config=None, module=None, **kwargs):
+                 device="auto", config=None, module=None, preset="sklearn", **kwargs):
         params.store(self, locals())
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:

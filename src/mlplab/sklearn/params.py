@@ -79,6 +79,8 @@ def loss_constant(task: TaskSpec, Y: np.ndarray, w: np.ndarray | None) -> float:
 # PyTorch's default at scikit-learn's small max_iter (docs/estimator.md)
 GLOROT = "glorot"
 INITS = (GLOROT, *registry.INITS)
+# "sklearn": scikit-learn's training rules (the default); "best": mlplab.train's recipe (.preset)
+PRESETS = ("sklearn", "best")
 
 _EXTRAS: dict[str, Any] = {
     "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -88,6 +90,7 @@ _EXTRAS: dict[str, Any] = {
     "device": [str],
     "config": [None, dict],
     "module": "no_validation",  # an nn.Module class or instance: learner.check
+    "preset": [StrOptions(set(PRESETS))],
 }
 _NAMES = {"activation": [StrOptions(set(ACTIVATIONS))],
           "solver": [StrOptions(set(SOLVERS))]}
