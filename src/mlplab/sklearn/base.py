@@ -6,11 +6,9 @@ training through ``training.loop.fit`` with scikit-learn's rules as a callback
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import warnings
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,55 +22,15 @@ from torch import nn
 
 from mlplab import registry, threads
 from mlplab.config import RunConfig
-from mlplab.errors import ConfigError, DataError, TrainingError
-from mlplab.models import MLP, ModelSpec, build_model, build_seeded, resolve_device
-from mlplab.sklearn import lbfgs, learner, messages, params, preset
+from mlplab.errors import DataError, TrainingError
+from mlplab.models import MLP, build_model, build_seeded, resolve_device
+from mlplab.sklearn import arrays, lbfgs, learner, messages, params, pickling, preset
 from mlplab.sklearn.layers import PREDICT_CHUNK, LiveArrays, assign, forward64, glorot_init
+from mlplab.sklearn.optimizer import build_optimizer
 from mlplab.sklearn.rules import SklearnRules, ValRows
-from mlplab.sklearn.sparse import CsrRows, SparseRunner, dense_rows
+from mlplab.sklearn.sparse import SparseRunner, dense_rows
 from mlplab.tasks import TaskSpec
 from mlplab.training.loop import DataTensors, build_scheduler, fit
-from mlplab.training.runners import support
-from mlplab.training.runners.select import fused_takes
-
-# torch optimizers with a fused CPU kernel (torch >= 2.4)
-_FUSED = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
-
-
-def build_optimizer(model: MLP, cfg: RunConfig, task: TaskSpec | None = None,
-                    weighted: bool = False, sparse: bool = False) -> torch.optim.Optimizer:
-    """``cfg.optim``'s optimizer with scikit-learn's L2: weight decay on the weight matrices
-    only (biases and norm parameters in a second group without it).
-
-    Its kernels: torch's foreach ones (the same bits as the engine's fused runner, which
-    trains the run without autograd and ``torch.optim``'s per-step Python wherever it applies,
-    and as ``train.fast='off'``'s plain eager steps); torch's fused CPU kernel only for runs
-    that ``train.fast='auto'`` leaves to the eager runner (measured 0.40 -> 0.29 ms per Adam
-    step of a 20-100-1 MLP). ``task``/``weighted``/``sparse`` say what the run trains (None: a
-    run being restored, which keeps the kernel it was saved with; sparse rows train through
-    :class:`~.sparse.SparseRunner`'s eager steps).
-    """
-    wd = registry.weight_decay(cfg.optim)
-    mats = [p for p in model.parameters() if p.dim() > 1]
-    rest = [p for p in model.parameters() if p.dim() <= 1]
-    groups = [{"params": mats}, {"params": rest, "weight_decay": 0.0}] if wd > 0 and rest \
-        else [{"params": list(model.parameters())}]
-    opt = registry.OPTIMIZERS[cfg.optim.name](groups, cfg.optim)
-    if type(opt) in _FUSED and all(p.device.type == "cpu" for p in model.parameters()) and \
-            task is not None and cfg.train.fast == "auto" and \
-            (sparse or not _fused_runner_takes(model, opt, task, cfg, weighted)):
-        for group in opt.param_groups:
-            group["foreach"], group["fused"] = False, True
-    return opt
-
-
-def _fused_runner_takes(model: MLP, opt: torch.optim.Optimizer, task: TaskSpec,
-                        cfg: RunConfig, weighted: bool) -> bool:
-    """Whether ``training.loop.fit`` will pick the fused runner for this run (its own rule:
-    :func:`~mlplab.training.runners.select.fused_takes`)."""
-    probe = SimpleNamespace(model=model, optimizer=opt, task=task)  # what the rule reads
-    wanted = support.requested(cfg, weighted=weighted, mini_batch=True)
-    return fused_takes(probe, wanted)  # type: ignore[arg-type]
 
 
 class _MLPBase(BaseEstimator):
@@ -121,10 +79,10 @@ class _MLPBase(BaseEstimator):
             if first and self.module is not None else None
         # scikit-learn trains in X's dtype (float32 or float64); a module= in its own, a
         # warm start or partial_fit in the weights' dtype
-        dtype = X.dtype if first and own is None else _dtype(own if own is not None else
-                                                           self.model_)
-        beyond = _beyond(X, dtype)
-        X = X.tocsr().astype(dtype, copy=False) if sp.issparse(X) else _dense(X, dtype)
+        dtype = X.dtype if first and own is None else \
+            arrays.model_dtype(own if own is not None else self.model_)
+        beyond = arrays.beyond_float32(X, dtype)
+        X = X.tocsr().astype(dtype, copy=False) if sp.issparse(X) else arrays.dense_copy(X, dtype)
         w = self._weights(sample_weight, X, y, dtype)
         if own is not None:
             self._read_output(own, X, task_name, n_classes, Y)
@@ -190,13 +148,13 @@ class _MLPBase(BaseEstimator):
         sparse = sp.issparse(X) and device.type == "cpu" and isinstance(self.model_, MLP)
         model = self.model_.to(device)
         rows: Any = tr if len(val_idx) else slice(None)  # all rows: no copy by index
-        data = DataTensors(X={"train": _rows(X, rows, device, sparse)},
-                           y={"train": _targets(self, Y[rows], device, X.dtype)},
+        data = DataTensors(X={"train": arrays.rows(X, rows, device, sparse)},
+                           y={"train": arrays.targets(self, Y[rows], device, X.dtype)},
                            w=None if w_tr is None else torch.as_tensor(w_tr, device=device))
         val = None
         if len(val_idx):
-            data.X["val"] = _rows(X, val_idx, device, sparse)
-            data.y["val"] = _targets(self, Y[val_idx], device, X.dtype)
+            data.X["val"] = arrays.rows(X, val_idx, device, sparse)
+            data.y["val"] = arrays.targets(self, Y[val_idx], device, X.dtype)
             val = ValRows(data.X["val"], Y[val_idx], None if w is None else w[val_idx])
         opt = self._optimizer if incremental and self._optimizer is not None else \
             build_optimizer(model, cfg, self.task_, w_tr is not None, sparse)
@@ -229,8 +187,8 @@ class _MLPBase(BaseEstimator):
             max_iter=int(self.max_iter), max_fun=int(self.max_fun), tol=float(self.tol),
             alpha=float(self.alpha), scale=params.loss_scale(self.task_),
             verbose=bool(self.verbose))
-        res = lbfgs.fit(model, self.task_, _rows(X, slice(None), device, sparse),
-                        _targets(self, Y, device, X.dtype), None if w is None else
+        res = lbfgs.fit(model, self.task_, arrays.rows(X, slice(None), device, sparse),
+                        arrays.targets(self, Y, device, X.dtype), None if w is None else
                         torch.as_tensor(w, device=device), settings)
         constant = params.loss_constant(self.task_, Y, w) * settings.scale
         curve = [v + constant for v in res.losses]
@@ -258,7 +216,7 @@ class _MLPBase(BaseEstimator):
         from mlplab.api import model_spec  # api imports the estimators' package lazily
 
         spec = model_spec(cfg, n_features, self.task_)
-        tdtype = _TORCH_DTYPES[np.dtype(dtype)]
+        tdtype = arrays.TORCH_DTYPES[np.dtype(dtype)]
         if self.init != params.GLOROT:  # fit seeds torch's generator (dropout)
             return build_seeded(spec, cfg.seed).to(tdtype)
         # scikit-learn's init draws from numpy; torch's default init (overwritten) must not
@@ -358,7 +316,7 @@ class _MLPBase(BaseEstimator):
         with threads.restoring():
             threads.apply(model, min(n, PREDICT_CHUNK), setting, backward=False)
             run = forward64 if isinstance(model, MLP) else learner.forward
-            dt = _dtype(model)  # X rounded as for training, then float64
+            dt = arrays.model_dtype(model)  # X rounded as for training, then float64
             outs = [run(model, torch.from_numpy(dense_rows(X, i, i + PREDICT_CHUNK, dt)).to(dev))
                     for i in range(0, n, PREDICT_CHUNK)]
         out = torch.cat(outs) if len(outs) != 1 else outs[0]
@@ -401,33 +359,12 @@ class _MLPBase(BaseEstimator):
     # --- pickling: tensors travel as numpy arrays ----------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        model = state.get("model_")
-        if isinstance(model, MLP):
-            state["model_"] = {"spec": model.spec.to_dict(), "weights": _numpy_tree(
-                model.state_dict())}
-        elif isinstance(model, nn.Module):  # a module=: rebuilt from `module` on unpickling
-            state["model_"] = {"module_weights": _numpy_tree(model.state_dict())}
-        opt = state.get("_optimizer")
-        if opt is not None:
-            state["_optimizer"] = _numpy_tree(opt.state_dict())
-        return state
+        return pickling.pack(dict(super().__getstate__()))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        packed_model, packed_opt = state.get("model_"), state.get("_optimizer")
+        packed = pickling.take_packed(state)
         super().__setstate__(state)
-        if isinstance(packed_model, dict) and "module_weights" in packed_model:
-            model = learner.build(self, int(self.n_features_in_), int(self.n_outputs_),
-                                  self.run_config_.seed)
-            model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in
-                                   packed_model["module_weights"].items()})
-            self.model_ = model.eval()
-        elif isinstance(packed_model, dict):
-            self.model_ = _unpack_model(packed_model, self.device)
-        if isinstance(packed_opt, dict) and hasattr(self, "model_"):
-            opt = build_optimizer(self.model_, self.run_config_)
-            opt.load_state_dict(_torch_tree(packed_opt, next(self.model_.parameters()).device))
-            self._optimizer = opt
+        pickling.unpack(self, packed)
 
     # --- module__* parameters (skorch's convention) --------------------------------------
 
@@ -450,41 +387,6 @@ class _MLPBase(BaseEstimator):
         return tags
 
 
-def _rows(X: Any, idx: Any, device: torch.device, sparse: bool) -> torch.Tensor:
-    """``X[idx]`` (already in the training dtype) as a tensor on ``device`` (indexed in
-    numpy: torch indexing by a numpy array costs milliseconds per call), or as
-    :class:`~.sparse.CsrRows` when ``sparse`` (the loop takes them where a tensor goes;
-    :class:`~.sparse.SparseRunner` trains on them)."""
-    if sparse:
-        return CsrRows(X[idx], X.dtype)  # type: ignore[return-value]
-    part = X[idx]
-    part = part.toarray() if sp.issparse(part) else part  # a sparse X on a GPU: dense rows
-    return torch.from_numpy(np.ascontiguousarray(part, dtype=X.dtype)).to(device)
-
-
-def _targets(est: _MLPBase, Y: np.ndarray, device: torch.device,
-             dtype: np.dtype[Any]) -> torch.Tensor:
-    """``task_.targets`` (its checks, in the estimator's words, and shapes; class indices stay
-    int64) with float targets in the training ``dtype``: ``targets`` gives float32, which
-    would round float64 values."""
-    t = messages.targets(est.task_, Y, device, est._task_kind)
-    if not t.is_floating_point() or np.dtype(dtype) == np.float32:
-        return t
-    return torch.from_numpy(np.asarray(Y, dtype=dtype).reshape(t.shape)).to(device)
-
-
-# numpy's float dtypes -> torch's: the estimators train in X's dtype, as scikit-learn
-_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-
-
-def _dtype(model: nn.Module) -> np.dtype[Any]:
-    """The numpy dtype of a module's (first floating) parameters, float32 if it has none."""
-    for p in model.parameters():
-        if p.is_floating_point():
-            return np.dtype(torch.empty(0, dtype=p.dtype).numpy().dtype)
-    return np.dtype(np.float32)
-
-
 # scikit-learn's message when its solver ends on non-finite weights (tests match it)
 NONFINITE = ("Solver produced non-finite parameter weights. The input data may contain large "
              "values and need to be preprocessed.")
@@ -498,14 +400,6 @@ def _nonfinite(est: Any, what: str, beyond: bool) -> ValueError:
                       f"learning_rate_init (now {est.learning_rate_init}).")
 
 
-def _beyond(X: Any, dtype: np.dtype[Any]) -> bool:
-    """Whether a finite float64 ``X`` holds values that overflow the float32 it trains in."""
-    data = X.data if sp.issparse(X) else X
-    if data.dtype != np.float64 or np.dtype(dtype) != np.float32 or not data.size:
-        return False
-    return bool(np.abs(data).max() > np.finfo(np.float32).max)
-
-
 def _linears(model: nn.Module) -> list[nn.Linear]:
     return model.linears() if isinstance(model, MLP) else learner.linears(model)
 
@@ -515,48 +409,3 @@ def _batch(cfg: RunConfig) -> int:
     bs = cfg.train.batch_size
     assert isinstance(bs, int)
     return bs
-
-
-def _dense(X: Any, dtype: np.dtype[Any]) -> np.ndarray:
-    """A C-contiguous copy in ``dtype`` (never a read-only view)."""
-    return np.array(X, dtype=dtype, order="C", copy=True)
-
-
-def weights_dtype(weights: dict[str, Any]) -> torch.dtype:
-    """The dtype a saved model trained in: that of its first floating tensor (float32, the
-    dtype of runs saved before float64 training, if none)."""
-    for v in weights.values():
-        dt = v.dtype if isinstance(v, torch.Tensor) else \
-            torch.from_numpy(np.empty(0, np.asarray(v).dtype)).dtype
-        if dt.is_floating_point:
-            return dt
-    return torch.float32
-
-
-def _numpy_tree(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy().copy()
-    if isinstance(obj, dict):
-        return {k: _numpy_tree(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_numpy_tree(v) for v in obj)
-    return obj
-
-
-def _torch_tree(obj: Any, device: torch.device) -> Any:
-    if isinstance(obj, np.ndarray):
-        return torch.as_tensor(obj.copy(), device=device if obj.ndim else "cpu")
-    if isinstance(obj, dict):
-        return {k: _torch_tree(v, device) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_torch_tree(v, device) for v in obj)
-    return obj
-
-
-def _unpack_model(packed: dict[str, Any], device: str) -> MLP:
-    model = MLP(ModelSpec.from_dict(packed["spec"])).to(weights_dtype(packed["weights"]))
-    model.load_state_dict({k: torch.as_tensor(np.array(v)) for k, v in packed["weights"].items()})
-    dev = torch.device("cpu")
-    with contextlib.suppress(ConfigError):  # saved on a GPU, loaded without one: stay on CPU
-        dev = resolve_device(device)
-    return model.to(dev).eval()

@@ -15,7 +15,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from mlplab.errors import RunError
-from mlplab.sklearn.base import _MLPBase, weights_dtype
+from mlplab.sklearn.base import _MLPBase
+from mlplab.sklearn.pickling import weights_dtype
 
 _FITTED = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_", "t_",
            "loss_", "loss_curve_", "validation_scores_", "best_loss_",
