@@ -19,7 +19,7 @@ from mlplab.resolve import val_size as auto_val_size
 QUIET = {"log": {"quiet": True, "plots": False}}
 # a noisy table: 20% of the labels flipped, a wide net and a high rate overfit it quickly
 NOISY = {"data": {"source": "moons", "n_samples": 800, "noise": 0.3, "label_noise": 0.2},
-         "model": {"hidden": [256]}, "optim": {"lr": 0.05, "weight_decay": 0.0},
+         "model": {"hidden": [256], "ensemble": 1}, "optim": {"lr": 0.05, "weight_decay": 0.0},
          "train": {"epochs": 600}, **QUIET}
 
 
@@ -102,6 +102,7 @@ def test_the_cli_prints_the_summary_line(tmp_path, capsys):
 
     code = main(["train", "--data", "moons", "--set", "data.n_samples=800",
                  "--set", "data.label_noise=0.2", "--set", "model.hidden=[256]",
+                 "--set", "model.ensemble=1",
                  "--set", "optim.lr=0.05", "--set", "optim.weight_decay=0",
                  "--epochs", "600", "--set", "log.plots=false", "-o", str(tmp_path / "r")])
     assert code == 0

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlplab import threads
+from mlplab import ensemble, threads
 from mlplab.config import RunConfig
 from mlplab.data.stream import should_stream
 from mlplab.models import build_model, build_seeded, resolve_device
@@ -150,6 +150,8 @@ def _train_stream(cfg: RunConfig, rd: RunDir | None, progress: bool | None,
     """A file too large for memory: chunks + shuffle buffer."""
     p, tensors, source = prepare_stream(cfg)
     cfg = p.cfg
+    if cfg.model.ensemble != 1:
+        ensemble.refuse(cfg, a_streamed_file=True)
     net: nn.Module = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
     start = [RunStart(rd)] if rd is not None else []
     own = _callbacks_for(cfg, progress, None, None)
@@ -177,8 +179,12 @@ def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
                      callbacks: Iterable[Callback], sample_weight: np.ndarray | None) -> Run:
     heads: list[OutputProbe] = []  # what the learner's module outputs, read on its data
     device = dist.device or resolve_device(cfg.train.device)
+    callbacks = list(callbacks)
     p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads),
-                device=str(device))
+                device=str(device), members=ensemble.can_train(
+                    cfg, own_module=model is not None, several_processes=dist.active,
+                    sample_weights=sample_weight is not None, resumed=ck is not None,
+                    callbacks=bool(callbacks)))
     cfg = p.cfg  # resolved for this table (mlplab.resolve): what trains and is saved
     torch.manual_seed(cfg.seed)  # documented: as a plain script, before the weights and dropout
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task))
@@ -189,14 +195,25 @@ def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
     own = _callbacks_for(cfg, progress if dist.is_main else False, p,
                          writes.work if writes is not None else None)
     resumes = lifecycle.resume_record(ck, cfg) if ck is not None else None
-    ckpt = checkpoint.callbacks_for(cfg, rd.work if rd is not None else None, ck,
-                                    write=dist.is_main, resumes=resumes)
-    kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
-        if ck is not None or dist.active else {}
-    state = fit(net, p.task, dist.shard(tensors), cfg,
-                [*start, *dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(),
-                **kw)
-    run = finish_run(cfg, net, p, tensors, state)
+    if cfg.model.ensemble != 1:  # K members as one stack, merged into one MLP (mlplab.ensemble)
+        ensemble.refuse(cfg, a_module_of_your_own=model is not None,
+                        several_processes=dist.active, sample_weights=sample_weight is not None,
+                        a_resumed_checkpoint=ck is not None, callbacks=bool(callbacks))
+        members_net, members = ensemble.train(
+            cfg, p, own, begin=writes.begin if writes is not None and ck is None else None)
+        run = ensemble.finish(cfg, members_net.to(device), p, tensors, members)
+        for cb in own:  # snapshots end on the merged model, as a solo run's end on its own
+            if hasattr(cb, "retake_last"):
+                cb.retake_last(run.model, tensors.X["train"], tensors.y["train"])
+    else:
+        ckpt = checkpoint.callbacks_for(cfg, rd.work if rd is not None else None, ck,
+                                        write=dist.is_main, resumes=resumes)
+        kw = checkpoint.optimizer_and_scheduler(net, cfg, tensors.n_train, ck) \
+            if ck is not None or dist.active else {}
+        state = fit(net, p.task, dist.shard(tensors), cfg,
+                    [*start, *dist.callbacks(), *own, *ckpt, *callbacks], runner=dist.runner(),
+                    **kw)
+        run = finish_run(cfg, net, p, tensors, state)
     if heads:
         run.info["output"] = str(heads[0])
     if resumes is not None:

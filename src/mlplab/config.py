@@ -116,6 +116,18 @@ class ModelConfig(_Part):
                            description="dropout probability after each hidden layer")
     batchnorm: bool = Field(False, description="batch normalisation after each hidden Linear")
     init: str = "default"  # registry.INITS
+    # "auto": mlplab.resolve decides (AUTO_ENSEMBLE members on a full batch, else 1)
+    ensemble: int | Literal["auto"] = Field("auto", description=(
+        "members trained at once, each on its own validation split, merged into one MLP "
+        "that averages their outputs (mlplab.ensemble); auto: 4 on full batches, else 1"))
+
+    @field_validator("ensemble")
+    @classmethod
+    def _ensemble(cls, v: int | str) -> int | str:
+        if v != "auto" and not (isinstance(v, int) and 1 <= v <= 64):
+            raise ValueError(f"ensemble must be 'auto' or a number of members from 1 to 64, "
+                             f"got {v!r}")
+        return v
     # computed inputs appended to the first two (registry.CROSSES: x1^2, x2^2, x1*x2, sin(x1), ..)
     crosses: list[str] = Field(default_factory=list)
 

@@ -128,20 +128,21 @@ def _fix_label_shape(y: np.ndarray, task: str) -> np.ndarray:
 
 
 def table_facts(split: Split, encoder: TargetEncoder, y: np.ndarray, *, output: str | None = None,
-                device: str | None = None) -> Facts:
+                device: str | None = None, members: bool = False) -> Facts:
     """The :class:`~mlplab.resolve.Facts` of a split table whose targets ``y`` (any split's
-    rows) the ``encoder`` made; ``output``: what a learner's module returns."""
+    rows) the ``encoder`` made; ``output``: what a learner's module returns; ``members``:
+    whether an "auto" ensemble may train."""
     n_targets = 1 if y.ndim == 1 else int(y.shape[1])
     task = encoder.task
     return Facts(n_train=len(split.train), has_val=len(split.val) > 0, task=task,
                  n_classes=len(encoder.classes) if task != "regression" else n_targets,
                  n_targets=n_targets, output=output, n_rows=sum(split.sizes().values()),
-                 device=device)
+                 device=device, members=members)
 
 
 def prepare(cfg: RunConfig, data: DataLike = None,
             output: str | Callable[[np.ndarray], str] | None = None,
-            device: str | None = None) -> Prepared:
+            device: str | None = None, members: bool = False) -> Prepared:
     """Load, clean, split, fit the preprocessing on the train split and resolve the task.
 
     The returned ``Prepared.cfg`` is ``cfg`` through :func:`mlplab.resolve.resolve` for this
@@ -149,7 +150,8 @@ def prepare(cfg: RunConfig, data: DataLike = None,
     ``"auto"`` stopping became, the weight decay, the device (``device``, else
     :func:`mlplab.models.resolve_device`). Train with it, so the saved config, its exports
     and resumes repeat the run exactly. ``output`` is what a learner's module returns (or a
-    function reading it from the training rows); None for mlplab's MLP (logits)."""
+    function reading it from the training rows); None for mlplab's MLP (logits). ``members``:
+    the caller can train an ensemble (``model.ensemble: auto``; :func:`mlplab.api.train`)."""
     table = clean_missing(table_from(data, cfg), cfg.data.impute)
     n_rows = len(table.X)
     split_cfg = with_overrides(cfg, split_settings(cfg, n_rows))
@@ -157,7 +159,8 @@ def prepare(cfg: RunConfig, data: DataLike = None,
     split, pre, encoder, X_all, y_all = e.split, e.preprocessor, e.target_encoder, e.X, e.y
     if callable(output):  # a learner's module: what its forward returns on training rows
         output = output(X_all[split.train])
-    facts = table_facts(split, encoder, y_all, output=output, device=device)  # split: n_rows
+    facts = table_facts(split, encoder, y_all, output=output, device=device,  # split: n_rows
+                        members=members)
     cfg = resolve(cfg, facts)
     task = task_of(cfg, facts.n_classes, facts.n_targets)
     Xs = {s: X_all[getattr(split, s)] for s in SPLITS}

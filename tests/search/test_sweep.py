@@ -35,8 +35,9 @@ def test_grid_members_equal_solo_runs_ranked_on_validation(tmp_path):
     assert not [c for c in t.columns if c.startswith("test_")]
     k = 5  # lr 0.5, hidden [4], seed 1
     assert (t.loc[k, "optim.lr"], t.loc[k, "model.hidden"], t.loc[k, "seed"]) == (0.5, "[4]", 1)
-    solo = mlplab.train({**BASE, "seed": 1, "optim": {"name": "sgd", "lr": 0.5},
-                         "model": {"hidden": [4]}, "data": {**BASE["data"], "val_size": 0.2}},
+    solo = mlplab.train({**BASE, "seed": 1, "optim": {"name": "sgd", "lr": 0.5},  # one network,
+                         "model": {"hidden": [4], "ensemble": 1},  # as a sweep member is
+                         "data": {**BASE["data"], "val_size": 0.2}},
                         save=False)
     assert t.loc[k, "val_loss"] == pytest.approx(solo.metrics["val"]["loss"], rel=1e-4)
     assert res.runs[k].metrics["test"]["loss"] == pytest.approx(solo.metrics["test"]["loss"],

@@ -250,7 +250,7 @@ def _member_cfgs(changes: dict[str, Any], seeds: Sequence[int] = (0, 1)) -> list
     for seed in seeds:
         d = _cfg(changes).to_dict()
         d.update(seed=seed, data={"source": "gaussians", "n_samples": 80, "val_size": 0.2},
-                 model={"hidden": [6, 5], "activation": "tanh"},
+                 model={"hidden": [6, 5], "activation": "tanh", "ensemble": 1},
                  log={"quiet": True, "plots": False})
         cfgs.append(RunConfig.from_dict(d))
     return cfgs

@@ -37,7 +37,7 @@ def _count(fraction: float, n: int, what: str) -> int:
     return 0 if fraction == 0 else max(1, round(fraction * n))
 
 
-def _take(idx: np.ndarray, k: int, seed: int,
+def take_rows(idx: np.ndarray, k: int, seed: int,
           labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Split ``idx`` into (rest, k picked rows), stratified by ``labels`` when that works."""
     if k == 0:
@@ -107,11 +107,11 @@ def split_indices(n: int, *, test_size: float, val_size: float, seed: int,
             raise DataError("stratify labels have the wrong length", expected=str(n),
                             found=str(len(labels)))
     idx = np.arange(n, dtype=np.int64)
-    rest, test = _take(idx, n_test, seed, labels)
+    rest, test = take_rows(idx, n_test, seed, labels)
     rest_labels = None if labels is None else labels[rest]
-    train, val = _take(rest, n_val, (seed + 1) % 2**32, rest_labels)
+    train, val = take_rows(rest, n_val, (seed + 1) % 2**32, rest_labels)
     return Split(np.sort(train).astype(np.int64), np.sort(val).astype(np.int64),
                  np.sort(test).astype(np.int64))
 
 
-__all__ = ["Split", "split_indices"]
+__all__ = ["Split", "split_indices", "take_rows"]

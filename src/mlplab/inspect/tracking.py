@@ -127,6 +127,15 @@ class SnapshotCallback(Callback):
         if self.snapshots is not None and self.snapshots.epochs[-1] != state.epoch:
             self._take(state)
 
+    def retake_last(self, model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
+        """The last frame again, of ``model``: an ensemble's snapshots follow member 0 while
+        it trains, and end on the merged model the run keeps (:mod:`mlplab.ensemble`)."""
+        s = self.snapshots
+        if s is None or self.plane is None or not s.grids:
+            return
+        s.grids[-1] = grid_values(model, s.task, self.plane, self.resolution)
+        s.stats[-1] = model_stats(model, s.task, X, y)
+
     def _take(self, state: TrainState) -> None:
         if self.snapshots is None or self.plane is None or \
                 (self.snapshots.epochs and self.snapshots.epochs[-1] == state.epoch):

@@ -203,7 +203,7 @@ def run_config(est: Any, task: TaskSpec, n_train: int, w_mean: float, seed_: int
          "model": {"hidden": hidden_sizes(est), "activation": ACTIVATIONS[est.activation],
                    "output": "logits", "dropout": float(est.dropout),
                    "batchnorm": bool(est.batchnorm),
-                   "init": "default" if est.init == GLOROT else est.init},
+                   "init": "default" if est.init == GLOROT else est.init, "ensemble": 1},
          "loss": task.loss, "optim": optim, "schedule": {"name": est.scheduler},
          # scikit-learn's stopping rule is the estimator's own (sklearn.rules), not fit's
          "train": {"epochs": epochs, "batch_size": bs, "eval_every": epochs, "early_stopping": None,
@@ -213,6 +213,9 @@ def run_config(est: Any, task: TaskSpec, n_train: int, w_mean: float, seed_: int
     for key, value in (est.config or {}).items():  # typed values: no string parsing
         set_path(d, key, value)
     cfg = RunConfig.from_dict(d)
+    if cfg.model.ensemble != 1:
+        raise ConfigError("model.ensemble is not a scikit-learn training option",
+                          hint="preset='best' trains mlplab.train's recipe, ensemble included")
     if getattr(cfg.model, "crosses", None):
         raise ConfigError("model.crosses is not an estimator option",
                           hint="add computed columns with a transformer before the estimator "

@@ -22,8 +22,9 @@ Example
 -------
 >>> import mlplab
 >>> run = mlplab.train({"data": {"source": "disk", "n_samples": 5000},
-...                     "model": {"hidden": [4, 4]}, "optim": {"name": "sgd", "lr": 0.1},
-...                     "train": {"epochs": 20}}, save=False)
+...                     "model": {"hidden": [4, 4], "ensemble": 1},  # one network
+...                     "optim": {"name": "sgd", "lr": 0.1}, "train": {"epochs": 20}},
+...                    save=False)
 >>> run.info["runner"]
 'fast'
 """

@@ -70,6 +70,7 @@ def why_not_batched(cfg: RunConfig) -> str | None:
         (bool(getattr(cfg.model, "crosses", None)), "model.crosses"),
         (cfg.train.device not in ("auto", "cpu"), "a device other than the CPU"),
         (cfg.log.tensorboard or cfg.log.snapshots_every is not None, "per-run logging"),
+        (cfg.model.ensemble not in (1, "auto"), "model.ensemble (it trains as its own stack)"),
     ]
     return next((why for bad, why in checks if bad), None)
 
