@@ -119,7 +119,7 @@ class ModelConfig(_Part):
     # "auto": mlplab.resolve decides (AUTO_ENSEMBLE members on a full batch, else 1)
     ensemble: int | Literal["auto"] = Field("auto", description=(
         "members trained at once, each on its own validation split, merged into one MLP "
-        "that averages their outputs (mlplab.ensemble); auto: 4 on full batches, else 1"))
+        "that averages their outputs (mlplab.ensemble); auto: 2 on full batches, else 1"))
 
     @field_validator("ensemble")
     @classmethod

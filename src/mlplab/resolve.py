@@ -70,10 +70,10 @@ AUTO_PLATEAU_SHARE = 3
 # in memory, in one process, on full batches with a validation split; 1 otherwise (mini-batch
 # tables are large enough that one model varies little, and a stack cannot take their plateau
 # schedule). Measured in benchmarks/bench_defaults.py (2,000-row cut, 3 seeds, patience 10 on
-# full batches), mean over each half against one model: 3 members +.0054 on the development
-# half and +.0031 on the test half at 1.8x one model's fit time; 4 members +.0040 / +.0055 at
-# 3.5x with patience 20; 8 members +.0056 / +.0069 at 5x.
-AUTO_ENSEMBLE = 3
+# full batches), mean over each half against one network: 2 members +.0048 on the development
+# half and +.0029 on the test half at about 1.9x one network's fit time; 3 members +.0052 /
+# +.0032 at 3-4x; 4 members +.0040 / +.0055 and 8 members +.0056 / +.0069 with patience 20.
+AUTO_ENSEMBLE = 2
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sklearn.model_selection import GridSearchCV
 import mlplab
 from mlplab.config import RunConfig
 from mlplab.errors import ConfigError
+from mlplab.resolve import AUTO_ENSEMBLE
 from mlplab.sklearn.estimator import MLPClassifier, MLPRegressor
 
 SEED = 4
@@ -80,7 +81,8 @@ def test_the_recipe_is_mlplab_trains_resolved_defaults_and_config_changes_it():
     cfg = est.run_config_
     assert (cfg.optim.name, cfg.optim.lr, cfg.data.scale) == ("adamw", 0.01, "standard")
     assert cfg.train.early_stopping == 10 and cfg.data.val_size == pytest.approx(0.1)
-    assert cfg.model.ensemble == 3 and est.model_.spec.hidden == [300]  # merged members
+    assert cfg.model.ensemble == AUTO_ENSEMBLE  # the members merged into one MLP:
+    assert est.model_.spec.hidden == [100 * AUTO_ENSEMBLE]
     changed = MLPClassifier(preset="best", random_state=0,
                             config={"optim.lr": 0.003, "train.epochs": 50}).fit(X, y)
     assert changed.run_config_.optim.lr == 0.003 and changed.n_iter_ <= 50

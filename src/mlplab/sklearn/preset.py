@@ -5,7 +5,7 @@ the same rows with the recipe ``mlplab train`` uses by default, measured in
 ``benchmarks/bench_defaults.py``: inputs standardised on the training rows (and, for
 regression, the targets), AdamW at 0.01 with its weight decay, full batches up to 4,096 rows,
 automatic early stopping on a held-out 10% that restores the best epoch, and on a full batch
-an ensemble of 3 networks merged into one MLP (:mod:`mlplab.resolve`, :mod:`mlplab.ensemble`).
+an ensemble of 2 networks merged into one MLP (:mod:`mlplab.resolve`, :mod:`mlplab.ensemble`).
 The fitted model is an ordinary ``model_``: the input scaling is folded into its first layer
 and the target scaling into its last, so ``predict``, ``coefs_``, pickling and every other
 reader of ``model_`` work as after any fit.
