@@ -151,7 +151,7 @@ def _train_stream(cfg: RunConfig, rd: RunDir | None, progress: bool | None,
     p, tensors, source = prepare_stream(cfg)
     cfg = p.cfg
     if cfg.model.ensemble != 1:
-        ensemble.refuse(cfg, a_streamed_file=True)
+        ensemble.refuse(cfg, {"a streamed file": True})
     net: nn.Module = build_seeded(model_spec(cfg, p.n_features, p.task), cfg.seed)
     start = [RunStart(rd)] if rd is not None else []
     own = _callbacks_for(cfg, progress, None, None)
@@ -180,11 +180,13 @@ def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
     heads: list[OutputProbe] = []  # what the learner's module outputs, read on its data
     device = dist.device or resolve_device(cfg.train.device)
     callbacks = list(callbacks)
+    # what this call brings that a stack of ensemble members cannot train with: "auto" is then
+    # one network, and an explicit ensemble is refused (mlplab.ensemble)
+    unstackable = {"a module of your own": model is not None, "several processes": dist.active,
+                   "sample weights": sample_weight is not None,
+                   "a resumed checkpoint": ck is not None, "callbacks": bool(callbacks)}
     p = prepare(cfg, data, output=None if model is None else lambda x: _head(model, x, cfg, heads),
-                device=str(device), members=ensemble.can_train(
-                    cfg, own_module=model is not None, several_processes=dist.active,
-                    sample_weights=sample_weight is not None, resumed=ck is not None,
-                    callbacks=bool(callbacks)))
+                device=str(device), members=ensemble.can_train(cfg, unstackable))
     cfg = p.cfg  # resolved for this table (mlplab.resolve): what trains and is saved
     torch.manual_seed(cfg.seed)  # documented: as a plain script, before the weights and dropout
     net = model if model is not None else build_model(model_spec(cfg, p.n_features, p.task))
@@ -196,9 +198,7 @@ def _train_in_memory(cfg: RunConfig, ck: checkpoint.Checkpoint | None,
                          writes.work if writes is not None else None)
     resumes = lifecycle.resume_record(ck, cfg) if ck is not None else None
     if cfg.model.ensemble != 1:  # K members as one stack, merged into one MLP (mlplab.ensemble)
-        ensemble.refuse(cfg, a_module_of_your_own=model is not None,
-                        several_processes=dist.active, sample_weights=sample_weight is not None,
-                        a_resumed_checkpoint=ck is not None, callbacks=bool(callbacks))
+        ensemble.refuse(cfg, unstackable)
         members_net, members = ensemble.train(
             cfg, p, own, begin=writes.begin if writes is not None and ck is None else None)
         run = ensemble.finish(cfg, members_net.to(device), p, tensors, members)

@@ -52,10 +52,10 @@ def member_seed(seed: int, k: int) -> int:
     return (seed + k) % 2**32
 
 
-def can_train(cfg: RunConfig, **given: bool) -> bool:
+def can_train(cfg: RunConfig, given: dict[str, bool]) -> bool:
     """Whether ``model.ensemble: auto`` may become an ensemble for this run: nothing in
-    ``given`` (what the caller passed: a learner's module, sample weights, ...) is set and the
-    stack takes the config (:func:`~mlplab.training.runners.stacked.why_not_batched`)."""
+    ``given`` (what the caller passed, by name: "sample weights", ...) is set and the stack
+    takes the config (:func:`~mlplab.training.runners.stacked.why_not_batched`)."""
     from mlplab.training.runners.stacked import why_not_batched
 
     return not any(given.values()) and why_not_batched(_member_base(cfg)) is None
@@ -72,14 +72,12 @@ def _member_base(cfg: RunConfig) -> RunConfig:
     return with_overrides(cfg, MEMBER_SETTINGS)
 
 
-def refuse(cfg: RunConfig, **given: bool) -> None:
-    """One line, before anything trains, for what an ensemble cannot be trained with:
-    ``given`` maps what the caller passed (a learner's module, sample weights, ...) to whether
-    it did."""
+def refuse(cfg: RunConfig, given: dict[str, bool]) -> None:
+    """One line, before anything trains, for what an ensemble cannot be trained with: the
+    first of ``given`` (the same names as :func:`can_train` reads) that the caller passed."""
     asked = [what for what, yes in given.items() if yes]
     if asked:
-        raise ConfigError(f"model.ensemble={cfg.model.ensemble} cannot train with "
-                          f"{asked[0].replace('_', ' ')}",
+        raise ConfigError(f"model.ensemble={cfg.model.ensemble} cannot train with {asked[0]}",
                           hint="train it alone (--set model.ensemble=1)")
 
 

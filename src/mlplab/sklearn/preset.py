@@ -69,7 +69,7 @@ def check(est: Any, incremental: bool, sample_weight: Any) -> None:
     if sample_weight is not None:
         raise ValueError("preset='best' does not take sample_weight: its automatic validation "
                          "split is drawn inside the recipe (use preset='sklearn')")
-    scale = (est.config or {}).get("data.scale", "standard")
+    scale = (est.config or {}).get("data.scale", RunConfig().data.scale)  # the recipe's own
     if scale not in FOLDABLE_SCALES:
         raise ConfigError(f"preset='best' folds the input scaling into the first layer, which "
                           f"data.scale={scale!r} does not allow",
