@@ -10,9 +10,6 @@ the run ended: bitwise when the run used the eager loop.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import replace
-
-from torch import nn
 
 from mlplab.errors import RunError
 from mlplab.export.codegen import (
@@ -28,6 +25,7 @@ from mlplab.export.codegen import (
     schedule_code,
 )
 from mlplab.export.datacode import data_code
+from mlplab.export.members import RELOAD, ensemble_step, member, members
 from mlplab.models import MLP
 from mlplab.tasks import CLASS_INDEX_LOSSES
 
@@ -328,8 +326,7 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
             'plt.savefig("boundary.png", dpi=100)\nprint("wrote boundary.png")'
         steps.append(Step("The decision boundary", "The model's answer over a grid in the "
                           "data's own units, with the points on top.", _plot_code(src, show)))
-    save = SAVE_CODE if _members(src) == 1 else SAVE_CODE.replace(
-        "reloaded = Net()", "reloaded = Average([Net() for _ in range(ENSEMBLE)])")
+    save = SAVE_CODE if members(src) == 1 else SAVE_CODE.replace(*RELOAD)
     steps.append(Step("Save and load the weights", "A `state_dict` holds only tensors; "
                       "loading it with `weights_only=True` runs no code.", save))
     done = f"'imported': {src.imported['file']!r}" if src.imported else "'epochs': EPOCHS"
@@ -340,35 +337,18 @@ def train_steps(src: Source, *, notebook: bool = False) -> list[Step]:
     return steps
 
 
-def _members(src: Source) -> int:
-    """How many members the run's model averages (``model.ensemble``; 1: one model)."""
-    k = src.config.model.ensemble
-    return k if isinstance(k, int) and isinstance(src.model, MLP) else 1
-
-
-def _member(src: Source) -> nn.Module:
-    """The network one member has: the run's model itself, or for an ensemble (whose saved
-    model is the members side by side, :func:`mlplab.ensemble.merge`) one member's shape."""
-    k = _members(src)
-    if k == 1:
-        return src.model
-    assert isinstance(src.model, MLP)
-    spec = src.model.spec
-    return MLP(replace(spec, hidden=[h // k for h in spec.hidden]))
-
-
 def _training_steps(src: Source) -> list[Step]:
     """The model from the seed, loss and optimizer, outputs and the loop: a run mlplab
     trained, trained again (an ensemble's other members after the first)."""
-    member = _member(src)
-    init = init_code(member)
+    one = member(src)
+    init = init_code(one)
     steps = [
         Step("The model", "An `nn.Module` with the run's layers in the run's order, so the "
-             "same seed gives the same initial weights." if isinstance(member, MLP) else
+             "same seed gives the same initial weights." if isinstance(one, MLP) else
              "Your own `nn.Module`: its class as your file defines it (nothing else of the "
              "file). Its initial weights come from the seed here; they match the run's when "
              "the run built it right after `torch.manual_seed(SEED)`.",
-             f"{model_code(member)}\n\n\ntorch.manual_seed(SEED)  # the same initial weights"
+             f"{model_code(one)}\n\n\ntorch.manual_seed(SEED)  # the same initial weights"
              f"\nmodel = Net()\n{init + chr(10) if init else ''}print(model)"),
         Step("Loss, optimizer and schedule", "What the run trained with, every argument "
              "written out.", _setup_code(src)),
@@ -377,57 +357,9 @@ def _training_steps(src: Source) -> list[Step]:
         Step("The training loop", "Forward, loss, backward, step; every few epochs the loss "
              "and score of each split are printed.", _loop_code(src)),
     ]
-    if _members(src) > 1:
-        steps.append(_ensemble_step(src, init))
+    if members(src) > 1:
+        steps.append(ensemble_step(members(src), init, _setup_code(src), _loop_code(src)))
     return steps
-
-
-ENSEMBLE_HEAD = """ENSEMBLE = {k}  # model.ensemble: members, each stopping on its own validation
-members = [model]  # member 0: the model trained above, on the run's own split
-run_split = train_idx, val_idx, X_split, y_split
-pool = np.concatenate([train_idx, val_idx])  # the rows members train and stop on
-for k in range(1, ENSEMBLE):
-    member_seed = (SEED + k) % 2**32
-    train_pos, val_pos = take(np.arange(len(pool)), len(run_split[1]), member_seed,
-                              None if strata is None else strata[pool])
-    train_idx, val_idx = pool[np.sort(train_pos)], pool[np.sort(val_pos)]
-    X_split = {{**X_split, "train": torch.as_tensor(X_all[train_idx]),
-               "val": torch.as_tensor(X_all[val_idx])}}
-    y_split = {{**y_split, "train": targets(y_all[train_idx]), "val": targets(y_all[val_idx])}}
-    X_train, y_train = X_split["train"], y_split["train"]
-    torch.manual_seed(member_seed)  # the member's own initial weights
-    model = Net()
-"""
-
-ENSEMBLE_TAIL = """    members.append(model)
-train_idx, val_idx, X_split, y_split = run_split  # the run's own split again, for the metrics
-X_train, y_train = X_split["train"], y_split["train"]
-
-
-class Average(nn.Module):
-    \"\"\"The ensemble: the mean of its members' outputs (logits).\"\"\"
-
-    def __init__(self, members):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x):
-        return torch.stack([m(x) for m in self.members]).mean(0)
-
-
-model = Average(members).eval()"""
-
-
-def _ensemble_step(src: Source, init: str) -> Step:
-    """The other members of an ensemble, each trained as the first one was, then averaged."""
-    loop = _loop_code(src).replace("manual_seed(SEED)", "manual_seed(member_seed)")
-    body = "\n".join(filter(None, [init, _setup_code(src), loop]))
-    code = ENSEMBLE_HEAD.format(k=_members(src)) + textwrap.indent(body, "    ") + "\n" + \
-        ENSEMBLE_TAIL
-    return Step("The other members", f"The run is an ensemble of {_members(src)} networks "
-                "(model.ensemble). Each one after the first draws its validation rows again "
-                "from the training and validation rows, starts from its own seed and trains "
-                "like the first. The model is their average.", code)
 
 
 def _imported_steps(src: Source) -> list[Step]:
